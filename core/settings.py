@@ -1,0 +1,121 @@
+"""One settings object for the whole product.
+
+Every field can be set by an environment variable named ``SUPPORTLOOP_<FIELD>`` (or a line in ``.env``).
+Secrets are ``SecretStr`` so they never show up in logs or reprs. The README's configuration table is
+generated from the ``description`` of each field (``supportloop settings``), so document a field here once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+ENV_PREFIX = "SUPPORTLOOP_"
+
+
+class Settings(BaseSettings):
+    """All of SupportLoop's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(
+        Path("data"),
+        description="Directory holding the database, the Chroma index, model versions and reports.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database; default: SQLite at <data_dir>/db.sqlite.",
+    )
+    model_path: Path | None = Field(
+        None,
+        description="Serve this Hugging Face model folder instead of the registry's current version.",
+    )
+    llm_dtype: Literal["auto", "bfloat16", "float32"] = Field(
+        "auto",
+        description="Precision of the local chat model; auto picks bfloat16 where the CPU/GPU has it.",
+    )
+    max_new_tokens: int = Field(160, ge=1, le=2048, description="Longest answer, in tokens.")
+    max_batch_size: int = Field(
+        8, ge=1, le=256, description="Most concurrent questions generated together in one batch."
+    )
+    batch_wait_ms: int = Field(
+        15, ge=0, le=5000, description="How long a request waits for others to join its batch."
+    )
+    torch_threads: int | None = Field(
+        None, ge=1, le=512, description="CPU threads for the chat model; default: PyTorch's choice."
+    )
+    collection_name: str = Field(
+        "helpcenter",
+        min_length=3,
+        max_length=63,
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]+[a-zA-Z0-9]$",
+        description="Name of the Chroma collection holding the help-center chunks.",
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
+    chunk_size: int = Field(500, ge=100, le=8000, description="Largest chunk, in characters.")
+    chunk_overlap: int = Field(80, ge=0, le=2000, description="Characters shared by neighbouring chunks.")
+    top_k: int = Field(4, ge=1, le=20, description="Passages retrieved for each question.")
+    min_relevance: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description="Cosine similarity below which a passage does not count; none left means decline.",
+    )
+    max_citations: int = Field(3, ge=1, le=10, description="Most source pages cited under an answer.")
+    crawl_max_pages: int = Field(500, ge=1, le=100_000, description="Most pages one crawl fetches.")
+    crawl_timeout_s: float = Field(10.0, gt=0, le=300, description="Timeout of one page fetch, in seconds.")
+    crawl_max_page_bytes: int = Field(5_000_000, ge=1000, description="Pages larger than this are skipped.")
+    user_agent: str = Field("SupportLoopBot/0.1", min_length=1, description="User agent of the crawler.")
+    user_hash_key: SecretStr = Field(
+        SecretStr("supportloop"),
+        description="Secret key for hashing user ids before they are stored; set your own in production.",
+    )
+    demo_port: int = Field(
+        8765, ge=0, le=65535, description="Port of the bundled demo help site on 127.0.0.1 (0: any free)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Level of the log file <data_dir>/supportloop.log."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the configured one, or SQLite inside the data directory."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'db.sqlite').resolve()}"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "supportloop.log"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a validation failure into a one-line ``ConfigError``."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) or field.endswith("key") else f"={value!r}"
+        name = field.upper() if field.upper().startswith(ENV_PREFIX) else ENV_PREFIX + field.upper()
+        problems.append(f"{name}{shown}: {err['msg']}")
+    return "Invalid setting " + "; ".join(problems)

@@ -1,0 +1,76 @@
+"""Answer a question from the index: retrieve, decide whether the pages cover it, generate, cite."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.errors import IndexEmptyError, SupportLoopError
+from core.llm import Conversation
+from rag.index import HelpIndex, Passage
+from rag.prompt import build_messages
+
+Generate = Callable[[Conversation, int], str]
+MAX_QUESTION_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    citations: list[str]
+    passages: list[Passage]
+    declined: bool
+    retrieval_s: float
+    generation_s: float
+
+    @property
+    def latency_s(self) -> float:
+        return self.retrieval_s + self.generation_s
+
+
+class Answerer:
+    """Turns a question into a cited answer, or a polite decline that points to the closest pages."""
+
+    def __init__(
+        self,
+        index: HelpIndex,
+        generate: Generate,
+        *,
+        top_k: int = 4,
+        min_relevance: float = 0.35,
+        max_citations: int = 3,
+        max_new_tokens: int = 160,
+    ) -> None:
+        self.index = index
+        self.generate = generate
+        self.top_k = top_k
+        self.min_relevance = min_relevance
+        self.max_citations = max_citations
+        self.max_new_tokens = max_new_tokens
+
+    def answer(self, question: str) -> Answer:
+        question = question.strip()
+        if not question:
+            raise SupportLoopError("The question is empty: ask something about the help pages.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise SupportLoopError(f"The question is longer than {MAX_QUESTION_CHARS} characters.")
+        started = time.perf_counter()
+        passages = self.index.search(question, self.top_k)
+        if not passages:
+            raise IndexEmptyError("No help pages are indexed yet: run `supportloop index URL` first.")
+        relevant = [p for p in passages if p.score >= self.min_relevance]
+        retrieved = time.perf_counter()
+        if not relevant:
+            closest = _distinct_sources(passages)[: self.max_citations]
+            text = "I couldn't find this in the help pages. The closest pages are: " + ", ".join(closest)
+            return Answer(question, text, [], passages, True, retrieved - started, 0.0)
+        reply = self.generate(build_messages(question, relevant), self.max_new_tokens)
+        generated = time.perf_counter()
+        citations = _distinct_sources(relevant)[: self.max_citations]
+        return Answer(question, reply, citations, relevant, False, retrieved - started, generated - retrieved)
+
+
+def _distinct_sources(passages: list[Passage]) -> list[str]:
+    return list(dict.fromkeys(p.source for p in passages))

@@ -1,0 +1,304 @@
+"""The ``supportloop`` command line.
+
+Every command loads the settings itself (so ``--help`` works even with a bad setting), turns a
+``SupportLoopError`` into one line on stderr and a non-zero exit, and logs tracebacks to the log file.
+"""
+
+from __future__ import annotations
+
+from supportloop.logs import quiet_environment, setup_logging
+
+quiet_environment()
+
+import json  # noqa: E402  (the environment above must be set before any model library loads)
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Iterable  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+import click  # noqa: E402
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from bots.console import print_reply, run_chat  # noqa: E402
+from bots.conversation import Origin, Reply  # noqa: E402
+from core.errors import IndexEmptyError, SupportLoopError  # noqa: E402
+from core.progress import progress  # noqa: E402
+from core.settings import ENV_PREFIX, Settings, load_settings  # noqa: E402
+from supportloop.app import SupportLoop  # noqa: E402
+from supportloop.demo_site import load_questions, serve_demo_site  # noqa: E402
+
+log = logging.getLogger("supportloop.cli")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    name="supportloop",
+    help="SupportLoop: a support bot that answers from your help pages and learns from 👍/👎.\n\n"
+    f"Settings come from {ENV_PREFIX}* environment variables or a .env file "
+    "(see `supportloop settings`).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _open() -> SupportLoop:
+    settings = load_settings()
+    setup_logging(settings.log_file, settings.log_level)
+    return SupportLoop(settings)
+
+
+def _load_model(loop: SupportLoop) -> None:
+    """Load the chat model up front, with a spinner: the first run converts version 0 (~20 s)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # our spinner says what is happening
+    with err.status("Loading the chat model (the first run prepares it, about 20 s)…"):
+        loop.answerer  # noqa: B018  (a cached property: loading is the point)
+        loop.generator  # noqa: B018
+
+
+@app.command()
+def index(
+    url: Annotated[str, typer.Argument(help="Start URL of the help site, e.g. https://help.example.com/")],
+):
+    """Crawl a help site and index its pages (replaces that site's previous pages)."""
+    from rag.ingest import ingest_site
+
+    with _open() as loop:
+        report = ingest_site(url, loop.index, loop.settings)
+        out.print(
+            f"Indexed {report.pages} pages ({report.chunks} chunks) from {url}; "
+            f"{report.skipped} skipped, {report.removed} stale chunks removed."
+        )
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question to answer.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+    file: Annotated[
+        Path | None, typer.Option("--file", help='Batch mode: a JSONL file of {"id", "question"} lines.')
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Batch mode: where to write the answers (JSONL); default stdout."),
+    ] = None,
+):
+    """Answer a question (or a file of questions) from the indexed help pages, with sources."""
+    if (question is None) == (file is None):
+        raise SupportLoopError(
+            'Give either a question or --file QUESTIONS.jsonl, e.g. supportloop ask "How do I…?"'
+        )
+    if out_file is not None and file is None:
+        raise SupportLoopError("--out needs --file.")
+    if file is not None:
+        items = _read_questions(file)
+        with _open() as loop:
+            _load_model(loop)
+            lines = _answer_all(loop, items)
+            _write_lines(lines, out_file)
+        return
+    with _open() as loop:
+        _load_model(loop)
+        reply = loop.conversations.ask(question or "", Origin(platform="cli"))
+    if as_json:
+        out.print_json(data=_reply_json(reply))
+    else:
+        print_reply(out, reply)
+
+
+@app.command()
+def demo():
+    """Serve the bundled demo help center on 127.0.0.1, index it, then chat (or answer its questions).
+
+    With a terminal: a chat in the console; type + or - after an answer to vote 👍/👎.
+    Without one: answers the bundled questions and prints each with its sources and latency.
+    """
+    from rag.ingest import ingest_site
+
+    with _open() as loop, serve_demo_site(loop.settings.demo_port) as url:
+        report = ingest_site(url, loop.index, loop.settings)
+        out.print(f"Indexed the demo help center at {url}: {report.pages} pages, {report.chunks} chunks.")
+        _load_model(loop)
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            run_chat(loop.conversations, out)
+            return
+        questions = load_questions()
+        replies = _answer_all(loop, [{"id": q.id, "question": q.question} for q in questions], raw=True)
+        hits = 0
+        expected_total = 0
+        for q, reply in zip(questions, replies, strict=True):
+            out.print(f"\n[bold]{q.id}: {q.question}[/]")
+            if isinstance(reply, SupportLoopError):
+                out.print(f"[red]{reply}[/]")
+                continue
+            print_reply(out, reply)
+            if q.page is not None:
+                expected_total += 1
+                hits += q.page in {urlsplit(s).path for s in reply.sources}
+        latencies = sorted(r.latency_s for r in replies if isinstance(r, Reply))
+        median = latencies[len(latencies) // 2] if latencies else 0.0
+        out.print(
+            f"\n{hits}/{expected_total} answers cite the page that answers them; "
+            f"median latency {median:.2f} s over {len(latencies)} questions."
+        )
+
+
+@app.command()
+def status():
+    """Show the data directory, current model version, index size and counts of answers and votes."""
+    with _open() as loop:
+        settings = loop.settings
+        version = loop.registry.current_id()
+        counts = loop.records.counts()
+        stats = loop.index.stats()
+        table = Table(show_header=False, box=None)
+        table.add_row("Data directory", str(settings.data_dir.resolve()))
+        table.add_row("Database", _safe_url(settings.resolved_database_url))
+        if settings.model_path:
+            table.add_row("Model", f"{settings.model_path} (SUPPORTLOOP_MODEL_PATH)")
+        else:
+            table.add_row(
+                "Model version",
+                "none yet (version 0 is prepared on first use)" if version is None else str(version),
+            )
+        table.add_row("Index", f"{stats.pages} pages, {stats.chunks} chunks")
+        table.add_row("Answers", str(counts.answers))
+        table.add_row("Votes", f"{counts.votes} ({counts.upvotes} 👍, {counts.downvotes} 👎)")
+        out.print(table)
+
+
+@app.command("settings")
+def show_settings():
+    """List every setting with its environment variable, default and current value."""
+    current = load_settings()
+    table = Table("environment variable", "default", "current", "meaning")
+    for name, field in Settings.model_fields.items():
+        secret = "key" in name or "token" in name
+        value = getattr(current, name)
+        table.add_row(
+            f"{ENV_PREFIX}{name.upper()}",
+            "(secret)" if secret else _show(field.default),
+            "(set)" if secret and value != field.default else ("" if secret else _show(value)),
+            field.description or "",
+        )
+    out.print(table)
+
+
+def _show(value: Any) -> str:
+    return "(unset)" if value is None else str(value)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _reply_json(reply: Reply, item_id: Any = None) -> dict[str, Any]:
+    data: dict[str, Any] = {} if item_id is None else {"id": item_id}
+    data.update(
+        answer=reply.text,
+        citations=reply.sources,
+        declined=reply.declined,
+        latency_s=round(reply.latency_s, 4),
+        answer_id=reply.answer_id,
+    )
+    return data
+
+
+def _read_questions(path: Path) -> list[dict[str, Any]]:
+    """Parse and check the whole batch file before any work starts."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SupportLoopError(f"Cannot read {path}: {exc}.") from exc
+    items = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            item = None
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+            raise SupportLoopError(f'{path} line {number}: expected a JSON object with a "question" string.')
+        items.append({"id": item.get("id", number), "question": item["question"]})
+    if not items:
+        raise SupportLoopError(f"{path} holds no questions.")
+    return items
+
+
+def _answer_all(loop: SupportLoop, items: list[dict[str, Any]], raw: bool = False) -> list[Any]:
+    """Answer concurrently so that the batching generator can group them; keeps the input order."""
+
+    def one(item: dict[str, Any]) -> Reply | SupportLoopError:
+        try:
+            return loop.conversations.ask(item["question"], Origin(platform="cli"))
+        except IndexEmptyError:
+            raise
+        except SupportLoopError as exc:
+            return exc
+
+    results: list[Reply | SupportLoopError] = []
+    with (
+        ThreadPoolExecutor(max_workers=loop.settings.max_batch_size) as pool,
+        progress("Answering", total=len(items)) as bar,
+    ):
+        for result in pool.map(one, items):
+            results.append(result)
+            bar.advance()
+    if raw:
+        return results
+    return [
+        {"id": item["id"], "error": str(r)} if isinstance(r, SupportLoopError) else _reply_json(r, item["id"])
+        for item, r in zip(items, results, strict=True)
+    ]
+
+
+def _write_lines(lines: Iterable[dict[str, Any]], path: Path | None) -> None:
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    if path is None:
+        sys.stdout.write(text)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    err.print(f"Wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (tests call this in-process)."""
+    try:
+        app(args=argv, prog_name="supportloop", standalone_mode=False)
+    except SupportLoopError as exc:
+        log.info("command failed", exc_info=True)
+        err.print(f"[red]Error:[/] {exc}")
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("Aborted.")
+        return 130
+    except Exception as exc:
+        log.exception("unexpected error")
+        err.print(f"[red]Unexpected error:[/] {type(exc).__name__}: {exc}. Details are in the log file.")
+        return 1
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Shared fixtures: offline environment, the network guard, the demo site, a prepared data directory.
+
+Expensive things are made once per session: version 0 of the chat model (converted from the bundled
+GGUF) and an index of the bundled demo help center. Tests that change state get their own data
+directory and point ``SUPPORTLOOP_MODEL_PATH`` at the shared model folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import helpers  # noqa: F401  (puts tests/guard on sys.path)
+import netguard
+
+from supportloop.logs import quiet_environment
+
+quiet_environment()
+netguard.install()
+
+
+@pytest.fixture(autouse=True)
+def _no_network(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test if it (or a subprocess it started) tried to reach anything but loopback."""
+    log = tmp_path_factory.mktemp("netguard") / "attempts.log"
+    monkeypatch.setenv("SUPPORTLOOP_NETGUARD_LOG", str(log))
+    before = len(netguard.ATTEMPTS)
+    yield
+    attempts = netguard.ATTEMPTS[before:]
+    if log.exists():
+        attempts += log.read_text().splitlines()
+    assert not attempts, f"network access outside loopback: {attempts}"
+
+
+@pytest.fixture(autouse=True)
+def _clean_settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No SUPPORTLOOP_* variable or .env of the developer's leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("SUPPORTLOOP_") and name != "SUPPORTLOOP_NETGUARD_LOG":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def site_url() -> Iterator[str]:
+    from supportloop.demo_site import serve_demo_site
+
+    with serve_demo_site(0) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def prepared_dir(tmp_path_factory: pytest.TempPathFactory, site_url: str) -> Path:
+    """A data directory with model version 0 and the demo site indexed, made once per session."""
+    from core.settings import Settings
+    from rag.ingest import ingest_site
+    from supportloop.app import SupportLoop
+
+    data_dir = tmp_path_factory.mktemp("prepared")
+    with SupportLoop(Settings(data_dir=data_dir)) as loop:
+        loop.registry.current()
+        ingest_site(site_url, loop.index, loop.settings)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def model_dir(prepared_dir: Path) -> Path:
+    return prepared_dir / "models" / "0"

@@ -1,0 +1,82 @@
+import sqlite3
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from core.database import open_database
+from core.errors import StorageError
+from core.tables import ModelVersionRecord
+
+EXPECTED_COLUMNS = {
+    "answers": [
+        "id",
+        "question",
+        "answer",
+        "citations",
+        "passage_ids",
+        "declined",
+        "model_version",
+        "platform",
+        "channel",
+        "thread",
+        "user_hash",
+        "latency_s",
+        "created_at",
+    ],
+    "feedback": ["id", "answer_id", "user_hash", "vote", "reason", "retracted", "created_at"],
+    "model_versions": ["id", "parent_id", "path", "created_at", "metrics", "audit_status", "is_current"],
+    "job_runs": ["id", "kind", "status", "progress", "started_at", "finished_at", "summary"],
+}
+
+
+def test_migrations_create_exactly_the_schema(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    inspector = inspect(db.engine)
+    tables = set(inspector.get_table_names()) - {"alembic_version"}
+    assert tables == set(EXPECTED_COLUMNS)
+    for table, columns in EXPECTED_COLUMNS.items():
+        assert [c["name"] for c in inspector.get_columns(table)] == columns
+    unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("feedback")}
+    assert ("answer_id", "user_hash") in unique
+
+
+def test_opening_twice_is_an_upgrade_to_the_same_head(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    open_database(url).close()
+    db = open_database(url)
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+
+
+def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "db.sqlite"
+    content = b"these are somebody's notes, not a database\n" * 200
+    path.write_bytes(content)
+    with pytest.raises(StorageError) as caught:
+        open_database(f"sqlite:///{path}")
+    assert "not a database" in str(caught.value)
+    assert str(path) in str(caught.value)
+    assert path.read_bytes() == content
+
+
+def test_an_invalid_url_is_refused():
+    with pytest.raises(StorageError, match="not a valid database URL"):
+        open_database("not a url")
+
+
+def test_only_one_model_version_can_be_current(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with db.session() as session:
+        session.add(ModelVersionRecord(id=0, path="a", is_current=True))
+        session.add(ModelVersionRecord(id=1, path="b", is_current=False))
+        session.commit()
+        session.add(ModelVersionRecord(id=2, path="c", is_current=True))
+        with pytest.raises(IntegrityError):
+            session.commit()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    path = tmp_path / "db.sqlite"
+    open_database(f"sqlite:///{path}").close()
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"

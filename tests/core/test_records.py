@@ -1,0 +1,50 @@
+import pytest
+
+from core.database import open_database
+from core.errors import SupportLoopError
+from core.records import Records, hash_user
+
+
+@pytest.fixture
+def records(tmp_path):
+    return Records(open_database(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+
+
+def add_answer(records: Records) -> int:
+    return records.add_answer(
+        question="How do refunds work?",
+        answer="Within 30 days.",
+        citations=["http://127.0.0.1/r"],
+        passage_ids=["p1"],
+        declined=False,
+        model_version=0,
+        platform="console",
+        latency_s=0.5,
+    )
+
+
+def test_one_vote_per_user_per_answer_and_changes_update_it(records):
+    answer = add_answer(records)
+    records.vote(answer, "alice", 1)
+    records.vote(answer, "alice", 1)
+    records.vote(answer, "bob", -1, reason="outdated")
+    assert records.counts().votes == 2
+    records.vote(answer, "alice", -1, reason="wrong window")
+    counts = records.counts()
+    assert (counts.answers, counts.votes, counts.upvotes, counts.downvotes) == (1, 2, 0, 2)
+
+
+def test_vote_on_a_missing_answer_or_with_a_bad_value_is_refused(records):
+    with pytest.raises(SupportLoopError, match="no answer 99"):
+        records.vote(99, "alice", 1)
+    answer = add_answer(records)
+    with pytest.raises(SupportLoopError, match=r"\+1"):
+        records.vote(answer, "alice", 2)
+    assert records.counts().votes == 0
+
+
+def test_user_hash_is_keyed_and_stable():
+    assert hash_user("slack", "U1", "k") == hash_user("slack", "U1", "k")
+    assert hash_user("slack", "U1", "k") != hash_user("slack", "U1", "other key")
+    assert hash_user("slack", "U1", "k") != hash_user("discord", "U1", "k")
+    assert "U1" not in hash_user("slack", "U1", "k")

