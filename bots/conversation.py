@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.records import Records, hash_user
-from rag.answerer import Answerer
+
+if TYPE_CHECKING:
+    from rag.answerer import Answerer
 
 
 @dataclass(frozen=True)

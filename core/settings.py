@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         "auto",
         description="Precision of the local chat model; auto picks bfloat16 where the CPU/GPU has it.",
     )
-    max_new_tokens: int = Field(160, ge=1, le=2048, description="Longest answer, in tokens.")
+    max_new_tokens: int = Field(128, ge=1, le=2048, description="Longest answer, in tokens.")
     max_batch_size: int = Field(
         8, ge=1, le=256, description="Most concurrent questions generated together in one batch."
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.errors import IndexEmptyError, SupportLoopError
-from core.llm import Conversation
-from rag.index import HelpIndex, Passage
 from rag.prompt import build_messages
 
-Generate = Callable[[Conversation, int], str]
+if TYPE_CHECKING:  # kept out of import time: the CLI starts without loading torch or Chroma
+    from core.llm import Conversation
+    from rag.index import HelpIndex, Passage
+
+    Generate = Callable[[Conversation, int], str]
 MAX_QUESTION_CHARS = 4000
 
 
@@ -41,7 +44,7 @@ class Answerer:
         top_k: int = 4,
         min_relevance: float = 0.35,
         max_citations: int = 3,
-        max_new_tokens: int = 160,
+        max_new_tokens: int = 128,
     ) -> None:
         self.index = index
         self.generate = generate

@@ -98,7 +98,7 @@ def _robots(client: httpx.Client, url: str) -> Protego:
     try:
         response = client.get(url)
     except httpx.HTTPError as exc:
-        log.warning("could not read %s (%s); crawling as if it allowed everything", url, exc)
+        log.info("could not read %s (%s); crawling as if it allowed everything", url, exc)
         return Protego.parse("")
     if response.status_code >= 500:
         log.warning("%s answered HTTP %s; crawling as if it allowed everything", url, response.status_code)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from core.llm import Message
-from rag.index import Passage
+if TYPE_CHECKING:
+    from core.llm import Message
+    from rag.index import Passage
 
 SYSTEM_PROMPT = (
     "You are a customer-support assistant. Answer the customer's question using only the help-center "

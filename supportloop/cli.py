@@ -18,7 +18,7 @@ import tempfile  # noqa: E402
 from collections.abc import Iterable  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated, Any  # noqa: E402
+from typing import TYPE_CHECKING, Annotated, Any  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
 import click  # noqa: E402
@@ -31,12 +31,14 @@ from bots.conversation import Origin, Reply  # noqa: E402
 from core.errors import IndexEmptyError, SupportLoopError  # noqa: E402
 from core.progress import progress  # noqa: E402
 from core.settings import ENV_PREFIX, Settings, load_settings  # noqa: E402
-from supportloop.app import SupportLoop  # noqa: E402
 from supportloop.demo_site import load_questions, serve_demo_site  # noqa: E402
+
+if TYPE_CHECKING:
+    from supportloop.app import SupportLoop
 
 log = logging.getLogger("supportloop.cli")
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(
     name="supportloop",
@@ -50,6 +52,8 @@ app = typer.Typer(
 
 
 def _open() -> SupportLoop:
+    from supportloop.app import SupportLoop  # torch, transformers and Chroma load only when needed
+
     settings = load_settings()
     setup_logging(settings.log_file, settings.log_level)
     return SupportLoop(settings)

@@ -8,6 +8,7 @@ directory and point ``SUPPORTLOOP_MODEL_PATH`` at the shared model folder.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,3 +73,31 @@ def prepared_dir(tmp_path_factory: pytest.TempPathFactory, site_url: str) -> Pat
 @pytest.fixture(scope="session")
 def model_dir(prepared_dir: Path) -> Path:
     return prepared_dir / "models" / "0"
+
+
+@pytest.fixture(scope="session")
+def embeddings():
+    from core.embedder import load_embeddings
+
+    return load_embeddings()
+
+
+@pytest.fixture
+def fresh_dir(tmp_path: Path, prepared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A new data directory with a copy of the prepared index; the shared model folder via settings."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(prepared_dir / "chroma", data_dir / "chroma")
+    monkeypatch.setenv("SUPPORTLOOP_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SUPPORTLOOP_MODEL_PATH", str(prepared_dir / "models" / "0"))
+    monkeypatch.setenv("SUPPORTLOOP_MAX_NEW_TOKENS", "24")
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def serving(prepared_dir: Path) -> Iterator[object]:
+    """A running SupportLoop over the prepared directory, model loaded once (answers kept short)."""
+    from core.settings import Settings
+    from supportloop.app import SupportLoop
+
+    with SupportLoop(Settings(data_dir=prepared_dir, max_new_tokens=24)) as loop:
+        yield loop

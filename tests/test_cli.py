@@ -1,0 +1,171 @@
+"""The ``supportloop`` command as a user runs it: subprocesses, under the network guard, on 127.0.0.1.
+
+The demo runs once per session (as `make demo` does without a terminal); the other commands use the
+data directory it leaves behind, or a fresh one where they must not touch it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from helpers import one_line_error, run_cli
+
+from supportloop.demo_site import load_questions, serve_demo_site
+
+pytestmark = pytest.mark.slow
+# Prompt prefill dominates CPU time (about 1 s per answer at 4 passages), so these runs over all the
+# bundled questions use 3 passages and short answers; the in-process tests keep the defaults.
+SHORT = {"SUPPORTLOOP_MAX_NEW_TOKENS": "8", "SUPPORTLOOP_TOP_K": "3", "SUPPORTLOOP_DEMO_PORT": "0"}
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory, prepared_dir):
+    """`supportloop demo` without a terminal, in a new data directory holding only model version 0."""
+    data_dir = tmp_path_factory.mktemp("demo")
+    shutil.copytree(prepared_dir / "models" / "0", data_dir / "models" / "0")
+    result = run_cli("demo", env={**SHORT, "SUPPORTLOOP_DATA_DIR": str(data_dir)})
+    return data_dir, result
+
+
+def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {**SHORT, "SUPPORTLOOP_DATA_DIR": str(data_dir), **extra}
+
+
+def test_help_explains_every_command():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("index", "ask", "demo", "status", "settings"):
+        assert re.search(rf"│ {command}\s+\S", result.stdout), command
+    ask_help = run_cli("ask", "--help").stdout
+    assert "--json" in ask_help and "--file" in ask_help and "--out" in ask_help
+
+
+def test_demo_without_a_terminal_prints_cited_answers_to_the_bundled_questions(demo):
+    _, result = demo
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"Indexed the demo help center at http://127\.0\.0\.1:\d+: 30 pages", out)
+    questions = load_questions()
+    for q in questions:
+        assert f"{q.id}: {q.question}" in out
+    assert out.count("SupportLoop:") == len(questions)
+    assert len(re.findall(r"\[1\] http://127\.0\.0\.1:\d+/", out)) >= 0.8 * len(questions)
+    assert len(re.findall(r"\d+\.\d\d s \(retrieval \d+\.\d\d s, generation \d+\.\d\d s\)", out)) == len(
+        questions
+    )
+    hits, total = map(int, re.search(r"(\d+)/(\d+) answers cite the page", out).groups())
+    assert total == sum(1 for q in questions if q.page) and hits >= 0.8 * total
+
+
+def test_ask_cites_the_right_page_for_at_least_80_percent_of_the_bundled_questions(demo, tmp_path):
+    data_dir, _ = demo
+    questions = load_questions()
+    source = tmp_path / "questions.jsonl"
+    source.write_text("".join(json.dumps({"id": q.id, "question": q.question}) + "\n" for q in questions))
+    target = tmp_path / "out" / "answers.jsonl"
+    result = run_cli("ask", "--file", str(source), "--out", str(target), env=env_for(data_dir))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [line["id"] for line in lines] == [q.id for q in questions]
+    for line in lines:
+        assert set(line) >= {"id", "answer", "citations", "declined", "latency_s"}
+        assert isinstance(line["latency_s"], float) and isinstance(line["declined"], bool)
+    answerable = [(q, line) for q, line in zip(questions, lines, strict=True) if q.page]
+    right = sum(q.page in {urlsplit(c).path for c in line["citations"]} for q, line in answerable)
+    assert right / len(answerable) >= 0.8, f"{right}/{len(answerable)}"
+
+
+def test_ask_json_prints_one_object(demo):
+    data_dir, _ = demo
+    result = run_cli("ask", "--json", "How do I turn on two-factor authentication?", env=env_for(data_dir))
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["answer"] and not answer["declined"] and answer["latency_s"] > 0
+    assert any(urlsplit(c).path == "/security/two-factor.html" for c in answer["citations"])
+
+
+def test_status_reports_model_index_and_counts(demo):
+    data_dir, _ = demo
+    result = run_cli("status", env=env_for(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"Model version\s+0", result.stdout)
+    assert re.search(r"Index\s+30 pages, \d+ chunks", result.stdout)
+    answers = int(re.search(r"Answers\s+(\d+)", result.stdout).group(1))
+    assert answers >= len(load_questions())
+
+
+# --- bad input: one clear line, a non-zero exit, nothing corrupted ---------------------------------
+
+
+def test_an_invalid_setting_value(tmp_path):
+    result = run_cli("status", env=env_for(tmp_path / "data", SUPPORTLOOP_TOP_K="lots"))
+    assert result.returncode == 2
+    assert "SUPPORTLOOP_TOP_K='lots'" in one_line_error(result)
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_database_file_that_is_not_a_database(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    junk = b"PK\x03\x04 a zip file, not SQLite" * 100
+    (data_dir / "db.sqlite").write_bytes(junk)
+    result = run_cli("status", env=env_for(data_dir))
+    assert result.returncode == 1
+    assert "file is not a database" in one_line_error(result)
+    assert (data_dir / "db.sqlite").read_bytes() == junk
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_bad_sites_leave_the_index_untouched(fresh_dir, tmp_path):
+    before = run_cli("status").stdout
+    empty = tmp_path / "empty-site"
+    empty.mkdir()
+    with serve_demo_site(0) as demo_url, serve_demo_site(0, site_dir=empty) as empty_url:
+        cases = {
+            f"http://127.0.0.1:{closed_port()}/": "Could not reach",
+            empty_url + "/": "HTTP 404",
+            demo_url + "/downloads/release-notes.txt": "not an HTML page",
+            "help.example.com": "Not an http(s) URL",
+        }
+        for url, message in cases.items():
+            result = run_cli("index", url)
+            assert result.returncode == 1, url
+            assert message in one_line_error(result)
+    assert run_cli("status").stdout == before
+
+
+def test_a_missing_model_folder(fresh_dir, tmp_path):
+    result = run_cli("ask", "How do refunds work?", env={"SUPPORTLOOP_MODEL_PATH": str(tmp_path / "gone")})
+    assert result.returncode == 1
+    assert "is missing" in one_line_error(result)
+
+
+def test_a_corrupt_model_folder(fresh_dir, model_dir, tmp_path):
+    broken = tmp_path / "broken-model"
+    shutil.copytree(model_dir, broken, ignore=shutil.ignore_patterns("*.safetensors"))
+    (broken / "model.safetensors").write_bytes(b"\x00not weights" * 100)
+    result = run_cli("ask", "How do refunds work?", env={"SUPPORTLOOP_MODEL_PATH": str(broken)})
+    assert result.returncode == 1
+    assert "could not be loaded" in one_line_error(result)
+    assert (broken / "model.safetensors").read_bytes() == b"\x00not weights" * 100
+
+
+def test_bad_ask_arguments(fresh_dir, tmp_path):
+    assert "Give either a question or --file" in one_line_error(run_cli("ask"))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "question": "ok"}\n[1, 2]\n')
+    result = run_cli("ask", "--file", str(bad), "--out", str(tmp_path / "o.jsonl"))
+    assert result.returncode == 1
+    assert "line 2" in one_line_error(result)
+    assert not (tmp_path / "o.jsonl").exists()
