@@ -134,7 +134,8 @@ def test_bad_sites_leave_the_index_untouched(fresh_dir, tmp_path):
     with serve_demo_site(0) as demo_url, serve_demo_site(0, site_dir=empty) as empty_url:
         cases = {
             f"http://127.0.0.1:{closed_port()}/": "Could not reach",
-            empty_url + "/": "HTTP 404",
+            empty_url + "/": "hold no text to index",
+            empty_url + "/index.html": "HTTP 404",
             demo_url + "/downloads/release-notes.txt": "not an HTML page",
             "help.example.com": "Not an http(s) URL",
         }
