@@ -11,7 +11,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 
@@ -27,8 +27,6 @@ DtypeName = Literal["auto", "bfloat16", "float32"]
 
 class ChatBackend(ABC):
     """Generates one reply per conversation, greedily, so the same input gives the same answer."""
-
-    name: ClassVar[str]
 
     @abstractmethod
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int) -> list[str]:
@@ -56,8 +54,6 @@ def resolve_dtype(name: DtypeName, device: str) -> torch.dtype:
 
 class TransformersChatBackend(ChatBackend):
     """The local policy model: a Hugging Face folder loaded with transformers."""
-
-    name = "transformers"
 
     def __init__(self, version: ModelVersion, dtype: DtypeName = "auto", threads: int | None = None) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer

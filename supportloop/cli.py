@@ -107,8 +107,16 @@ def ask(
         items = _read_questions(file)
         with _open() as loop:
             _load_model(loop)
-            lines = _answer_all(loop, items)
-            _write_lines(lines, out_file)
+            results = _answer_all(loop, [item["question"] for item in items])
+        _write_lines(
+            [
+                {"id": item["id"], "error": str(r)}
+                if isinstance(r, SupportLoopError)
+                else _reply_json(r, item["id"])
+                for item, r in zip(items, results, strict=True)
+            ],
+            out_file,
+        )
         return
     with _open() as loop:
         _load_model(loop)
@@ -136,18 +144,16 @@ def demo():
             run_chat(loop.conversations, out)
             return
         questions = load_questions()
-        replies = _answer_all(loop, [{"id": q.id, "question": q.question} for q in questions], raw=True)
+        replies = _answer_all(loop, [q.question for q in questions])
         hits = 0
-        expected_total = 0
+        expected_total = sum(1 for q in questions if q.page is not None)
         for q, reply in zip(questions, replies, strict=True):
             out.print(f"\n[bold]{q.id}: {q.question}[/]")
             if isinstance(reply, SupportLoopError):
                 out.print(f"[red]{reply}[/]")
                 continue
             print_reply(out, reply)
-            if q.page is not None:
-                expected_total += 1
-                hits += q.page in {urlsplit(s).path for s in reply.sources}
+            hits += q.page in {urlsplit(s).path for s in reply.sources}
         latencies = sorted(r.latency_s for r in replies if isinstance(r, Reply))
         median = latencies[len(latencies) // 2] if latencies else 0.0
         out.print(
@@ -241,31 +247,26 @@ def _read_questions(path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def _answer_all(loop: SupportLoop, items: list[dict[str, Any]], raw: bool = False) -> list[Any]:
-    """Answer concurrently so that the batching generator can group them; keeps the input order."""
+def _answer_all(loop: SupportLoop, questions: list[str]) -> list[Reply | SupportLoopError]:
+    """Answer concurrently so the batching generator can group them; results keep the input order."""
 
-    def one(item: dict[str, Any]) -> Reply | SupportLoopError:
+    def one(question: str) -> Reply | SupportLoopError:
         try:
-            return loop.conversations.ask(item["question"], Origin(platform="cli"))
+            return loop.conversations.ask(question, Origin(platform="cli"))
         except IndexEmptyError:
             raise
-        except SupportLoopError as exc:
+        except SupportLoopError as exc:  # one bad question does not sink the batch
             return exc
 
     results: list[Reply | SupportLoopError] = []
     with (
         ThreadPoolExecutor(max_workers=loop.settings.max_batch_size) as pool,
-        progress("Answering", total=len(items)) as bar,
+        progress("Answering", total=len(questions)) as bar,
     ):
-        for result in pool.map(one, items):
+        for result in pool.map(one, questions):
             results.append(result)
             bar.advance()
-    if raw:
-        return results
-    return [
-        {"id": item["id"], "error": str(r)} if isinstance(r, SupportLoopError) else _reply_json(r, item["id"])
-        for item, r in zip(items, results, strict=True)
-    ]
+    return results
 
 
 def _write_lines(lines: Iterable[dict[str, Any]], path: Path | None) -> None:

@@ -18,8 +18,6 @@ QUESTION = [
 class RecordingBackend(ChatBackend):
     """A backend that echoes, records each batch, and fails on demand: for the batching logic alone."""
 
-    name = "recording"
-
     def __init__(self) -> None:
         self.batches: list[int] = []
         self.release = threading.Event()
