@@ -69,11 +69,10 @@ def crawl(
             raise CrawlError(f"robots.txt of {parts.netloc} does not allow {user_agent} to fetch {start}.")
         while queue and len(result.pages) < max_pages:
             url = queue.popleft()
-            if not robots.can_fetch(url, user_agent):
+            allowed = robots.can_fetch(url, user_agent)
+            if not allowed:
                 log.info("skipping %s: disallowed by robots.txt", url)
-                result.skipped += 1
-                continue
-            page = _fetch(client, url, max_page_bytes, is_start=url == start)
+            page = _fetch(client, url, max_page_bytes, is_start=url == start) if allowed else None
             if page is None:
                 result.skipped += 1
                 bar.advance(status=f"{len(result.pages)} pages, {result.skipped} skipped")
