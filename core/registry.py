@@ -60,7 +60,9 @@ class ModelRegistry:
         else:
             with self.db.session() as session:
                 row = session.scalars(select(ModelVersionRecord).where(ModelVersionRecord.is_current)).first()
-            version = ModelVersion(row.id, Path(row.path)) if row else self._create_base()
+            if row is None:
+                return self._create_base()  # checked before it is registered
+            version = ModelVersion(row.id, Path(row.path))
         check_model_folder(version)
         return version
 

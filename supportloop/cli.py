@@ -65,8 +65,7 @@ def _load_model(loop: SupportLoop) -> None:
 
     transformers_logging.disable_progress_bar()  # our spinner says what is happening
     with err.status("Loading the chat model (the first run prepares it, about 20 s)…"):
-        loop.answerer  # noqa: B018  (a cached property: loading is the point)
-        loop.generator  # noqa: B018
+        loop.answerer  # noqa: B018  (a cached property that loads the index and the model)
 
 
 @app.command()

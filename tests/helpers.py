@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,14 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     assert "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def copy_model(model_dir: Path, target: Path, weights: bytes | None = None) -> Path:
+    """A copy of a model folder for a test to damage: ``weights`` replaces the weights file; without
+    it the copy links to the original weights rather than copying 500 MB."""
+    shutil.copytree(model_dir, target, ignore=shutil.ignore_patterns("model.safetensors"))
+    if weights is None:
+        (target / "model.safetensors").symlink_to(model_dir / "model.safetensors")
+    else:
+        (target / "model.safetensors").write_bytes(weights)
+    return target

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import one_line_error, run_cli
+from helpers import copy_model, one_line_error, run_cli
 
 from supportloop.demo_site import load_questions, serve_demo_site
 
@@ -153,9 +153,7 @@ def test_a_missing_model_folder(fresh_dir, tmp_path):
 
 
 def test_a_corrupt_model_folder(fresh_dir, model_dir, tmp_path):
-    broken = tmp_path / "broken-model"
-    shutil.copytree(model_dir, broken, ignore=shutil.ignore_patterns("*.safetensors"))
-    (broken / "model.safetensors").write_bytes(b"\x00not weights" * 100)
+    broken = copy_model(model_dir, tmp_path / "broken-model", weights=b"\x00not weights" * 100)
     result = run_cli("ask", "How do refunds work?", env={"SUPPORTLOOP_MODEL_PATH": str(broken)})
     assert result.returncode == 1
     assert "could not be loaded" in one_line_error(result)

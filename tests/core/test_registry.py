@@ -1,8 +1,7 @@
 """Model version 0 and the checks that keep a broken model folder from being served."""
 
-import shutil
-
 import pytest
+from helpers import copy_model
 
 from core import registry as registry_module
 from core.database import open_database
@@ -44,9 +43,7 @@ def test_a_missing_override_folder_is_a_clear_error(tmp_path):
     ],
 )
 def test_a_corrupt_folder_is_reported_and_left_as_it_is(tmp_path, model_dir, damage, expected):
-    broken = tmp_path / "broken"
-    shutil.copytree(model_dir, broken, ignore=shutil.ignore_patterns("model.safetensors"))
-    (broken / "model.safetensors").symlink_to(model_dir / "model.safetensors")
+    broken = copy_model(model_dir, tmp_path / "broken")
     damage(broken)
     before = sorted(p.name for p in broken.iterdir())
     with pytest.raises(ModelError, match=expected):
@@ -55,9 +52,7 @@ def test_a_corrupt_folder_is_reported_and_left_as_it_is(tmp_path, model_dir, dam
 
 
 def test_corrupt_weights_fail_to_load_with_a_clear_error(tmp_path, model_dir):
-    broken = tmp_path / "broken"
-    shutil.copytree(model_dir, broken, ignore=shutil.ignore_patterns("model.safetensors"))
-    (broken / "model.safetensors").write_bytes(b"\x00" * 1024)
+    broken = copy_model(model_dir, tmp_path / "broken", weights=b"\x00" * 1024)
     with pytest.raises(ModelError, match="could not be loaded") as caught:
         TransformersChatBackend(ModelVersion(5, broken), "float32")
     assert "\n" not in str(caught.value)
