@@ -22,6 +22,7 @@ def quiet_environment() -> None:
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "TRANSFORMERS_VERBOSITY": "error",
         "TOKENIZERS_PARALLELISM": "false",
+        "TQDM_DISABLE": "1",  # library bars (GGUF conversion); ours are drawn with rich
         "ANONYMIZED_TELEMETRY": "False",
     }.items():
         os.environ.setdefault(name, value)
