@@ -60,20 +60,29 @@ class Answerer:
         if len(question) > MAX_QUESTION_CHARS:
             raise SupportLoopError(f"The question is longer than {MAX_QUESTION_CHARS} characters.")
         started = time.perf_counter()
-        passages = self.index.search(question, self.top_k)
-        if not passages:
-            raise IndexEmptyError("No help pages are indexed yet: run `supportloop index URL` first.")
-        relevant = [p for p in passages if p.score >= self.min_relevance]
+        passages = self.retrieve(question)
+        relevant = self.relevant(passages)
         retrieved = time.perf_counter()
         if not relevant:
-            closest = _distinct_sources(passages)[: self.max_citations]
+            closest = self.citations(passages)
             text = "I couldn't find this in the help pages. The closest pages are: " + ", ".join(closest)
             return Answer(question, text, [], passages, True, retrieved - started, 0.0)
         reply = self.generate(build_messages(question, relevant), self.max_new_tokens)
         generated = time.perf_counter()
-        citations = _distinct_sources(relevant)[: self.max_citations]
+        citations = self.citations(relevant)
         return Answer(question, reply, citations, relevant, False, retrieved - started, generated - retrieved)
 
+    def retrieve(self, question: str) -> list[Passage]:
+        """The ``top_k`` passages most similar to the question, best first."""
+        passages = self.index.search(question, self.top_k)
+        if not passages:
+            raise IndexEmptyError("No help pages are indexed yet: run `supportloop index URL` first.")
+        return passages
 
-def _distinct_sources(passages: list[Passage]) -> list[str]:
-    return list(dict.fromkeys(p.source for p in passages))
+    def relevant(self, passages: list[Passage]) -> list[Passage]:
+        """The passages similar enough to count; none left means the pages don't cover the question."""
+        return [p for p in passages if p.score >= self.min_relevance]
+
+    def citations(self, passages: list[Passage]) -> list[str]:
+        """The distinct source pages of ``passages``, best first, at most ``max_citations``."""
+        return list(dict.fromkeys(p.source for p in passages))[: self.max_citations]

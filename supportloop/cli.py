@@ -61,9 +61,6 @@ def _open() -> SupportLoop:
 
 def _load_model(loop: SupportLoop) -> None:
     """Load the chat model up front, with a spinner: the first run converts version 0 (~20 s)."""
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # our spinner says what is happening
     with err.status("Loading the chat model (the first run prepares it, about 20 s)…"):
         loop.answerer  # noqa: B018  (a cached property that loads the index and the model)
 

@@ -39,13 +39,10 @@ def test_the_index_persists_across_clients(tmp_path, embeddings):
     assert HelpIndex(tmp_path / "chroma", "persisted", embeddings).stats().chunks == 1
 
 
-def test_a_failed_crawl_leaves_the_index_as_it_was(tmp_path, prepared_dir, embeddings):
-    import shutil
-
-    shutil.copytree(prepared_dir / "chroma", tmp_path / "chroma")
-    index = HelpIndex(tmp_path / "chroma", Settings().collection_name, embeddings)
+def test_a_failed_crawl_leaves_the_index_as_it_was(tmp_path, fresh_dir, embeddings):
+    settings = Settings(data_dir=fresh_dir, crawl_timeout_s=2)
+    index = HelpIndex(settings.chroma_dir, settings.collection_name, embeddings)
     before = index.stats()
-    settings = Settings(data_dir=tmp_path, crawl_timeout_s=2)
     empty_site = tmp_path / "empty-site"
     empty_site.mkdir()
     (empty_site / "index.html").write_text("<html><body><nav>Home</nav></body></html>")
@@ -60,11 +57,11 @@ def test_a_failed_crawl_leaves_the_index_as_it_was(tmp_path, prepared_dir, embed
 def test_retrieval_finds_the_answering_page_for_the_bundled_questions(serving):
     questions = [q for q in load_questions() if q.page]
     cited = top1 = 0
+    answerer = serving.answerer
     for q in questions:
-        passages = serving.index.search(q.question, serving.settings.top_k)
-        relevant = [p for p in passages if p.score >= serving.settings.min_relevance]
-        pages = list(dict.fromkeys(urlsplit(p.source).path for p in relevant))
-        cited += q.page in pages[: serving.settings.max_citations]
+        relevant = answerer.relevant(answerer.retrieve(q.question))
+        pages = [urlsplit(source).path for source in answerer.citations(relevant)]
+        cited += q.page in pages
         top1 += bool(pages) and pages[0] == q.page
     assert cited / len(questions) >= 0.9, f"{cited}/{len(questions)}"
     assert top1 / len(questions) >= 0.8, f"top-1 {top1}/{len(questions)}"
