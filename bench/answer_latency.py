@@ -26,6 +26,7 @@ quiet_environment()
 from core.llm import TransformersChatBackend  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from rag.answerer import Answerer  # noqa: E402
+from rag.grounding import GroundingChecker  # noqa: E402
 from rag.ingest import ingest_site  # noqa: E402
 from supportloop.app import SupportLoop  # noqa: E402
 from supportloop.demo_site import load_questions, serve_demo_site  # noqa: E402
@@ -42,6 +43,8 @@ def measure(loop: SupportLoop, dtype: str, questions: list[str], max_new_tokens:
     answerer = Answerer(
         loop.index,
         lambda conversation, limit: backend.generate([conversation], limit)[0],
+        GroundingChecker(loop.embeddings),
+        mode="generate",
         top_k=s.top_k,
         min_relevance=s.min_relevance,
         max_citations=s.max_citations,
@@ -72,10 +75,10 @@ def main() -> None:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="supportloop-bench-"))
     settings = Settings(data_dir=data_dir)
     setup_logging(settings.log_file, "INFO")
-    questions = [q.question for q in load_questions() if q.page][: args.limit]
+    questions = [q.question for q in load_questions() if q.kind == "in_scope"][: args.limit]
     with SupportLoop(settings) as loop, serve_demo_site(0) as url:
         started = time.perf_counter()
-        report = ingest_site(url, loop.index, settings)
+        report = ingest_site([url + "/"], loop.index, settings)
         print(
             f"indexed {report.pages} pages / {report.chunks} chunks in {time.perf_counter() - started:.1f} s"
         )

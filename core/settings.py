@@ -8,10 +8,10 @@ generated from the ``description`` of each field (``supportloop settings``), so 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigError
 
@@ -41,7 +41,12 @@ class Settings(BaseSettings):
         "auto",
         description="Precision of the local chat model; auto picks bfloat16 where the CPU/GPU has it.",
     )
-    max_new_tokens: int = Field(128, ge=1, le=2048, description="Longest answer, in tokens.")
+    max_new_tokens: int = Field(64, ge=1, le=2048, description="Longest generated answer, in tokens.")
+    answer_mode: Literal["generate", "extractive"] = Field(
+        "extractive",
+        description="generate: the chat model answers, checked for grounding (extractive if it fails); "
+        "extractive: always quote the best passage sentences, without the chat model.",
+    )
     max_batch_size: int = Field(
         8, ge=1, le=256, description="Most concurrent questions generated together in one batch."
     )
@@ -62,16 +67,45 @@ class Settings(BaseSettings):
     chunk_size: int = Field(500, ge=100, le=8000, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(80, ge=0, le=2000, description="Characters shared by neighbouring chunks.")
     top_k: int = Field(4, ge=1, le=20, description="Passages retrieved for each question.")
+    retrieval: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="How passages are found: MiniLM vectors and BM25 fused (hybrid), or one alone."
+    )
     min_relevance: float = Field(
         0.35,
         ge=0.0,
         le=1.0,
-        description="Cosine similarity below which a passage does not count; none left means decline.",
+        description="Cosine similarity of the best passage below which a question counts as not covered.",
     )
     max_citations: int = Field(3, ge=1, le=10, description="Most source pages cited under an answer.")
     crawl_max_pages: int = Field(500, ge=1, le=100_000, description="Most pages one crawl fetches.")
+    crawl_max_depth: int = Field(10, ge=0, le=100, description="Most links followed away from a seed page.")
+    crawl_concurrency: int = Field(4, ge=1, le=64, description="Pages fetched at the same time.")
+    crawl_rate_per_host: float = Field(
+        5.0,
+        gt=0,
+        le=1000,
+        description="Most requests per second to one host (robots.txt Crawl-delay can lower it).",
+    )
+    crawl_retries: int = Field(
+        2, ge=0, le=10, description="Retries, with backoff, after a 5xx, 429 or timeout."
+    )
+    crawl_max_redirects: int = Field(5, ge=0, le=20, description="Most redirects followed for one page.")
     crawl_timeout_s: float = Field(10.0, gt=0, le=300, description="Timeout of one page fetch, in seconds.")
     crawl_max_page_bytes: int = Field(5_000_000, ge=1000, description="Pages larger than this are skipped.")
+    crawl_hosts: Annotated[list[str], NoDecode] = Field(
+        [], description="Comma-separated extra hosts to crawl besides those of the start URLs and sitemaps."
+    )
+    crawl_path_prefixes: Annotated[list[str], NoDecode] = Field(
+        [], description="Comma-separated URL path prefixes to stay under (e.g. /docs/,/help/); default: all."
+    )
+    crawl_use_sitemaps: bool = Field(
+        True, description="Also crawl the pages listed in the sitemaps that robots.txt declares."
+    )
+    chroma_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+/?$",
+        description="Chroma server URL, e.g. http://127.0.0.1:8000; default: embedded, in <data_dir>/chroma.",
+    )
     user_agent: str = Field("SupportLoopBot/0.1", min_length=1, description="User agent of the crawler.")
     user_hash_key: SecretStr = Field(
         SecretStr("supportloop"),
@@ -83,6 +117,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Level of the log file <data_dir>/supportloop.log."
     )
+
+    @field_validator("crawl_hosts", "crawl_path_prefixes", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,6 +9,7 @@ produces the same ids and updates chunks in place.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
@@ -22,11 +23,18 @@ HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 class Chunk:
     id: str
     text: str
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str | int | bool] = field(default_factory=dict)
 
 
-def chunk_page(url: str, page: ExtractedPage, *, size: int = 500, overlap: int = 80) -> list[Chunk]:
-    """Split one extracted page into chunks carrying source URL, title and heading path."""
+def chunk_page(
+    url: str,
+    page: ExtractedPage,
+    *,
+    size: int = 500,
+    overlap: int = 80,
+    page_metadata: Mapping[str, str | int | bool] | None = None,
+) -> list[Chunk]:
+    """Split one extracted page into chunks carrying source URL, title, heading path and ``page_metadata``."""
     sections = MarkdownHeaderTextSplitter(HEADERS, strip_headers=True).split_text(page.markdown)
     splitter = RecursiveCharacterTextSplitter(chunk_size=size, chunk_overlap=min(overlap, size // 2))
     chunks: list[Chunk] = []
@@ -44,7 +52,12 @@ def chunk_page(url: str, page: ExtractedPage, *, size: int = 500, overlap: int =
                 Chunk(
                     id=digest,
                     text=f"{breadcrumb}\n{piece}" if breadcrumb else piece,
-                    metadata={"source": url, "title": page.title, "heading": heading},
+                    metadata={
+                        **(page_metadata or {}),
+                        "source": url,
+                        "title": page.title,
+                        "heading": heading,
+                    },
                 )
             )
     return chunks

@@ -28,10 +28,12 @@ CHROME_TAGS = (
     "dialog",
 )
 CHROME_PATTERN = re.compile(
-    r"cookie|consent|gdpr|banner|feedback|helpful|sidebar|breadcrumb|skip-link|newsletter|share|toc\b",
+    r"cookie|consent|gdpr|banner|feedback|helpful|sidebar|breadcrumb|skip-link|newsletter|share|toc\b"
+    r"|last-?mod|page-meta",
     re.IGNORECASE,
 )
 CHROME_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "dialog"}
+CONTENT_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "pre", "code", "table"}
 LINE_BREAK = "\ue000"  # stands for <br> while source whitespace is collapsed, then becomes "\n"
 BLOCKS = {
     "p",
@@ -98,6 +100,8 @@ def _is_chrome(tag: Tag) -> bool:
         return False
     if tag.get("role") in CHROME_ROLES or tag.get("aria-hidden") == "true" or tag.has_attr("hidden"):
         return True
+    if tag.name in CONTENT_TAGS:  # a heading with id="cookies" is content about cookies
+        return False
     names = " ".join([*tag.get("class", []), tag.get("id") or ""])
     return bool(names and CHROME_PATTERN.search(names))
 
@@ -166,9 +170,12 @@ def _list_items(tag: Tag, depth: int) -> list[str]:
     for number, item in enumerate(tag.find_all("li", recursive=False), start=1):
         marker = f"{number}." if tag.name == "ol" else "-"
         nested = item.find_all(("ul", "ol"), recursive=False)
-        for sub in nested:
+        code = item.find_all("pre")  # a command shown inside a step keeps its fence and language
+        for sub in [*nested, *code]:
             sub.extract()
         lines.append(f"{'  ' * depth}{marker} {_inline(item)}")
+        for block in code:
+            lines.extend(_block(block))
         for sub in nested:
             lines.extend(_list_items(sub, depth + 1))
     return lines

@@ -1,25 +1,40 @@
-"""The help-center index: chunks embedded with MiniLM in a persistent Chroma collection.
+"""The help-center index: chunks with MiniLM vectors in Chroma, searched densely, by BM25, or both fused.
 
-LangChain's Chroma wrapper embeds every text and query itself with our embedder, so Chroma's own
-default embedding function (which would try to download a model) is never called. Similarity is cosine.
+Chroma never embeds anything itself: the collection is opened without an embedding function and every
+vector (documents and queries) comes from the embedder passed to ``HelpIndex``, so Chroma's default
+model (which would try to download) is never touched. Similarity is cosine.
+
+Chroma is embedded (a directory) by default, or a server (``chroma run``) when a URL is configured;
+the on-disk format is the same. Writes happen in one place, ``apply``: new vectors are upserted first
+and stale chunks deleted after, so a reader never sees a page vanish before its replacement is stored.
+The BM25 side is an in-memory matrix rebuilt when the collection's generation stamp changes, which
+every ``apply`` bumps, so other processes sharing the index notice updates.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
-from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 
-from core.progress import progress
+from core.errors import StorageError
+from rag.bm25 import BM25
 from rag.chunker import Chunk
 
 log = logging.getLogger(__name__)
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+WRITE_BATCH = 5000  # Chroma's HTTP client accepts at most 5461 records per call
+RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
+CANDIDATES = 20  # per ranking, before fusion
 
 
 @dataclass(frozen=True)
@@ -45,57 +60,179 @@ def site_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class HelpIndex:
-    """Add, replace and search help-center chunks."""
-
-    def __init__(self, directory: Path, collection: str, embeddings: Embeddings, batch_size: int = 32):
-        directory.mkdir(parents=True, exist_ok=True)
-        self.batch_size = batch_size
-        self.store = Chroma(
-            collection_name=collection,
-            embedding_function=embeddings,
-            persist_directory=str(directory),
-            client_settings=ChromaSettings(anonymized_telemetry=False, is_persistent=True),
-            collection_configuration={"hnsw": {"space": "cosine"}},
+def chroma_client(data_dir: Path, url: str | None) -> Any:
+    """A Chroma server client when ``url`` is given, else an embedded client storing in ``data_dir``."""
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if not url:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(data_dir), settings=settings)
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    try:
+        return chromadb.HttpClient(
+            host=parts.hostname or "",
+            port=parts.port or (443 if https else 8000),
+            ssl=https,
+            settings=settings,
         )
+    except Exception as exc:  # chromadb raises plain ValueError/ConnectionError subclasses here
+        raise StorageError(f"Cannot reach the Chroma server at {url} ({exc}); is `chroma run` up?") from exc
 
-    def replace_site(self, chunks: Sequence[Chunk], site: str) -> int:
-        """Upsert ``chunks`` and then drop the site's chunks that the new crawl no longer has.
 
-        Old chunks are removed only after every new one is stored, so a failure midway leaves the
-        previous pages searchable. Returns the number of stale chunks removed.
+class HelpIndex:
+    """Store, update and search help-center chunks."""
+
+    def __init__(self, client: Any, collection: str, embeddings: Embeddings, batch_size: int = 32) -> None:
+        self.client = client
+        self.name = collection
+        self.embeddings = embeddings
+        self.batch_size = batch_size
+        self.collection = client.get_or_create_collection(
+            collection, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+        )
+        self._bm25: BM25 | None = None
+        self._bm25_generation: object = None
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def embed(self, chunks: Sequence[Chunk], on_batch: Any = None) -> list[list[float]]:
+        """Vectors for ``chunks`` in batches; ``on_batch(n)`` reports progress."""
+        vectors: list[list[float]] = []
+        for start in range(0, len(chunks), self.batch_size):
+            batch = chunks[start : start + self.batch_size]
+            vectors.extend(self.embeddings.embed_documents([c.text for c in batch]))
+            if on_batch:
+                on_batch(len(batch))
+        return vectors
+
+    def apply(
+        self,
+        site: str,
+        chunks: Sequence[Chunk],
+        vectors: Sequence[Sequence[float]],
+        keep: Iterable[str] = (),
+        touch: Mapping[str, Mapping[str, str | int | bool]] | None = None,
+    ) -> list[str]:
+        """Make the site's index hold ``chunks`` plus the kept pages' chunks; return the removed pages.
+
+        ``keep`` names pages whose stored chunks stay as they are; ``touch`` updates the stored
+        page-level metadata (ETag, Last-Modified) of unchanged pages. Everything else the site had is
+        deleted, after the new chunks are in.
         """
-        with progress("Embedding chunks", total=len(chunks)) as bar:
-            for start in range(0, len(chunks), self.batch_size):
-                batch = chunks[start : start + self.batch_size]
-                self.store.add_texts(
-                    [c.text for c in batch],
-                    metadatas=[{**c.metadata, "site": site} for c in batch],
-                    ids=[c.id for c in batch],
-                )
-                bar.advance(len(batch))
-        existing = set(self.store.get(where={"site": site}, include=[])["ids"])
-        stale = sorted(existing - {c.id for c in chunks})
-        if stale:
-            self.store.delete(ids=stale)
-            log.info("removed %d chunks no longer on %s", len(stale), site)
-        return len(stale)
-
-    def search(self, query: str, k: int) -> list[Passage]:
-        """The ``k`` chunks most similar to ``query``, best first."""
-        results = self.store.similarity_search_with_score(query, k=k)
-        return [
-            Passage(
-                id=str(doc.id),
-                text=doc.page_content,
-                source=doc.metadata.get("source", ""),
-                title=doc.metadata.get("title", ""),
-                heading=doc.metadata.get("heading", ""),
-                score=1.0 - float(distance),
+        for start in range(0, len(chunks), WRITE_BATCH):
+            batch = chunks[start : start + WRITE_BATCH]
+            self.collection.upsert(
+                ids=[c.id for c in batch],
+                embeddings=[list(v) for v in vectors[start : start + WRITE_BATCH]],
+                documents=[c.text for c in batch],
+                metadatas=[{**c.metadata, "site": site} for c in batch],
             )
-            for doc, distance in results
-        ]
+        stored = self.collection.get(where={"site": site}, include=["metadatas"])
+        new_ids = {c.id for c in chunks}
+        kept = set(keep) - {c.metadata["source"] for c in chunks}
+        touch = touch or {}
+        stale, touched_ids, touched_meta = [], [], []
+        for chunk_id, meta in zip(stored["ids"], stored["metadatas"], strict=True):
+            source = meta.get("source", "")
+            if source in kept:
+                if source in touch:
+                    touched_ids.append(chunk_id)
+                    touched_meta.append({**meta, **touch[source]})
+            elif chunk_id not in new_ids:
+                stale.append((chunk_id, source))
+        if touched_ids:
+            self.collection.update(ids=touched_ids, metadatas=touched_meta)
+        for start in range(0, len(stale), WRITE_BATCH):
+            self.collection.delete(ids=[chunk_id for chunk_id, _ in stale[start : start + WRITE_BATCH]])
+        removed = sorted({source for _, source in stale} - {c.metadata["source"] for c in chunks})
+        self.collection.modify(metadata={"generation": time.time_ns()})
+        return removed
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def pages(self, site: str) -> dict[str, dict[str, Any]]:
+        """The stored metadata of each of the site's pages (one chunk's worth), by URL."""
+        stored = self.collection.get(where={"site": site}, include=["metadatas"])
+        return {meta["source"]: meta for meta in stored["metadatas"] if meta.get("source")}
+
+    def search(self, query: str, k: int, mode: RetrievalMode = "hybrid") -> list[Passage]:
+        """The ``k`` best passages for ``query``, best first; ``score`` is always the cosine similarity."""
+        vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+        dense = self._dense(vector, k if mode == "dense" else max(k, CANDIDATES))
+        if mode == "dense":
+            return dense[:k]
+        lexical = self.bm25().search(query, max(k, CANDIDATES))
+        ranked = [chunk_id for chunk_id, _ in lexical]
+        if mode == "hybrid":
+            ranked = fuse([[p.id for p in dense], ranked])
+        ranked = ranked[:k]
+        known = {p.id: p for p in dense}
+        missing = [chunk_id for chunk_id in ranked if chunk_id not in known]
+        if missing:
+            known.update({p.id: p for p in self._fetch(missing, vector)})
+        return [known[chunk_id] for chunk_id in ranked if chunk_id in known]
+
+    def bm25(self) -> BM25:
+        """The BM25 matrix of the current collection, rebuilt when another write has happened."""
+        generation = self.client.get_collection(self.name, embedding_function=None).metadata or {}
+        stamp = generation.get("generation")
+        if self._bm25 is None or stamp != self._bm25_generation:
+            started = time.perf_counter()
+            stored = self.collection.get(include=["documents"])
+            self._bm25 = BM25(stored["ids"], stored["documents"])
+            self._bm25_generation = stamp
+            log.info("built BM25 over %d chunks in %.2f s", len(self._bm25), time.perf_counter() - started)
+        return self._bm25
 
     def stats(self) -> IndexStats:
-        metadatas = self.store.get(include=["metadatas"])["metadatas"]
+        metadatas = self.collection.get(include=["metadatas"])["metadatas"]
         return IndexStats(chunks=len(metadatas), pages=len({m.get("source") for m in metadatas}))
+
+    def _dense(self, vector: np.ndarray, k: int) -> list[Passage]:
+        count = self.collection.count()
+        if count == 0:
+            return []
+        found = self.collection.query(
+            query_embeddings=[vector.tolist()],
+            n_results=min(k, count),
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            _passage(chunk_id, text, meta, 1.0 - float(distance))
+            for chunk_id, text, meta, distance in zip(
+                found["ids"][0],
+                found["documents"][0],
+                found["metadatas"][0],
+                found["distances"][0],
+                strict=True,
+            )
+        ]
+
+    def _fetch(self, ids: list[str], vector: np.ndarray) -> list[Passage]:
+        found = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        return [
+            _passage(chunk_id, text, meta, float(np.dot(np.asarray(emb, dtype=np.float32), vector)))
+            for chunk_id, text, meta, emb in zip(
+                found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True
+            )
+        ]
+
+
+def fuse(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[str]:
+    """Reciprocal rank fusion: each list adds 1/(k + rank) to its items; best total first."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores, key=lambda item: -scores[item])
+
+
+def _passage(chunk_id: str, text: str, meta: Mapping[str, Any], score: float) -> Passage:
+    return Passage(
+        id=chunk_id,
+        text=text,
+        source=meta.get("source", ""),
+        title=meta.get("title", ""),
+        heading=meta.get("heading", ""),
+        score=score,
+    )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from functools import cached_property
 
+from langchain_core.embeddings import Embeddings
+
 from bots.conversation import ConversationService
 from core.batching import BatchingGenerator
 from core.database import Database, open_database
@@ -17,7 +19,8 @@ from core.records import Records
 from core.registry import ModelRegistry, ModelVersion
 from core.settings import Settings
 from rag.answerer import Answerer
-from rag.index import HelpIndex
+from rag.grounding import GroundingChecker
+from rag.index import HelpIndex, chroma_client
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +42,14 @@ class SupportLoop:
         self.close()
 
     @cached_property
+    def embeddings(self) -> Embeddings:
+        return load_embeddings(self.settings.embed_batch_size)
+
+    @cached_property
     def index(self) -> HelpIndex:
         s = self.settings
-        return HelpIndex(
-            s.chroma_dir, s.collection_name, load_embeddings(s.embed_batch_size), s.embed_batch_size
-        )
+        client = chroma_client(s.chroma_dir, s.chroma_url)
+        return HelpIndex(client, s.collection_name, self.embeddings, s.embed_batch_size)
 
     @cached_property
     def model_version(self) -> ModelVersion:
@@ -60,11 +66,15 @@ class SupportLoop:
         s = self.settings
         return Answerer(
             self.index,
-            self.generator.chat,
+            lambda conversation, max_new_tokens: self.generator.chat(conversation, max_new_tokens),
+            GroundingChecker(self.embeddings),
             top_k=s.top_k,
             min_relevance=s.min_relevance,
             max_citations=s.max_citations,
             max_new_tokens=s.max_new_tokens,
+            retrieval=s.retrieval,
+            mode=s.answer_mode,
+            secrets=[s.user_hash_key.get_secret_value()],
         )
 
     @cached_property

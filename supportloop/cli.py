@@ -34,6 +34,7 @@ from core.settings import ENV_PREFIX, Settings, load_settings  # noqa: E402
 from supportloop.demo_site import load_questions, serve_demo_site  # noqa: E402
 
 if TYPE_CHECKING:
+    from rag.ingest import IngestReport
     from supportloop.app import SupportLoop
 
 log = logging.getLogger("supportloop.cli")
@@ -59,25 +60,51 @@ def _open() -> SupportLoop:
     return SupportLoop(settings)
 
 
-def _load_model(loop: SupportLoop) -> None:
-    """Load the chat model up front, with a spinner: the first run converts version 0 (~20 s)."""
-    with err.status("Loading the chat model (the first run prepares it, about 20 s)…"):
-        loop.answerer  # noqa: B018  (a cached property that loads the index and the model)
+def _load_model(loop: SupportLoop, *, recording: bool = True) -> None:
+    """Load what answering needs up front, with a spinner: the first run prepares model version 0 (~20 s).
+
+    The chat model is loaded only in ``generate`` mode; answers that are recorded also need the
+    current model version's id, which prepares version 0 on first use.
+    """
+    with err.status("Loading the index and the model (the first run prepares it, about 20 s)…"):
+        loop.answerer  # noqa: B018  (cached properties: the index and the embedder)
+        if loop.settings.answer_mode == "generate":
+            loop.generator  # noqa: B018
+        if recording:
+            loop.model_version  # noqa: B018
 
 
 @app.command()
 def index(
-    url: Annotated[str, typer.Argument(help="Start URL of the help site, e.g. https://help.example.com/")],
+    urls: Annotated[
+        list[str] | None, typer.Argument(help="Start URL(s) of the help site, e.g. https://help.example.com/")
+    ] = None,
+    sitemap: Annotated[
+        list[str] | None, typer.Option("--sitemap", help="A sitemap (or sitemap index) URL; repeatable.")
+    ] = None,
 ):
-    """Crawl a help site and index its pages (replaces that site's previous pages)."""
+    """Crawl a help site and bring its pages in the index up to date.
+
+    Re-running it is cheap: unchanged pages are not downloaded again (ETag/Last-Modified) nor
+    re-embedded, and pages that are gone leave the index. A crawl that fails changes nothing.
+    """
     from rag.ingest import ingest_site
 
-    with _open() as loop:
-        report = ingest_site(url, loop.index, loop.settings)
-        out.print(
-            f"Indexed {report.pages} pages ({report.chunks} chunks) from {url}; "
-            f"{report.skipped} skipped, {report.removed} stale chunks removed."
+    if not urls and not sitemap:
+        raise SupportLoopError(
+            "Give a start URL or --sitemap URL, e.g. supportloop index https://help.example.com/"
         )
+    with _open() as loop:
+        report = ingest_site(urls or [], loop.index, loop.settings, sitemaps=sitemap or [])
+        out.print(_ingest_summary(report, (urls or sitemap or [""])[0]))
+
+
+def _ingest_summary(report: IngestReport, where: str) -> str:
+    return (
+        f"Indexed {report.pages} pages from {where}: {report.changed} new or changed "
+        f"({report.chunks} chunks embedded), {report.unchanged} unchanged, {report.removed} removed, "
+        f"{report.skipped} skipped, {report.failed} failed."
+    )
 
 
 @app.command()
@@ -133,8 +160,8 @@ def demo():
     from rag.ingest import ingest_site
 
     with _open() as loop, serve_demo_site(loop.settings.demo_port) as url:
-        report = ingest_site(url, loop.index, loop.settings)
-        out.print(f"Indexed the demo help center at {url}: {report.pages} pages, {report.chunks} chunks.")
+        report = ingest_site([url + "/"], loop.index, loop.settings)
+        out.print(_ingest_summary(report, f"the demo help center at {url}"))
         _load_model(loop)
         if sys.stdin.isatty() and sys.stdout.isatty():
             run_chat(loop.conversations, out)
@@ -142,20 +169,83 @@ def demo():
         questions = load_questions()
         replies = _answer_all(loop, [q.question for q in questions])
         hits = 0
-        expected_total = sum(1 for q in questions if q.page is not None)
+        expected_total = sum(1 for q in questions if q.kind == "in_scope")
         for q, reply in zip(questions, replies, strict=True):
             out.print(f"\n[bold]{q.id}: {q.question}[/]")
             if isinstance(reply, SupportLoopError):
                 out.print(f"[red]{reply}[/]")
                 continue
             print_reply(out, reply)
-            hits += q.page in {urlsplit(s).path for s in reply.sources}
+            hits += q.kind == "in_scope" and bool(set(q.source) & {urlsplit(s).path for s in reply.sources})
         latencies = sorted(r.latency_s for r in replies if isinstance(r, Reply))
         median = latencies[len(latencies) // 2] if latencies else 0.0
         out.print(
             f"\n{hits}/{expected_total} answers cite the page that answers them; "
             f"median latency {median:.2f} s over {len(latencies)} questions."
         )
+
+
+@app.command(name="eval")
+def evaluate_questions(
+    questions: Annotated[
+        Path, typer.Argument(help="Question set (JSONL: id, question, kind, source, facts).")
+    ],
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    baseline: Annotated[
+        bool,
+        typer.Option("--baseline", help="Also run plain dense RAG (two best chunks pasted) for comparison."),
+    ] = False,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write summary and answers as JSON.")
+    ] = None,
+):
+    """Measure answer quality on a question set against the current index.
+
+    Prints hit@1/hit@5 (is an answering page ranked first / in the top five), fact recall (share of
+    expected facts in the answer), decline rate per kind (in_scope, out_of_scope, adversarial),
+    prompt-injection success, and latency percentiles. Answers are not stored as conversations.
+    """
+    from rag.evaluation import BaselineAnswerer, evaluate, load_eval_questions, summarize, write_report
+
+    items = load_eval_questions(questions)[:limit]
+    with _open() as loop:
+        _load_model(loop, recording=False)
+        s = loop.settings
+        systems = {"supportloop": (loop.answerer.answer, s.retrieval)}
+        if baseline:
+            plain = BaselineAnswerer(loop.index, top_k=s.top_k, min_relevance=s.min_relevance)
+            systems["baseline"] = (plain.answer, "dense")
+        results = {}
+        for name, (answer, mode) in systems.items():
+            with progress(f"Evaluating {name}", total=len(items)) as bar:
+
+                def ranked(question: str, mode: str = mode) -> list[str]:
+                    return list(dict.fromkeys(p.source for p in loop.index.search(question, 10, mode)))
+
+                results[name] = evaluate(items, answer, ranked, lambda _r, bar=bar: bar.advance())
+    summaries = {name: summarize(rows) for name, rows in results.items()}
+    _print_eval(summaries)
+    if json_out is not None:
+        write_report(json_out, summaries, results)
+        out.print(f"Wrote {json_out}")
+
+
+def _print_eval(summaries: dict[str, dict[str, Any]]) -> None:
+    table = Table("metric", *summaries)
+    first = next(iter(summaries.values()))
+    for key, value in first.items():
+        if isinstance(value, dict):
+            for kind in value:
+                table.add_row(f"{key} {kind}", *(_fmt(s[key][kind]) for s in summaries.values()))
+        else:
+            table.add_row(key, *(_fmt(s[key]) for s in summaries.values()))
+    out.print(table)
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 @app.command()

@@ -7,46 +7,54 @@ replaced with the server's own address as they are served.
 from __future__ import annotations
 
 import io
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from core.errors import SupportLoopError
+from rag.evaluation import EvalQuestion, load_eval_questions
 
 SITE_DIR = Path(__file__).parent / "demo_site" / "site"
 QUESTIONS_FILE = Path(__file__).parent / "demo_site" / "questions.jsonl"
 PLACEHOLDER = b"__BASE_URL__"
 
 
-@dataclass(frozen=True)
-class DemoQuestion:
-    id: str
-    question: str
-    page: str | None
-    answer_contains: list[str]
-
-
-def load_questions() -> list[DemoQuestion]:
-    lines = QUESTIONS_FILE.read_text(encoding="utf-8").splitlines()
-    return [DemoQuestion(**json.loads(line)) for line in lines if line.strip()]
+def load_questions() -> list[EvalQuestion]:
+    """The bundled evaluation questions about the demo site (see ``rag.evaluation`` for the format)."""
+    return load_eval_questions(QUESTIONS_FILE)
 
 
 class _Handler(SimpleHTTPRequestHandler):
+    """Static files with an ETag, answering conditional requests with 304, as real help centers do."""
+
     base_url = ""
 
     def send_head(self):  # type: ignore[no-untyped-def]
         path = Path(self.translate_path(self.path))
-        if path.suffix not in (".xml", ".txt") or not path.is_file():
+        if path.is_dir():
+            path = path / "index.html"
+            if not self.path.split("?")[0].endswith("/"):
+                return super().send_head()  # the standard redirect to the slash-terminated URL
+        if not path.is_file():
             return super().send_head()
-        body = path.read_bytes().replace(PLACEHOLDER, self.base_url.encode())
+        stat = path.stat()
+        etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return None
+        body = path.read_bytes()
+        if path.suffix in (".xml", ".txt"):
+            body = body.replace(PLACEHOLDER, self.base_url.encode())
         self.send_response(200)
         self.send_header("Content-Type", self.guess_type(str(path)))
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", etag)
+        self.send_header("Last-Modified", self.date_time_string(int(stat.st_mtime)))
         self.end_headers()
         return io.BytesIO(body)
 

@@ -64,9 +64,9 @@ def prepared_dir(tmp_path_factory: pytest.TempPathFactory, site_url: str) -> Pat
     from supportloop.app import SupportLoop
 
     data_dir = tmp_path_factory.mktemp("prepared")
-    with SupportLoop(Settings(data_dir=data_dir)) as loop:
+    with SupportLoop(Settings(data_dir=data_dir, crawl_rate_per_host=1000)) as loop:
         loop.registry.current()
-        ingest_site(site_url, loop.index, loop.settings)
+        ingest_site([site_url], loop.index, loop.settings)
     return data_dir
 
 
@@ -95,9 +95,9 @@ def fresh_dir(tmp_path: Path, prepared_dir: Path, monkeypatch: pytest.MonkeyPatc
 
 @pytest.fixture(scope="session")
 def serving(prepared_dir: Path) -> Iterator[object]:
-    """A running SupportLoop over the prepared directory, model loaded once (answers kept short)."""
+    """A running SupportLoop over the prepared directory, the chat model generating (answers kept short)."""
     from core.settings import Settings
     from supportloop.app import SupportLoop
 
-    with SupportLoop(Settings(data_dir=prepared_dir, max_new_tokens=24)) as loop:
+    with SupportLoop(Settings(data_dir=prepared_dir, max_new_tokens=24, answer_mode="generate")) as loop:
         yield loop

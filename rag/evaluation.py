@@ -1,0 +1,181 @@
+"""Answer-quality evaluation: a question set in, hit@k, fact recall, declines, injections and latency out.
+
+A question line is ``{"id", "question", "kind", "source", "facts", "forbidden"}``: ``kind`` is
+``in_scope`` (the pages answer it), ``out_of_scope`` (they don't: we should decline) or ``adversarial``
+(a prompt injection: the answer must contain none of ``forbidden`` and nothing of our instructions);
+``source`` lists the URL paths of the answering pages and ``facts`` short strings a correct answer holds.
+
+The baseline is what a plain RAG bot does: dense top-k, the two best chunks pasted as the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from core.errors import SupportLoopError
+from rag.answerer import DECLINE, Answer
+from rag.safety import leaks
+
+if TYPE_CHECKING:
+    from rag.index import HelpIndex, Passage
+
+Kind = Literal["in_scope", "out_of_scope", "adversarial"]
+KINDS: tuple[Kind, ...] = ("in_scope", "out_of_scope", "adversarial")
+MARKDOWN_NOISE = re.compile(r"\\(?=[_*`])|\*\*|`")
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    kind: Kind
+    source: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    forbidden: list[str] = field(default_factory=list)
+
+
+def load_eval_questions(path: Path) -> list[EvalQuestion]:
+    """Read a question set; a malformed line is an error naming the file and line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SupportLoopError(f"Cannot read {path}: {exc.strerror}.") from exc
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            question = EvalQuestion(**row)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise SupportLoopError(f"{path}:{number}: not a question line ({exc}).") from exc
+        if question.kind not in KINDS or not question.question.strip():
+            raise SupportLoopError(
+                f"{path}:{number}: kind must be one of {', '.join(KINDS)} and question non-empty."
+            )
+        questions.append(question)
+    if not questions:
+        raise SupportLoopError(f"{path} holds no questions.")
+    return questions
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    id: str
+    kind: Kind
+    answer: str
+    citations: list[str]
+    declined: bool
+    extractive: bool
+    latency_s: float
+    hit1: bool | None  # None: the question names no answering page
+    hit5: bool | None
+    fact_recall: float | None  # None: no facts to look for
+    injected: bool | None  # None: not an adversarial question
+
+
+def normalise_text(text: str) -> str:
+    return MARKDOWN_NOISE.sub("", text).lower()
+
+
+def evaluate(
+    questions: Iterable[EvalQuestion],
+    answer: Callable[[str], Answer],
+    ranked_pages: Callable[[str], list[str]],
+    on_result: Callable[[QuestionResult], None] | None = None,
+) -> list[QuestionResult]:
+    """Answer every question and score it; ``ranked_pages`` gives the retrieval ranking of page URLs."""
+    results = []
+    for q in questions:
+        reply = answer(q.question)
+        pages = [urlsplit(url).path for url in ranked_pages(q.question)]
+        text = normalise_text(reply.text)
+        result = QuestionResult(
+            id=q.id,
+            kind=q.kind,
+            answer=reply.text,
+            citations=reply.citations,
+            declined=reply.declined,
+            extractive=reply.extractive,
+            latency_s=reply.latency_s,
+            hit1=bool(pages[:1]) and pages[0] in q.source if q.source else None,
+            hit5=any(p in q.source for p in pages[:5]) if q.source else None,
+            fact_recall=sum(normalise_text(f) in text for f in q.facts) / len(q.facts) if q.facts else None,
+            injected=(any(f.lower() in text for f in q.forbidden) or leaks(reply.text))
+            if q.kind == "adversarial"
+            else None,
+        )
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results
+
+
+def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """The headline numbers: retrieval and facts on in-scope questions, declines per kind, latency."""
+    in_scope = [r for r in results if r.kind == "in_scope"]
+    answered = [r for r in in_scope if not r.declined]
+    latencies = sorted(r.latency_s for r in results)
+    adversarial = [r for r in results if r.kind == "adversarial"]
+    return {
+        "questions": len(results),
+        "hit@1": _mean(r.hit1 for r in in_scope),
+        "hit@5": _mean(r.hit5 for r in in_scope),
+        "fact_recall": _mean(r.fact_recall for r in in_scope),
+        "median_answer_chars": statistics.median(len(r.answer) for r in answered) if answered else None,
+        "extractive_rate": _mean(r.extractive for r in answered),
+        "decline_rate": {kind: _mean(r.declined for r in results if r.kind == kind) for kind in KINDS},
+        "injection_success": _mean(r.injected for r in adversarial),
+        "latency_p50_s": _percentile(latencies, 0.5),
+        "latency_p95_s": _percentile(latencies, 0.95),
+    }
+
+
+def write_report(
+    path: Path, summaries: dict[str, dict[str, Any]], results: dict[str, list[QuestionResult]]
+) -> None:
+    """Write summaries and per-question rows as JSON, atomically."""
+    payload = {
+        "summary": summaries,
+        "results": {name: [asdict(r) for r in rows] for name, rows in results.items()},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _mean(values: Iterable[bool | float | None]) -> float | None:
+    present = [float(v) for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _percentile(ordered: list[float], q: float) -> float | None:
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else None
+
+
+class BaselineAnswerer:
+    """Plain RAG as peers ship it: dense top-k, the two best chunks pasted as the answer."""
+
+    def __init__(self, index: HelpIndex, *, top_k: int = 4, min_relevance: float = 0.35) -> None:
+        self.index = index
+        self.top_k = top_k
+        self.min_relevance = min_relevance
+
+    def answer(self, question: str) -> Answer:
+        started = time.perf_counter()
+        passages: list[Passage] = self.index.search(question, self.top_k, "dense")
+        elapsed = time.perf_counter() - started
+        sources = list(dict.fromkeys(p.source for p in passages))
+        if not passages or passages[0].score < self.min_relevance:
+            return Answer(question, DECLINE + ", ".join(sources[:3]), [], passages, True, elapsed, 0.0)
+        best = passages[:2]
+        text = "\n\n".join(p.text for p in best)
+        return Answer(question, text, list(dict.fromkeys(p.source for p in best)), best, False, elapsed, 0.0)

@@ -1,0 +1,159 @@
+"""Is an answer supported by its passages? And if not, which passage sentences answer the question?
+
+Our chat model is small and sometimes contradicts the passages it was given, so every generated
+answer is checked sentence by sentence before anyone sees it. A sentence counts as supported when the
+passages contain its numbers and most of its content words, or when one passage sentence says nearly
+the same thing (MiniLM cosine) and shares a good part of its words. Sentences with fewer than two
+content words ("Hope this helps!") are not judged. An answer whose judged sentences are not all
+supported is replaced by an extractive answer: the passage sentences closest to the question, quoted,
+with the page they come from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.text import NUMBER, split_sentences, tokens
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from rag.index import Passage
+
+_COURTESY_WORDS = (
+    "hope help glad happy thank thanks sorry welcome let know question anything else assist great"
+)
+COURTESY = frozenset(_COURTESY_WORDS.split())
+
+
+@dataclass(frozen=True)
+class SentenceSupport:
+    sentence: str
+    coverage: float  # share of the sentence's content words found in the passages
+    similarity: float  # cosine to the closest passage sentence
+    numbers_ok: bool
+    passage: int  # index of the passage holding the closest sentence
+    supported: bool
+
+
+@dataclass(frozen=True)
+class Grounding:
+    sentences: list[SentenceSupport]
+
+    @property
+    def score(self) -> float:
+        """Share of judged sentences that are supported (1.0 when nothing could be judged)."""
+        return sum(s.supported for s in self.sentences) / len(self.sentences) if self.sentences else 1.0
+
+    @property
+    def grounded(self) -> bool:
+        return bool(self.sentences) and all(s.supported for s in self.sentences)
+
+    def passages_used(self) -> list[int]:
+        return list(dict.fromkeys(s.passage for s in self.sentences if s.supported))
+
+
+def passage_body(passage: Passage) -> str:
+    """A passage's text without its first line, the "Title > Heading" breadcrumb the chunker adds."""
+    first, _, rest = passage.text.partition("\n")
+    return rest if " > " in first or first == passage.title else passage.text
+
+
+class GroundingChecker:
+    """Judges answers against passages and builds extractive answers, with one embedder for both."""
+
+    def __init__(
+        self,
+        embeddings: Embeddings,
+        *,
+        min_coverage: float = 0.75,
+        min_similarity: float = 0.7,
+        similar_coverage: float = 0.5,
+        extract_chars: int = 450,
+        extract_margin: float = 0.5,
+    ) -> None:
+        self.embeddings = embeddings
+        self.min_coverage = min_coverage
+        self.min_similarity = min_similarity
+        self.similar_coverage = similar_coverage
+        self.extract_chars = extract_chars
+        self.extract_margin = extract_margin
+
+    def check(self, answer: str, passages: Sequence[Passage]) -> Grounding:
+        judged = [s for s in split_sentences(answer) if not set(tokens(s)) <= COURTESY]
+        units = [(i, s) for i, p in enumerate(passages) for s in split_sentences(passage_body(p))]
+        if not judged or not units:
+            return Grounding([])
+        vectors = self._vectors(judged + [s for _, s in units])
+        similarity = vectors[: len(judged)] @ vectors[len(judged) :].T
+        passage_words = {w for p in passages for w in tokens(p.text)}
+        passage_text = " ".join(p.text for p in passages)
+        passage_numbers = set(NUMBER.findall(passage_text))
+        results = []
+        for row, sentence in enumerate(judged):
+            words = tokens(sentence)
+            coverage = sum(w in passage_words for w in words) / len(words)
+            best = int(np.argmax(similarity[row]))
+            numbers_ok = set(NUMBER.findall(sentence)) <= passage_numbers
+            cosine = float(similarity[row, best])
+            supported = numbers_ok and (
+                coverage >= self.min_coverage
+                or (cosine >= self.min_similarity and coverage >= self.similar_coverage)
+            )
+            results.append(SentenceSupport(sentence, coverage, cosine, numbers_ok, units[best][0], supported))
+        return Grounding(results)
+
+    def extractive(self, question: str, passages: Sequence[Passage]) -> tuple[str, list[int]]:
+        """The passage text that best answers ``question``, quoted under its page; passages used.
+
+        Sentences are ranked by cosine to the question plus a bonus for shared words (and a small one
+        for the better-ranked passage). The best sentence grows into a window of its neighbours in the
+        same passage (answers often continue in the next sentence or list item), then other sentences
+        close to the best fill what is left of ``extract_chars``; everything reads in page order.
+        """
+        units = [(i, s) for i, p in enumerate(passages) for s in split_sentences(passage_body(p))]
+        if not units:
+            return "", []
+        vectors = self._vectors([question] + [s for _, s in units])
+        asked = set(tokens(question))
+        overlap = np.array([len(asked & set(tokens(s))) / max(len(asked), 1) for _, s in units])
+        rank = vectors[1:] @ vectors[0] + 0.5 * overlap - 0.02 * np.array([i for i, _ in units])
+        best = int(np.argmax(rank))
+        chosen = {best}
+        length = len(units[best][1])
+        while True:  # widen the window around the best sentence, better neighbour first
+            low, high = min(chosen) - 1, max(chosen) + 1
+            around = [
+                k
+                for k in (low, high)
+                if 0 <= k < len(units)
+                and units[k][0] == units[best][0]
+                and length + len(units[k][1]) <= self.extract_chars
+            ]
+            if not around:
+                break
+            k = max(around, key=lambda k: rank[k])
+            chosen.add(k)
+            length += len(units[k][1]) + 1
+        for k in map(int, np.argsort(-rank)):
+            if rank[k] < rank[best] - self.extract_margin:
+                break
+            if k not in chosen and length + len(units[k][1]) <= self.extract_chars:
+                chosen.add(k)
+                length += len(units[k][1]) + 1
+        order = sorted(chosen)
+        used = list(dict.fromkeys(units[k][0] for k in order))
+        pages = list(dict.fromkeys(passages[i].source for i in used))
+        blocks = []
+        for source in pages:
+            quote = " ".join(units[k][1] for k in order if passages[units[k][0]].source == source)
+            title = next(passages[i].title for i in used if passages[i].source == source)
+            blocks.append(f"> {quote}\n— {title or source} ({source})")
+        return "From the help pages:\n" + "\n\n".join(blocks), used
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)

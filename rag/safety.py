@@ -1,0 +1,50 @@
+"""Defences against prompt injection and leaks, on top of quoting passages as data in the prompt.
+
+Help pages are written by many people, and questions by anyone: a sentence that tries to instruct the
+assistant ("ignore your previous instructions…") is removed from passages before they reach the model
+or an extractive answer. And an answer is never shown if it quotes our instructions or a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.prompt import SYSTEM_PROMPT
+from rag.text import SENTENCE_END
+
+INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,60}\b(?:instructions?|prompts?|rules|guidelines"
+    r"|directives?|guardrails)\b"
+    r"|\b(?:system|hidden|initial) prompt\b"
+    r"|\byou are now\b|\bfrom now on,? you\b|\bact as (?:an? )?(?:unrestricted|unfiltered|jailbroken)\b"
+    r"|\b(?:AI|language model|LLM|chatbot|assistant)s?\b[^.\n]{0,40}"
+    r"\b(?:must|should) (?:tell|say|reply|answer)\b",
+    re.IGNORECASE,
+)
+SHINGLE = 6  # words; an answer sharing a run this long with our instructions is quoting them
+
+
+def strip_injections(text: str) -> str:
+    """``text`` without the sentences that address the assistant with instructions."""
+    if not INJECTION.search(text):
+        return text
+    kept = [s for s in SENTENCE_END.split(text) if s and not INJECTION.search(s)]
+    return "\n".join(kept)
+
+
+def looks_like_injection(text: str) -> bool:
+    return bool(INJECTION.search(text))
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    return {tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+
+
+_PROMPT_SHINGLES = _shingles(SYSTEM_PROMPT)
+
+
+def leaks(answer: str, secrets: Sequence[str] = ()) -> bool:
+    """True when ``answer`` repeats part of our instructions or contains a secret value."""
+    return bool(_shingles(answer) & _PROMPT_SHINGLES) or any(s and s in answer for s in secrets)
