@@ -32,6 +32,10 @@ test: lint
 	$(OFFLINE) $(BIN)/pytest
 
 bench: install
+	$(OFFLINE) $(BIN)/python bench/answer_quality.py
+	$(OFFLINE) $(BIN)/python bench/ingest_speed.py
+	$(OFFLINE) $(BIN)/python bench/retrieval_speed.py
+	$(OFFLINE) $(BIN)/python bench/extraction.py
 	$(OFFLINE) $(BIN)/python bench/answer_latency.py
 
 clean:

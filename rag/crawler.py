@@ -39,7 +39,7 @@ from bs4 import UnicodeDammit
 from protego import Protego
 
 from core.errors import CrawlError
-from core.progress import progress
+from core.progress import Tracker, progress
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -511,7 +511,7 @@ def _run(
     known: Mapping[str, PageState],
     config: CrawlConfig,
     result: CrawlResult,
-    bar: object,
+    bar: Tracker,
 ) -> None:
     """Breadth-first over the frontier with ``concurrency`` fetches in flight."""
     frontier = deque(seeds)
@@ -541,7 +541,7 @@ def _run(
                     if link not in seen and link in fetcher.scope and outcome.seed.depth < config.max_depth:
                         seen.add(link)
                         frontier.append(_Seed(link, outcome.seed.depth + 1, False))
-                bar.advance(  # type: ignore[attr-defined]
+                bar.advance(
                     status=f"{len(result.pages)} fetched, {len(result.unchanged)} unchanged, "
                     f"{result.skipped} skipped, {len(result.failed) + len(result.gone)} failed"
                 )

@@ -100,6 +100,16 @@ def snapshot(index: HelpIndex) -> dict[str, str]:
     return dict(zip(stored["ids"], stored["documents"], strict=True))
 
 
+@pytest.fixture
+def indexed(tmp_path, site_copy, embeddings):
+    """The editable demo-site copy, indexed once: (site directory, URL, settings, index)."""
+    directory, url = site_copy
+    settings = fast_settings(tmp_path / "data")
+    index = open_index(settings.chroma_dir, settings.collection_name, embeddings)
+    ingest_site([url + "/"], index, settings)
+    return directory, url, settings, index
+
+
 def test_a_recrawl_embeds_only_what_changed_and_drops_what_is_gone(tmp_path, site_copy, embeddings):
     directory, url = site_copy
     settings = fast_settings(tmp_path / "data")
@@ -129,11 +139,8 @@ def test_a_recrawl_embeds_only_what_changed_and_drops_what_is_gone(tmp_path, sit
     assert len(set(unchanged) & set(after)) >= len(unchanged) - 10  # other pages' chunks kept in place
 
 
-def test_chunks_carry_page_metadata(tmp_path, site_copy, embeddings):
-    _, url = site_copy
-    settings = fast_settings(tmp_path / "data")
-    index = open_index(settings.chroma_dir, settings.collection_name, embeddings)
-    ingest_site([url + "/"], index, settings)
+def test_chunks_carry_page_metadata(indexed):
+    _, url, _, index = indexed
     meta = index.pages(url)[url + "/billing/refunds.html"]
     assert meta["title"] and meta["etag"] and meta["content_hash"] and meta["lastmod"]
     assert meta["source"] == url + "/billing/refunds.html"
@@ -144,11 +151,8 @@ def changed_site(directory: Path) -> None:
         page.write_text(page.read_text().replace("Tidepool", "Tidepool Plus"))
 
 
-def test_ctrl_c_halfway_through_a_crawl_leaves_the_index_unchanged(tmp_path, site_copy, embeddings):
-    directory, url = site_copy
-    settings = fast_settings(tmp_path / "data")
-    index = open_index(settings.chroma_dir, settings.collection_name, embeddings)
-    ingest_site([url + "/"], index, settings)
+def test_ctrl_c_halfway_through_a_crawl_leaves_the_index_unchanged(indexed):
+    directory, url, settings, index = indexed
     before = snapshot(index)
     changed_site(directory)
     slow = settings.model_copy(update={"crawl_rate_per_host": 8.0})  # ~4 s for the whole site
@@ -160,11 +164,8 @@ def test_ctrl_c_halfway_through_a_crawl_leaves_the_index_unchanged(tmp_path, sit
     assert snapshot(index) == before
 
 
-def test_a_failure_while_embedding_leaves_the_index_unchanged(tmp_path, site_copy, embeddings):
-    directory, url = site_copy
-    settings = fast_settings(tmp_path / "data")
-    index = open_index(settings.chroma_dir, settings.collection_name, embeddings)
-    ingest_site([url + "/"], index, settings)
+def test_a_failure_while_embedding_leaves_the_index_unchanged(indexed, embeddings):
+    directory, url, settings, index = indexed
     before = snapshot(index)
     changed_site(directory)
     calls = []
@@ -199,3 +200,17 @@ def test_a_failed_crawl_leaves_the_index_as_it_was(tmp_path, fresh_dir, embeddin
         ingest_site(["http://127.0.0.1:9/"], index, settings)
     assert index.stats() == before
     assert index.search("refund", 1)
+
+
+def test_reads_are_paged_so_any_collection_size_works(tmp_path, embeddings, monkeypatch):
+    """Embedded Chroma fails one get() of more than 32766 records; reads go page by page."""
+    monkeypatch.setattr("rag.index.READ_PAGE", 3)
+    index = open_index(tmp_path / "chroma", "paged", embeddings)
+    site = "http://h"
+    chunks = [chunk(f"c{i}", f"Help text number {i} about tokens", f"{site}/{i % 4}") for i in range(10)]
+    put(index, site, chunks)
+    assert index.stats().chunks == 10 and index.stats().pages == 4
+    assert len(index.pages(site)) == 4
+    assert len(index.bm25()) == 10
+    assert put(index, site, chunks[:7]) == []  # pages 0-3 all still present, three chunks dropped
+    assert index.stats().chunks == 7
