@@ -20,7 +20,7 @@ def print_reply(console: Console, reply: Reply) -> None:
         console.print(f"  [dim][{n}][/] {source}", highlight=False)
     console.print(
         f"  [dim]{reply.latency_s:.2f} s (retrieval {reply.retrieval_s:.2f} s, "
-        f"generation {reply.generation_s:.2f} s)[/]"
+        f"answering {reply.generation_s:.2f} s)[/]"
     )
 
 

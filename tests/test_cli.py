@@ -56,11 +56,11 @@ def test_demo_without_a_terminal_prints_cited_answers_to_the_bundled_questions(d
         assert f"{q.id}: {q.question}" in out
     assert out.count("SupportLoop:") == len(questions)
     assert len(re.findall(r"\[1\] http://127\.0\.0\.1:\d+/", out)) >= 0.8 * len(questions)
-    assert len(re.findall(r"\d+\.\d\d s \(retrieval \d+\.\d\d s, generation \d+\.\d\d s\)", out)) == len(
+    assert len(re.findall(r"\d+\.\d\d s \(retrieval \d+\.\d\d s, answering \d+\.\d\d s\)", out)) == len(
         questions
     )
     hits, total = map(int, re.search(r"(\d+)/(\d+) answers cite the page", out).groups())
-    assert total == sum(1 for q in questions if q.page) and hits >= 0.8 * total
+    assert total == sum(1 for q in questions if q.kind == "in_scope") and hits >= 0.8 * total
 
 
 def test_ask_cites_the_right_page_for_at_least_80_percent_of_the_bundled_questions(demo, tmp_path):

@@ -53,7 +53,7 @@ def test_a_console_chat_records_answers_and_votes(fresh_dir):
             feedback = session.scalars(select(FeedbackRecord).order_by(FeedbackRecord.id)).all()
     text = output.getvalue()
     assert votes == 2
-    assert "/billing/refunds.html" in text and "generation" in text
+    assert "/billing/refunds.html" in text and "answering" in text
     assert [a.platform for a in answers] == ["console"] * 3
     assert answers[2].declined and not answers[0].declined
     assert answers[0].user_hash and "tester" not in answers[0].user_hash
