@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from core.errors import IndexEmptyError, SupportLoopError
-from rag.grounding import Grounding
 from rag.prompt import build_messages
 from rag.safety import leaks, strip_injections
 
@@ -92,13 +91,12 @@ class Answerer:
         if not relevant:
             text = DECLINE + ", ".join(self.citations(passages))
             return Answer(question, text, [], passages, True, retrieved - started, 0.0)
+        reply, score, used, extractive = "", 1.0, [], True
         if self.mode == "generate":
             reply = self.generate(build_messages(question, relevant), self.max_new_tokens).strip()
             grounding = self.checker.check(reply, relevant)
-        else:
-            reply, grounding = "", Grounding([])
-        used = grounding.passages_used()
-        extractive = not grounding.grounded or leaks(reply, self.secrets)
+            score, used = grounding.score, grounding.passages_used()
+            extractive = not grounding.grounded or leaks(reply, self.secrets)
         if extractive:
             reply, used = self.checker.extractive(question, relevant)
         citations = self.citations([relevant[i] for i in used] or relevant)
@@ -111,7 +109,7 @@ class Answerer:
             retrieved - started,
             time.perf_counter() - retrieved,
             extractive,
-            grounding.score,
+            score,
         )
 
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
