@@ -8,12 +8,14 @@ Chroma is embedded (a directory) by default, or a server (``chroma run``) when a
 the on-disk format is the same. Writes happen in one place, ``apply``: new vectors are upserted first
 and stale chunks deleted after, so a reader never sees a page vanish before its replacement is stored.
 The BM25 side is an in-memory matrix rebuilt when the collection's generation stamp changes, which
-every ``apply`` bumps, so other processes sharing the index notice updates.
+every ``apply`` bumps, so other processes sharing the index notice updates (and rebuild in the
+background, answering from the previous matrix meanwhile).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +95,8 @@ class HelpIndex:
         )
         self._bm25: BM25 | None = None
         self._bm25_generation: object = None
+        self._bm25_rebuilding = False
+        self._bm25_lock = threading.Lock()
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -152,6 +156,8 @@ class HelpIndex:
             self.collection.delete(ids=[chunk_id for chunk_id, _ in stale[start : start + WRITE_BATCH]])
         removed = sorted({source for _, source in stale} - {c.metadata["source"] for c in chunks})
         self.collection.modify(metadata={"generation": time.time_ns()})
+        with self._bm25_lock:
+            self._bm25 = None  # our own write: the next search rebuilds before answering
         return removed
 
     # -- reading -----------------------------------------------------------------------------------
@@ -179,16 +185,36 @@ class HelpIndex:
         return [known[chunk_id] for chunk_id in ranked if chunk_id in known]
 
     def bm25(self) -> BM25:
-        """The BM25 matrix of the current collection, rebuilt when another write has happened."""
-        generation = self.client.get_collection(self.name, embedding_function=None).metadata or {}
-        stamp = generation.get("generation")
-        if self._bm25 is None or stamp != self._bm25_generation:
-            started = time.perf_counter()
+        """The BM25 matrix of the collection.
+
+        The first call builds it. After a write (the generation stamp changed) the previous matrix
+        keeps answering while a thread builds the new one: at 100k chunks a rebuild takes seconds,
+        and no question should wait for it. This process's own writes rebuild at once instead.
+        """
+        stamp = (self.client.get_collection(self.name, embedding_function=None).metadata or {}).get(
+            "generation"
+        )
+        with self._bm25_lock:
+            current = self._bm25
+            if current is not None and (stamp == self._bm25_generation or self._bm25_rebuilding):
+                return current
+            if current is not None:
+                self._bm25_rebuilding = True
+                threading.Thread(target=self._build_bm25, args=(stamp,), name="bm25", daemon=True).start()
+                return current
+        return self._build_bm25(stamp)
+
+    def _build_bm25(self, stamp: object) -> BM25:
+        started = time.perf_counter()
+        try:
             stored = self._get_all(include=["documents"])
-            self._bm25 = BM25(stored["ids"], stored["documents"])
-            self._bm25_generation = stamp
-            log.info("built BM25 over %d chunks in %.2f s", len(self._bm25), time.perf_counter() - started)
-        return self._bm25
+            bm25 = BM25(stored["ids"], stored["documents"])
+            with self._bm25_lock:
+                self._bm25, self._bm25_generation = bm25, stamp
+        finally:
+            self._bm25_rebuilding = False
+        log.info("built BM25 over %d chunks in %.2f s", len(bm25), time.perf_counter() - started)
+        return bm25
 
     def stats(self) -> IndexStats:
         metadatas = self._get_all(include=["metadatas"])["metadatas"]

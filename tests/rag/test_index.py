@@ -4,6 +4,7 @@ import _thread
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -71,12 +72,22 @@ def test_reciprocal_rank_fusion_rewards_agreement():
     assert fuse([["a", "b", "c"], ["b", "x", "y"]]) == ["b", "a", "x", "c", "y"]
 
 
-def test_bm25_sees_writes_from_another_client(tmp_path, embeddings):
+def test_bm25_sees_writes_from_another_client_after_a_background_rebuild(tmp_path, embeddings):
     reader = open_index(tmp_path / "chroma", "shared", embeddings)
     assert reader.search("password", 1, mode="bm25") == []
     writer = open_index(tmp_path / "chroma", "shared", embeddings)
     put(writer, "http://h", [chunk("p", "Reset your password from the sign-in page", "http://h/p")])
+    deadline = time.monotonic() + 10
+    while not reader.search("password", 1, mode="bm25") and time.monotonic() < deadline:
+        time.sleep(0.05)  # the reader answers from its previous matrix until the new one is built
     assert [p.id for p in reader.search("password", 1, mode="bm25")] == ["p"]
+    put(
+        writer,
+        "http://h",
+        [chunk("q", "Two-factor codes expire after 30 seconds", "http://h/q")],
+        keep=("http://h/p",),
+    )
+    assert [p.id for p in writer.search("two-factor codes", 1, mode="bm25")] == ["q"]  # own writes: at once
 
 
 # -- ingestion ----------------------------------------------------------------------------------------
