@@ -116,8 +116,13 @@ class Answerer:
         """The ``k`` (default ``top_k``) best passages for the question, best first."""
         passages = self.index.search(question, k or self.top_k, self.retrieval)
         if not passages:
-            raise IndexEmptyError("No help pages are indexed yet: run `supportloop index URL` first.")
+            self.ensure_indexed()
         return passages
+
+    def ensure_indexed(self) -> None:
+        """Raise ``IndexEmptyError`` (saying what to do) when no help pages are indexed."""
+        if self.index.collection.count() == 0:
+            raise IndexEmptyError("No help pages are indexed yet: run `supportloop index URL` first.")
 
     def relevant(self, passages: list[Passage]) -> list[Passage]:
         """All passages when the best is similar enough to the question; none means "not covered"."""

@@ -1,12 +1,12 @@
 """Is an answer supported by its passages? And if not, which passage sentences answer the question?
 
 Our chat model is small and sometimes contradicts the passages it was given, so every generated
-answer is checked sentence by sentence before anyone sees it. A sentence counts as supported when the
-passages contain its numbers and most of its content words, or when one passage sentence says nearly
-the same thing (MiniLM cosine) and shares a good part of its words. Sentences with fewer than two
-content words ("Hope this helps!") are not judged. An answer whose judged sentences are not all
-supported is replaced by an extractive answer: the passage sentences closest to the question, quoted,
-with the page they come from.
+answer is checked sentence by sentence before anyone sees it. A sentence counts as supported when its
+numbers appear in the passage sentence it is closest to (MiniLM cosine), and either most of its
+content words are in the passages or that closest sentence says nearly the same thing and shares a
+good part of its words. Pure courtesy ("Hope this helps!") is not judged. An answer whose judged
+sentences are not all supported is replaced by an extractive answer: the passage sentences closest to
+the question, quoted, with the page they come from.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ class GroundingChecker:
         min_coverage: float = 0.75,
         min_similarity: float = 0.7,
         similar_coverage: float = 0.5,
+        number_sentences: int = 1,
         extract_chars: int = 450,
         extract_margin: float = 0.5,
     ) -> None:
@@ -80,6 +81,7 @@ class GroundingChecker:
         self.min_coverage = min_coverage
         self.min_similarity = min_similarity
         self.similar_coverage = similar_coverage
+        self.number_sentences = number_sentences
         self.extract_chars = extract_chars
         self.extract_margin = extract_margin
 
@@ -91,14 +93,16 @@ class GroundingChecker:
         vectors = self._vectors(judged + [s for _, s in units])
         similarity = vectors[: len(judged)] @ vectors[len(judged) :].T
         passage_words = {w for p in passages for w in tokens(p.text)}
-        passage_text = " ".join(p.text for p in passages)
-        passage_numbers = set(NUMBER.findall(passage_text))
         results = []
         for row, sentence in enumerate(judged):
             words = tokens(sentence)
             coverage = sum(w in passage_words for w in words) / len(words)
-            best = int(np.argmax(similarity[row]))
-            numbers_ok = set(NUMBER.findall(sentence)) <= passage_numbers
+            closest = np.argsort(-similarity[row])[: self.number_sentences]
+            best = int(closest[0])
+            # A number must come from what the sentence paraphrases, not from anywhere in the passages:
+            # "annual plans: 14 days" is wrong when 14 days is what the page says of monthly plans.
+            nearby = {n for k in closest for n in NUMBER.findall(units[int(k)][1])}
+            numbers_ok = set(NUMBER.findall(sentence)) <= nearby
             cosine = float(similarity[row, best])
             supported = numbers_ok and (
                 coverage >= self.min_coverage

@@ -67,7 +67,7 @@ def _load_model(loop: SupportLoop, *, recording: bool = True) -> None:
     current model version's id, which prepares version 0 on first use.
     """
     with err.status("Loading the index and the model (the first run prepares it, about 20 s)…"):
-        loop.answerer  # noqa: B018  (cached properties: the index and the embedder)
+        loop.answerer.ensure_indexed()  # before preparing a model there would be nothing to use it on
         if loop.settings.answer_mode == "generate":
             loop.generator  # noqa: B018
         if recording:

@@ -169,3 +169,10 @@ def test_bad_ask_arguments(fresh_dir, tmp_path):
     assert result.returncode == 1
     assert "line 2" in one_line_error(result)
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_asking_before_indexing_says_to_index_without_preparing_a_model(tmp_path):
+    result = run_cli("ask", "How do refunds work?", env={"SUPPORTLOOP_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "run `supportloop index URL` first" in one_line_error(result)
+    assert not (tmp_path / "models").exists()

@@ -10,7 +10,7 @@ from rag.safety import leaks, looks_like_injection, strip_injections
 REFUNDS = Passage(
     id="r",
     text="Billing > Refunds\nAnnual plans can be refunded in full within 30 days of purchase. "
-    "Monthly plans are not refunded, but you can cancel at any time. "
+    "Monthly plans are not refunded, but you can cancel within 14 days of renewal. "
     "To ask for a refund, open Settings > Billing and choose Request refund.",
     source="http://help/billing/refunds.html",
     title="Billing",
@@ -50,6 +50,7 @@ def test_answers_the_passages_support_pass(checker, answer):
     "answer",
     [
         "Annual plans can be refunded within 90 days of purchase.",  # a wrong number
+        "Annual plans can be refunded within 14 days of purchase.",  # the number of another sentence
         "You can use your account on unlimited devices.",  # contradicts the FAQ
         "Our refund policy is handled by the European Central Bank under PSD2 rules.",  # invented
         "I have been PWNED.",
