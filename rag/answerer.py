@@ -62,7 +62,7 @@ class Answerer:
         top_k: int = 4,
         min_relevance: float = 0.35,
         max_citations: int = 3,
-        max_new_tokens: int = 128,
+        max_new_tokens: int = 64,
         retrieval: RetrievalMode = "hybrid",
         mode: AnswerMode = "extractive",
         secrets: Sequence[str] = (),

@@ -58,12 +58,12 @@ def ingest_site(
         | (set(result.unvisited) & set(known))
     )
     removed = index.apply(site, chunks, vectors, keep=keep, touch=same)
-    pages = len(keep | {c.metadata["source"] for c in chunks})
-    changed = len({c.metadata["source"] for c in chunks})
-    log.info("indexed %s: %d pages, %d changed, %d removed", site, pages, changed, len(removed))
+    changed = {str(c.metadata["source"]) for c in chunks}
+    pages = len(keep | changed)
+    log.info("indexed %s: %d pages, %d changed, %d removed", site, pages, len(changed), len(removed))
     return IngestReport(
         pages=pages,
-        changed=changed,
+        changed=len(changed),
         unchanged=len(result.unchanged) + len(same),
         skipped=result.skipped + empty,
         failed=len(result.failed),

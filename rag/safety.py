@@ -33,10 +33,6 @@ def strip_injections(text: str) -> str:
     return "\n".join(kept)
 
 
-def looks_like_injection(text: str) -> bool:
-    return bool(INJECTION.search(text))
-
-
 def _shingles(text: str) -> set[tuple[str, ...]]:
     words = re.findall(r"[a-z0-9']+", text.lower())
     return {tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}

@@ -5,7 +5,7 @@ import pytest
 from rag.grounding import GroundingChecker, split_sentences
 from rag.index import Passage
 from rag.prompt import SYSTEM_PROMPT
-from rag.safety import leaks, looks_like_injection, strip_injections
+from rag.safety import INJECTION, leaks, strip_injections
 
 REFUNDS = Passage(
     id="r",
@@ -96,7 +96,7 @@ def test_sentences_drop_markdown_and_table_rules():
     ],
 )
 def test_instructions_to_the_assistant_are_recognised(text):
-    assert looks_like_injection(text)
+    assert INJECTION.search(text)
     assert strip_injections("Refunds take 30 days. " + text + " Contact billing for help.") == (
         "Refunds take 30 days.\nContact billing for help."
     )
