@@ -8,16 +8,20 @@ from collections.abc import Callable
 from rich.console import Console
 
 from bots.conversation import ConversationService, Origin, Reply, parse_vote
-from core.errors import SupportLoopError
 
 QUIT_WORDS = {"quit", "exit", ":q"}
 
 
 def print_reply(console: Console, reply: Reply) -> None:
+    if reply.kind == "error":
+        console.print(f"[red]{reply.text}[/]", highlight=False)
+        return
     style = "yellow" if reply.declined else "green"
     console.print(f"[bold {style}]SupportLoop:[/] {reply.text}", highlight=False)
     for n, source in enumerate(reply.sources, start=1):
-        console.print(f"  [dim][{n}][/] {source}", highlight=False)
+        console.print(f"  [dim][{n}][/] {source.title} — {source.url}", highlight=False)
+    if not reply.votable:
+        return
     console.print(
         f"  [dim]{reply.latency_s:.2f} s (retrieval {reply.retrieval_s:.2f} s, "
         f"answering {reply.generation_s:.2f} s)[/]"
@@ -47,12 +51,10 @@ def run_chat(
             return votes
         if not question:
             continue
-        try:
-            reply = service.ask(question, origin)
-        except SupportLoopError as exc:
-            console.print(f"[red]{exc}[/]")
-            continue
+        reply = service.ask(question, origin)
         print_reply(console, reply)
+        if reply.answer_id is None:
+            continue
         try:
             answer = read("Helpful? [+/-/Enter]: ")
         except (EOFError, KeyboardInterrupt):
@@ -67,6 +69,6 @@ def run_chat(
                 reason = read("What was wrong? (optional): ").strip() or None
             except (EOFError, KeyboardInterrupt):
                 reason = None
-        service.vote(reply.answer_id, origin, vote, reason)
-        votes += 1
-        console.print("[dim]Thanks, your vote is recorded.[/]")
+        thanks = service.vote(reply.answer_id, origin, vote, reason)
+        votes += thanks.kind != "error"
+        console.print(f"[dim]{thanks.text}[/]")

@@ -1,25 +1,47 @@
 """The platform-neutral conversation service.
 
-Everything a user sees is decided here, once, for every platform: the answer, its sources, whether it
-declined, and what a vote does. Adapters (console, Slack, Discord) only translate events in and
-replies out.
+Everything a user sees is decided here, once, for every platform: whether a message gets an answer,
+the answer and its sources, whether it can be voted on, what a vote or a reaction does, every error,
+and what each ``/supportloop`` command replies. Adapters (console, Slack, Discord) only translate
+platform events into these calls and the returned ``Reply`` into platform messages.
+
+The service is synchronous (the answerer and the database are); the chat adapters run it in the
+service's own thread pool (``call``), sized so that concurrent questions reach the batching generator
+together.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
+import re
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
+from bots import messages
+from bots.admin import JOB_KINDS, AdminBackend, StatusReport
+from core.errors import IndexEmptyError, SupportLoopError
 from core.records import Records, hash_user
 
 if TYPE_CHECKING:
-    from rag.answerer import Answerer
+    from rag.answerer import Answer, Answerer
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+ReplyKind = Literal["answer", "declined", "error", "notice"]
 
 
 @dataclass(frozen=True)
 class Origin:
-    """Who asked, and where: the platform's own ids (hashed before they are stored)."""
+    """Who asked, and where: the platform's own ids (user ids are hashed before they are stored)."""
 
     platform: str
     user_id: str | None = None
@@ -28,20 +50,69 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class Source:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Reply:
-    answer_id: int
+    """What to show. ``private`` replies are for the asker only (Slack ephemeral, Discord ephemeral)."""
+
     text: str
-    sources: list[str]
-    declined: bool
-    retrieval_s: float
-    generation_s: float
+    kind: ReplyKind = "notice"
+    answer_id: int | None = None
+    sources: tuple[Source, ...] = ()
+    private: bool = False
+    retrieval_s: float = 0.0
+    generation_s: float = 0.0
+
+    @property
+    def declined(self) -> bool:
+        return self.kind == "declined"
+
+    @property
+    def votable(self) -> bool:
+        """Answers and declines carry 👍/👎 (a decline can be wrong too); notices and errors don't."""
+        return self.answer_id is not None
 
     @property
     def latency_s(self) -> float:
         return self.retrieval_s + self.generation_s
 
 
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A chat message as the adapters see it; ``text`` has the mention of the bot already removed."""
+
+    origin: Origin
+    message_id: str
+    text: str
+    is_dm: bool = False
+    mentions_bot: bool = False
+    from_bot: bool = False
+    in_thread: bool = False  # posted inside a thread (``origin.thread`` is that thread)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    argument: str = ""
+
+
 VOTE_WORDS = {"+": 1, "👍": 1, "+1": 1, "y": 1, "yes": 1, "-": -1, "👎": -1, "-1": -1, "n": -1, "no": -1}
+REACTIONS = {
+    "+1": 1,
+    "thumbsup": 1,
+    "👍": 1,
+    "-1": -1,
+    "thumbsdown": -1,
+    "👎": -1,
+}
+ADMIN_COMMANDS = {*JOB_KINDS, "rollback"}
+COMMANDS = {"ask", "status", "help", *ADMIN_COMMANDS}
+VOTE_ID = re.compile(r"^supportloop:vote:(?P<vote>up|down):(?P<answer_id>\d+)$")
+REASON_ID = re.compile(r"^supportloop:reason:(?P<answer_id>\d+)$")
 
 
 def parse_vote(text: str) -> int | None:
@@ -49,8 +120,68 @@ def parse_vote(text: str) -> int | None:
     return VOTE_WORDS.get(text.strip().lower())
 
 
+def reaction_vote(name: str) -> int | None:
+    """+1/-1 for a 👍/👎 reaction (Slack names with or without a skin tone, or the emoji); else None."""
+    base = name.split("::", 1)[0].strip(":")
+    base = base[:-1] if base.endswith("\ufe0f") else base
+    for tone in ("\U0001f3fb", "\U0001f3fc", "\U0001f3fd", "\U0001f3fe", "\U0001f3ff"):
+        base = base.replace(tone, "")
+    return REACTIONS.get(base)
+
+
+def vote_id(answer_id: int, vote: int) -> str:
+    """The custom id of a vote button; it carries everything needed, so it works after a restart."""
+    return f"supportloop:vote:{'up' if vote > 0 else 'down'}:{answer_id}"
+
+
+def parse_vote_id(custom_id: str) -> tuple[int, int] | None:
+    """(answer_id, vote) from a vote button's custom id, or None if it is not one."""
+    match = VOTE_ID.match(custom_id or "")
+    if match is None:
+        return None
+    return int(match["answer_id"]), 1 if match["vote"] == "up" else -1
+
+
+def reason_id(answer_id: int) -> str:
+    return f"supportloop:reason:{answer_id}"
+
+
+def parse_reason_id(custom_id: str) -> int | None:
+    match = REASON_ID.match(custom_id or "")
+    return int(match["answer_id"]) if match else None
+
+
+def parse_command(text: str) -> Command:
+    """``ask how do I…`` → Command("ask", "how do I…"); an empty text is ``help``."""
+    name, _, argument = (text or "").strip().partition(" ")
+    return Command(name.lower() or "help", argument.strip())
+
+
+@dataclass
+class RateLimit:
+    """At most ``per_minute`` questions per user in any 60 s window (0: no limit)."""
+
+    per_minute: int
+    _asked: dict[str, deque[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_s(self, key: str, now: float | None = None) -> float:
+        """0 if ``key`` may ask now (and counts the question); else seconds until it may."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            asked = self._asked.setdefault(key, deque())
+            while asked and now - asked[0] >= 60:
+                asked.popleft()
+            if len(asked) >= self.per_minute:
+                return 60 - (now - asked[0])
+            asked.append(now)
+            return 0.0
+
+
 class ConversationService:
-    """Answers questions and records votes, the same way for every platform."""
+    """Answers questions, records votes and runs ``/supportloop`` commands, the same way everywhere."""
 
     def __init__(
         self,
@@ -58,15 +189,81 @@ class ConversationService:
         records: Records,
         model_version: Callable[[], int | None],
         user_hash_key: str,
+        *,
+        admin: AdminBackend | None = None,
+        rate_limit: RateLimit | None = None,
+        workers: int = 16,
     ) -> None:
         self.answerer = answerer
         self.records = records
         self.model_version = model_version
         self.user_hash_key = user_hash_key
+        self.admin = admin
+        self.rate_limit = rate_limit or RateLimit(0)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conversation")
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a (blocking) method of the service from an adapter's event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ----------------------------------------------------------------- questions
+
+    def question_in(self, message: IncomingMessage) -> str | None:
+        """The question to answer in ``message``, or None when SupportLoop should stay quiet.
+
+        It answers direct messages, mentions, and follow-ups in threads it has answered in before; it
+        never answers bots (itself included), and handles each message once even when the platform
+        delivers it twice (Slack retries, Socket Mode replays, a mention arriving as two events).
+        """
+        origin = message.origin
+        if message.from_bot:
+            return None
+        wanted = message.is_dm or message.mentions_bot
+        if not wanted and message.in_thread and origin.channel and origin.thread:
+            wanted = self.records.answered_thread(origin.platform, origin.channel, origin.thread)
+        if not wanted:
+            return None
+        key = f"{origin.platform}:{origin.channel}:{message.message_id}"
+        if not self.records.claim_event(key):
+            log.info("message %s was handled already", key)
+            return None
+        return message.text.strip()
 
     def ask(self, question: str, origin: Origin) -> Reply:
-        answer = self.answerer.answer(question)
-        answer_id = self.records.add_answer(
+        """Answer ``question``; never raises: problems become an error ``Reply`` that says what to do."""
+        if not question.strip():
+            return Reply(messages.EMPTY_QUESTION, "notice", private=True)
+        if origin.user_id is not None:
+            wait = self.rate_limit.wait_s(f"{origin.platform}:{origin.user_id}")
+            if wait > 0:
+                return Reply(
+                    messages.RATE_LIMITED.format(seconds=max(1, round(wait))), "notice", private=True
+                )
+        try:
+            answer = self.answerer.answer(question)
+            answer_id = self._record(answer, origin)
+        except IndexEmptyError:
+            return Reply(messages.NOT_INDEXED, "error")
+        except SupportLoopError as exc:
+            return Reply(str(exc), "error")
+        except Exception:
+            log.exception("answering %r failed", question[:200])
+            return Reply(messages.INTERNAL_ERROR, "error")
+        return Reply(
+            answer.text,
+            "declined" if answer.declined else "answer",
+            answer_id,
+            _sources(answer),
+            retrieval_s=answer.retrieval_s,
+            generation_s=answer.generation_s,
+        )
+
+    def _record(self, answer: Answer, origin: Origin) -> int:
+        return self.records.add_answer(
             question=answer.question,
             answer=answer.text,
             citations=answer.citations,
@@ -79,17 +276,115 @@ class ConversationService:
             user_hash=self._user_hash(origin),
             latency_s=answer.latency_s,
         )
-        return Reply(
-            answer_id, answer.text, answer.citations, answer.declined, answer.retrieval_s, answer.generation_s
-        )
 
-    def vote(self, answer_id: int, origin: Origin, vote: int, reason: str | None = None) -> None:
+    def posted(self, reply: Reply, platform: str, channel: str, message_id: str) -> None:
+        """Remember that a platform message shows ``reply``, so reactions on it count as votes."""
+        if reply.answer_id is not None:
+            self.records.link_message(reply.answer_id, platform, channel, message_id)
+
+    # ----------------------------------------------------------------- feedback
+
+    def vote(self, answer_id: int, origin: Origin, vote: int, reason: str | None = None) -> Reply:
+        """Record or change a vote (buttons, the console); the reply thanks the voter privately."""
         user_hash = self._user_hash(origin)
         if user_hash is None:
             raise ValueError("a vote needs the voter's user id")
-        self.records.vote(answer_id, user_hash, vote, reason)
+        try:
+            self.records.vote(answer_id, user_hash, vote, (reason or "").strip() or None)
+        except SupportLoopError:
+            return Reply(messages.VOTE_GONE, "error", private=True)
+        return Reply(messages.VOTE_THANKS[vote], "notice", private=True)
+
+    def react(self, origin: Origin, channel: str, message_id: str, emoji: str, added: bool) -> bool:
+        """A 👍/👎 reaction added to or removed from one of our answers; True if it changed a vote.
+
+        Removing a reaction withdraws only the vote it gave, so a removed 👍 leaves a later 👎 in place.
+        """
+        vote = reaction_vote(emoji)
+        user_hash = self._user_hash(origin)
+        if vote is None or user_hash is None:
+            return False
+        answer_id = self.records.answer_for_message(origin.platform, channel, message_id)
+        if answer_id is None:
+            return False
+        if not added:
+            return self.records.retract(answer_id, user_hash, vote)
+        current = self.records.feedback(answer_id, user_hash)
+        self.records.vote(answer_id, user_hash, vote, current[1] if current and current[0] == vote else None)
+        return True
+
+    def give_reason(self, answer_id: int, origin: Origin, reason: str) -> Reply:
+        """Attach the optional "what was wrong?" note to the user's 👎; an empty note stores nothing."""
+        user_hash = self._user_hash(origin)
+        reason = reason.strip()
+        if user_hash is None or not reason:
+            return Reply(messages.REASON_THANKS, "notice", private=True)
+        if not self.records.set_reason(answer_id, user_hash, reason[:2000]):
+            return Reply(messages.REASON_NO_VOTE, "notice", private=True)
+        return Reply(messages.REASON_THANKS, "notice", private=True)
+
+    # ----------------------------------------------------------------- /supportloop commands
+
+    def needs_admin(self, command: Command) -> bool:
+        return command.name in ADMIN_COMMANDS
+
+    def command(
+        self, command: Command, origin: Origin, *, is_admin: bool, post: Callable[[str], None]
+    ) -> Reply:
+        """Run ``/supportloop <command>``; ``post`` puts later lines (job progress) where it was issued."""
+        name = command.name
+        if name not in COMMANDS:
+            return Reply(messages.UNKNOWN_COMMAND.format(command=name, help=messages.HELP), private=True)
+        if name == "help":
+            return Reply(messages.HELP, private=True)
+        if name == "ask":
+            return self.ask(command.argument, origin)
+        if self.needs_admin(command) and not is_admin:
+            log.info("refused %s from a non-admin on %s", name, origin.platform)
+            return Reply(messages.ADMIN_ONLY.format(command=name), "error", private=True)
+        if self.admin is None:
+            return Reply(messages.NO_ADMIN_BACKEND, "error", private=True)
+        try:
+            if name == "status":
+                return Reply(format_status(self.admin.status()), private=True)
+            if name == "rollback":
+                if not command.argument.isdigit():
+                    return Reply(messages.BAD_VERSION, "error", private=True)
+                return Reply(self.admin.rollback(int(command.argument)))
+            ticket = self.admin.start_job(name, self._user_hash(origin) or origin.platform, post)
+        except SupportLoopError as exc:
+            return Reply(str(exc), "error", private=True)
+        template = messages.JOB_QUEUED if ticket.will_run else messages.JOB_WAITING
+        return Reply(template.format(kind=name, run_id=ticket.run.id))
 
     def _user_hash(self, origin: Origin) -> str | None:
         if origin.user_id is None:
             return None
         return hash_user(origin.platform, origin.user_id, self.user_hash_key)
+
+
+def _sources(answer: Answer) -> tuple[Source, ...]:
+    titles = {}
+    for passage in answer.passages:
+        titles.setdefault(passage.source, passage.title)
+    return tuple(Source(titles.get(url) or url, url) for url in answer.citations)
+
+
+def format_status(report: StatusReport) -> str:
+    lines = [
+        f"*Model:* {report.model}",
+        f"*Index:* {report.index_pages} pages, {report.index_chunks} chunks",
+        f"*Feedback:* {report.answers} answers, {report.upvotes} 👍, {report.downvotes} 👎",
+    ]
+    if report.platforms:
+        lines.append(f"*Platforms:* {', '.join(report.platforms)}")
+    if report.recent_jobs:
+        lines.append("*Recent jobs:*")
+        for run in report.recent_jobs:
+            when = run.finished_at or run.started_at or run.created_at
+            stamp = f" ({when:%Y-%m-%d %H:%M} UTC)" if when else ""
+            outcome = run.summary.get("result") or run.summary.get("error") or ""
+            lines.append(f"• #{run.id} {run.kind}: {run.status}{stamp}{' — ' + outcome if outcome else ''}")
+    else:
+        lines.append("*Recent jobs:* none")
+    return "\n".join(lines)

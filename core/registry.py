@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.database import Database
@@ -72,6 +72,34 @@ class ModelRegistry:
             return None
         with self.db.session() as session:
             return session.scalars(select(ModelVersionRecord.id).where(ModelVersionRecord.is_current)).first()
+
+    def versions(self) -> list[ModelVersionRecord]:
+        """Every registered version, newest first."""
+        with self.db.session() as session:
+            return list(session.scalars(select(ModelVersionRecord).order_by(ModelVersionRecord.id.desc())))
+
+    def activate(self, version_id: int) -> ModelVersion:
+        """Make ``version_id`` the current version (a rollback, or a promotion), in one transaction.
+
+        The folder is checked first, so a missing or corrupt version is refused and the current one stays.
+        """
+        with self.db.session() as session:
+            row = session.get(ModelVersionRecord, version_id)
+            if row is None:
+                known = ", ".join(str(r.id) for r in self.versions()) or "none"
+                raise ModelError(f"There is no model version {version_id} (versions: {known}).")
+            version = ModelVersion(row.id, Path(row.path))
+            check_model_folder(version)
+            # One transaction: readers see the old current version or the new one, never none or two.
+            session.execute(
+                update(ModelVersionRecord).where(ModelVersionRecord.is_current).values(is_current=False)
+            )
+            session.execute(
+                update(ModelVersionRecord).where(ModelVersionRecord.id == version_id).values(is_current=True)
+            )
+            session.commit()
+        log.info("model version %s is now current", version_id)
+        return version
 
     def _create_base(self) -> ModelVersion:
         """Convert the bundled GGUF to version 0 (once), register it and make it current."""

@@ -111,6 +111,49 @@ class Settings(BaseSettings):
         SecretStr("supportloop"),
         description="Secret key for hashing user ids before they are stored; set your own in production.",
     )
+    user_rate_limit: int = Field(
+        20, ge=0, le=10_000, description="Most questions one chat user may ask per minute (0: no limit)."
+    )
+    slack_bot_token: SecretStr | None = Field(
+        None, description="Slack bot token (xoxb-…); with it, `supportloop serve` runs the Slack bot."
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        description="Slack app-level token (xapp-…) for Socket Mode; without it Slack sends HTTP events.",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, description="Slack signing secret; HTTP mode checks every request's signature with it."
+    )
+    slack_host: str = Field(
+        "127.0.0.1", min_length=1, description="Address the Slack HTTP endpoint (/slack/events) listens on."
+    )
+    slack_port: int = Field(
+        3000, ge=0, le=65535, description="Port of the Slack HTTP endpoint (0: any free)."
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        pattern=r"^https?://\S+/$",
+        description="Slack Web API base URL, ending in / (GovSlack: https://slack-gov.com/api/).",
+    )
+    slack_admins: Annotated[list[str], NoDecode] = Field(
+        [], description="Comma-separated Slack user ids allowed admin commands, besides workspace admins."
+    )
+    discord_token: SecretStr | None = Field(
+        None, description="Discord bot token; with it, `supportloop serve` runs the Discord bot."
+    )
+    discord_api_url: str = Field(
+        "https://discord.com/api/v10",
+        pattern=r"^https?://\S+[^/]$",
+        description="Discord REST API base URL (a Discord-compatible server such as Spacebar: its own).",
+    )
+    discord_gateway_url: str = Field(
+        "wss://gateway.discord.gg/",
+        pattern=r"^wss?://\S+$",
+        description="Discord gateway websocket URL (a Discord-compatible server: its own).",
+    )
+    discord_admin_role: str | None = Field(
+        None, description="Name or id of a Discord role allowed admin commands, besides administrators."
+    )
     demo_port: int = Field(
         8765, ge=0, le=65535, description="Port of the bundled demo help site on 127.0.0.1 (0: any free)."
     )
@@ -118,7 +161,7 @@ class Settings(BaseSettings):
         "INFO", description="Level of the log file <data_dir>/supportloop.log."
     )
 
-    @field_validator("crawl_hosts", "crawl_path_prefixes", mode="before")
+    @field_validator("crawl_hosts", "crawl_path_prefixes", "slack_admins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -143,6 +186,11 @@ class Settings(BaseSettings):
         return self.data_dir / "supportloop.log"
 
 
+def is_secret(name: str) -> bool:
+    """Settings whose values are never printed: keys, tokens, secrets."""
+    return name.endswith(("key", "token", "secret"))
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning a validation failure into a one-line ``ConfigError``."""
     try:
@@ -156,7 +204,7 @@ def _describe(exc: ValidationError) -> str:
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "?"
         value = err.get("input")
-        shown = "" if isinstance(value, dict) or field.endswith("key") else f"={value!r}"
+        shown = "" if isinstance(value, dict) or is_secret(field) else f"={value!r}"
         name = field.upper() if field.upper().startswith(ENV_PREFIX) else ENV_PREFIX + field.upper()
         problems.append(f"{name}{shown}: {err['msg']}")
     return "Invalid setting " + "; ".join(problems)

@@ -53,6 +53,33 @@ class AnswerRecord(Base):
     latency_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    __table_args__ = (Index("ix_answers_thread", "platform", "channel", "thread"),)
+
+
+class AnswerMessageRecord(Base):
+    """A platform message that shows (part of) an answer, so a reaction on it counts as a vote."""
+
+    __tablename__ = "answer_messages"
+    __table_args__ = (UniqueConstraint("platform", "channel", "message", name="uq_answer_messages_message"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(128))
+    message: Mapped[str] = mapped_column(String(128))
+
+
+class HandledEventRecord(Base):
+    """A platform event already handled: Slack re-delivers late-acked events and Socket Mode replays after
+    a reconnect, so each event is claimed here once (across processes) before it is answered."""
+
+    __tablename__ = "handled_events"
+    __table_args__ = (UniqueConstraint("key", name="uq_handled_events_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
 
 class FeedbackRecord(Base):
     """One user's vote on one answer; a changed vote updates the row, a removed one retracts it."""
@@ -96,7 +123,11 @@ class ModelVersionRecord(Base):
 
 
 class JobRunRecord(Base):
-    """One run of a long job (crawl, training, audit) and how it went."""
+    """One run of a long job (crawl, training, audit): who asked for it, and how it went.
+
+    ``status`` goes queued → running → succeeded | failed; a queued run waits for a worker that knows
+    its ``kind``.
+    """
 
     __tablename__ = "job_runs"
 
@@ -107,3 +138,8 @@ class JobRunRecord(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    requested_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=utcnow, nullable=True
+    )

@@ -14,6 +14,7 @@ background, answering from the previous matrix meanwhile).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -38,6 +39,7 @@ WRITE_BATCH = 5000  # Chroma's HTTP client accepts at most 5461 records per call
 READ_PAGE = 10_000  # embedded Chroma fails a get() of more than 32766 records ("too many SQL variables")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
 CANDIDATES = 20  # per ranking, before fusion
+SEEDS_PREFIX = "seeds "  # collection metadata key prefix: where each site's crawl starts
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,14 @@ class HelpIndex:
         vectors: Sequence[Sequence[float]],
         keep: Iterable[str] = (),
         touch: Mapping[str, Mapping[str, str | int | bool]] | None = None,
+        seeds: Mapping[str, list[str]] | None = None,
     ) -> list[str]:
         """Make the site's index hold ``chunks`` plus the kept pages' chunks; return the removed pages.
 
         ``keep`` names pages whose stored chunks stay as they are; ``touch`` updates the stored
         page-level metadata (ETag, Last-Modified) of unchanged pages. Everything else the site had is
-        deleted, after the new chunks are in.
+        deleted, after the new chunks are in. ``seeds`` (start URLs and sitemaps of the crawl) are kept
+        with the collection so a later re-index can start from the same place.
         """
         for start in range(0, len(chunks), WRITE_BATCH):
             batch = chunks[start : start + WRITE_BATCH]
@@ -158,12 +162,27 @@ class HelpIndex:
         for start in range(0, len(stale), WRITE_BATCH):
             self.collection.delete(ids=[chunk_id for chunk_id, _ in stale[start : start + WRITE_BATCH]])
         removed = sorted({source for _, source in stale} - renewed)
-        self.collection.modify(metadata={"generation": time.time_ns()})
+        metadata = self._metadata() | {"generation": time.time_ns()}
+        if seeds is not None:
+            metadata[SEEDS_PREFIX + site] = json.dumps(dict(seeds))
+        self.collection.modify(metadata=metadata)
         with self._bm25_lock:
             self._bm25 = None  # our own write: the next search rebuilds before answering
         return removed
 
     # -- reading -----------------------------------------------------------------------------------
+
+    def crawl_seeds(self) -> dict[str, dict[str, list[str]]]:
+        """Per indexed site, the start URLs and sitemaps its last crawl began from."""
+        return {
+            key.removeprefix(SEEDS_PREFIX): json.loads(value)
+            for key, value in self._metadata().items()
+            if key.startswith(SEEDS_PREFIX)
+        }
+
+    def _metadata(self) -> dict[str, Any]:
+        """The collection's metadata as stored now (another process may have changed it)."""
+        return dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
 
     def pages(self, site: str) -> dict[str, dict[str, Any]]:
         """The stored metadata of each of the site's pages (one chunk's worth), by URL."""
@@ -194,9 +213,7 @@ class HelpIndex:
         keeps answering while a thread builds the new one: at 100k chunks a rebuild takes seconds,
         and no question should wait for it. This process's own writes rebuild at once instead.
         """
-        stamp = (self.client.get_collection(self.name, embedding_function=None).metadata or {}).get(
-            "generation"
-        )
+        stamp = self._metadata().get("generation")
         with self._bm25_lock:
             current = self._bm25
             if current is not None and (stamp == self._bm25_generation or self._bm25_rebuilding):

@@ -57,7 +57,8 @@ def ingest_site(
         | (set(result.failed) & set(known))
         | (set(result.unvisited) & set(known))
     )
-    removed = index.apply(site, chunks, vectors, keep=keep, touch=same)
+    seeds = {"start_urls": list(start_urls), "sitemaps": list(sitemaps)}
+    removed = index.apply(site, chunks, vectors, keep=keep, touch=same, seeds=seeds)
     changed = {str(c.metadata["source"]) for c in chunks}
     pages = len(keep | changed)
     log.info("indexed %s: %d pages, %d changed, %d removed", site, pages, len(changed), len(removed))

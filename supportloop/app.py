@@ -6,23 +6,27 @@ Heavy parts (the embedder, the chat model) load on first use, so ``status`` and 
 from __future__ import annotations
 
 import logging
+import time
 from functools import cached_property
 
 from langchain_core.embeddings import Embeddings
 
-from bots.conversation import ConversationService
+from bots.conversation import ConversationService, RateLimit
 from core.batching import BatchingGenerator
 from core.database import Database, open_database
 from core.embedder import load_embeddings
-from core.llm import TransformersChatBackend
+from core.jobs import JobQueue, JobWorker
+from core.llm import Conversation, TransformersChatBackend
 from core.records import Records
 from core.registry import ModelRegistry, ModelVersion
 from core.settings import Settings
 from rag.answerer import Answerer
 from rag.grounding import GroundingChecker
 from rag.index import HelpIndex, chroma_client
+from supportloop.operations import Operations, reindex_job
 
 log = logging.getLogger(__name__)
+MODEL_CHECK_S = 5.0  # how often a running bot looks for a model switched by another process
 
 
 class SupportLoop:
@@ -30,6 +34,8 @@ class SupportLoop:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.platforms: list[str] = []  # chat platforms being served, for status
+        self._model_checked = time.monotonic()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db: Database = open_database(settings.resolved_database_url)
         self.registry = ModelRegistry(self.db, settings.models_dir, settings.model_path)
@@ -55,6 +61,15 @@ class SupportLoop:
     def model_version(self) -> ModelVersion:
         return self.registry.current()
 
+    def served_model(self) -> ModelVersion:
+        """The version to serve, noticing within seconds a rollback or promotion made by another process."""
+        now = time.monotonic()
+        if now - self._model_checked >= MODEL_CHECK_S and self.settings.model_path is None:
+            self._model_checked = now
+            if "model_version" in self.__dict__ and self.registry.current_id() != self.model_version.id:
+                self.use_model(self.registry.current())
+        return self.model_version
+
     @cached_property
     def generator(self) -> BatchingGenerator:
         s = self.settings
@@ -66,7 +81,7 @@ class SupportLoop:
         s = self.settings
         return Answerer(
             self.index,
-            lambda conversation, max_new_tokens: self.generator.chat(conversation, max_new_tokens),
+            lambda conversation, max_new_tokens: self._generate(conversation, max_new_tokens),
             GroundingChecker(self.embeddings),
             top_k=s.top_k,
             min_relevance=s.min_relevance,
@@ -78,15 +93,48 @@ class SupportLoop:
         )
 
     @cached_property
+    def jobs(self) -> JobQueue:
+        return JobQueue(self.db)
+
+    @cached_property
+    def worker(self) -> JobWorker:
+        """Runs queued jobs; started by ``serve`` (and by tests), not by one-shot commands."""
+        return JobWorker(self.jobs, {"reindex": reindex_job(self)})
+
+    @cached_property
+    def operations(self) -> Operations:
+        return Operations(self, lambda: list(self.platforms))
+
+    @cached_property
     def conversations(self) -> ConversationService:
+        s = self.settings
         return ConversationService(
             self.answerer,
             self.records,
-            lambda: self.model_version.id,
-            self.settings.user_hash_key.get_secret_value(),
+            lambda: self.served_model().id,
+            s.user_hash_key.get_secret_value(),
+            admin=self.operations,
+            rate_limit=RateLimit(s.user_rate_limit),
+            workers=max(16, 2 * s.max_batch_size),
         )
 
+    def _generate(self, conversation: Conversation, max_new_tokens: int) -> str:
+        self.served_model()
+        return self.generator.chat(conversation, max_new_tokens)
+
+    def use_model(self, version: ModelVersion) -> None:
+        """Serve ``version`` from the next answer on (after a rollback or promotion)."""
+        old = self.__dict__.pop("generator", None)
+        self.__dict__["model_version"] = version
+        if old is not None:
+            old.close()  # answers it is generating finish first
+        log.info("now serving %s", version.label)
+
     def close(self) -> None:
+        if "worker" in self.__dict__:
+            self.worker.stop()
+        if "conversations" in self.__dict__:
+            self.conversations.close()
         if "generator" in self.__dict__:
             self.generator.close()
         self.db.close()

@@ -30,7 +30,7 @@ from bots.console import print_reply, run_chat  # noqa: E402
 from bots.conversation import Origin, Reply  # noqa: E402
 from core.errors import IndexEmptyError, SupportLoopError  # noqa: E402
 from core.progress import progress  # noqa: E402
-from core.settings import ENV_PREFIX, Settings, load_settings  # noqa: E402
+from core.settings import ENV_PREFIX, Settings, is_secret, load_settings  # noqa: E402
 from supportloop.demo_site import load_questions, serve_demo_site  # noqa: E402
 
 if TYPE_CHECKING:
@@ -60,14 +60,22 @@ def _open() -> SupportLoop:
     return SupportLoop(settings)
 
 
-def _load_model(loop: SupportLoop, *, recording: bool = True) -> None:
+def _load_model(loop: SupportLoop, *, recording: bool = True, require_index: bool = True) -> None:
     """Load what answering needs up front, with a spinner: the first run prepares model version 0 (~20 s).
 
     The chat model is loaded only in ``generate`` mode; answers that are recorded also need the
     current model version's id, which prepares version 0 on first use.
     """
     with err.status("Loading the index and the model (the first run prepares it, about 20 s)…"):
-        loop.answerer.ensure_indexed()  # before preparing a model there would be nothing to use it on
+        try:
+            loop.answerer.ensure_indexed()  # before preparing a model there would be nothing to use it on
+        except IndexEmptyError:
+            if require_index:
+                raise
+            err.print(
+                "[yellow]No help pages are indexed yet:[/] answers will say so until you run "
+                "`supportloop index URL`."
+            )
         if loop.settings.answer_mode == "generate":
             loop.generator  # noqa: B018
         if recording:
@@ -144,6 +152,8 @@ def ask(
     with _open() as loop:
         _load_model(loop)
         reply = loop.conversations.ask(question or "", Origin(platform="cli"))
+    if reply.kind == "error":
+        raise SupportLoopError(reply.text)
     if as_json:
         out.print_json(data=_reply_json(reply))
     else:
@@ -176,7 +186,9 @@ def demo():
                 out.print(f"[red]{reply}[/]")
                 continue
             print_reply(out, reply)
-            hits += q.kind == "in_scope" and bool(set(q.source) & {urlsplit(s).path for s in reply.sources})
+            hits += q.kind == "in_scope" and bool(
+                set(q.source) & {urlsplit(s.url).path for s in reply.sources}
+            )
         latencies = sorted(r.latency_s for r in replies if isinstance(r, Reply))
         median = latencies[len(latencies) // 2] if latencies else 0.0
         out.print(
@@ -272,13 +284,90 @@ def status():
         out.print(table)
 
 
+@app.command()
+def serve():
+    """Answer on Slack and Discord (each that has credentials) and run admin jobs, until stopped.
+
+    Slack: SUPPORTLOOP_SLACK_BOT_TOKEN plus SUPPORTLOOP_SLACK_APP_TOKEN (Socket Mode) or
+    SUPPORTLOOP_SLACK_SIGNING_SECRET (HTTP events at http://SLACK_HOST:SLACK_PORT/slack/events).
+    Discord: SUPPORTLOOP_DISCORD_TOKEN. A platform that fails to start is reported and the others keep
+    running. Ctrl-C or SIGTERM stops cleanly.
+    """
+    import asyncio
+
+    from supportloop.serve import configured_platforms, run_platforms
+
+    with _open() as loop:
+        platforms = configured_platforms(loop.settings, loop.conversations)
+        _load_model(loop, require_index=False)
+        loop.worker.start()
+
+        def started(names: list[str]) -> None:
+            loop.platforms[:] = names
+
+        asyncio.run(run_platforms(platforms, err.print, started=started))
+
+
+@app.command("slack-manifest")
+def slack_manifest(
+    request_url: Annotated[
+        str | None,
+        typer.Option(
+            "--request-url",
+            help="Public URL of /slack/events for HTTP mode, e.g. https://bot.example.com/slack/events; "
+            "without it the manifest enables Socket Mode.",
+        ),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="The app's display name in Slack.")] = "SupportLoop",
+):
+    """Print the Slack app manifest (scopes, events, /supportloop, interactivity) as JSON.
+
+    Paste it at https://api.slack.com/apps → Create New App → From a manifest.
+    """
+    from bots.slack_bot import slack_manifest as manifest
+
+    if request_url is not None and not request_url.startswith("https://"):
+        raise SupportLoopError(f"--request-url must be an https:// URL Slack can reach, not {request_url!r}.")
+    out.print_json(data=manifest(request_url=request_url, name=name))
+
+
+@app.command("discord-invite")
+def discord_invite(
+    client_id: Annotated[
+        str | None,
+        typer.Option("--client-id", help="The application id; default: read from SUPPORTLOOP_DISCORD_TOKEN."),
+    ] = None,
+):
+    """Print the URL that adds the bot to a Discord server, with exactly the permissions it needs."""
+    from bots.discord_bot import client_id_from_token, invite_url
+
+    if client_id is None:
+        token = load_settings().discord_token
+        client_id = client_id_from_token(token.get_secret_value()) if token is not None else None
+    if client_id is None or not client_id.isdigit():
+        raise SupportLoopError(
+            "Give --client-id (the Application ID in Discord's Developer Portal) or set a valid "
+            "SUPPORTLOOP_DISCORD_TOKEN."
+        )
+    out.print(invite_url(client_id))
+
+
+@app.command()
+def rollback(version: Annotated[int, typer.Argument(help="The model version to serve.", min=0)]):
+    """Serve an earlier model version from now on (a running `serve` switches within seconds)."""
+    with _open() as loop:
+        before = loop.registry.current_id()
+        loop.registry.activate(version)
+        out.print(f"Now serving model version {version} (was {before}).")
+
+
 @app.command("settings")
 def show_settings():
     """List every setting with its environment variable, default and current value."""
     current = load_settings()
     table = Table("environment variable", "default", "current", "meaning")
     for name, field in Settings.model_fields.items():
-        secret = "key" in name or "token" in name
+        secret = is_secret(name)
         value = getattr(current, name)
         table.add_row(
             f"{ENV_PREFIX}{name.upper()}",
@@ -303,7 +392,7 @@ def _reply_json(reply: Reply, item_id: Any = None) -> dict[str, Any]:
     data: dict[str, Any] = {} if item_id is None else {"id": item_id}
     data.update(
         answer=reply.text,
-        citations=reply.sources,
+        citations=[source.url for source in reply.sources],
         declined=reply.declined,
         latency_s=round(reply.latency_s, 4),
         answer_id=reply.answer_id,
@@ -337,12 +426,9 @@ def _answer_all(loop: SupportLoop, questions: list[str]) -> list[Reply | Support
     """Answer concurrently so the batching generator can group them; results keep the input order."""
 
     def one(question: str) -> Reply | SupportLoopError:
-        try:
-            return loop.conversations.ask(question, Origin(platform="cli"))
-        except IndexEmptyError:
-            raise
-        except SupportLoopError as exc:  # one bad question does not sink the batch
-            return exc
+        reply = loop.conversations.ask(question, Origin(platform="cli"))
+        # one bad question does not sink the batch: its error takes the answer's place
+        return SupportLoopError(reply.text) if reply.kind == "error" else reply
 
     results: list[Reply | SupportLoopError] = []
     with (

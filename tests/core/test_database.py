@@ -1,12 +1,17 @@
 import sqlite3
 
 import pytest
-from sqlalchemy import inspect
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import IntegrityError
 
-from core.database import open_database
+from core.database import MIGRATIONS, open_database
 from core.errors import StorageError
-from core.tables import ModelVersionRecord
+from core.jobs import JobQueue
+from core.tables import Base, ModelVersionRecord
 
 EXPECTED_COLUMNS = {
     "answers": [
@@ -26,7 +31,20 @@ EXPECTED_COLUMNS = {
     ],
     "feedback": ["id", "answer_id", "user_hash", "vote", "reason", "retracted", "created_at"],
     "model_versions": ["id", "parent_id", "path", "created_at", "metrics", "audit_status", "is_current"],
-    "job_runs": ["id", "kind", "status", "progress", "started_at", "finished_at", "summary"],
+    "job_runs": [
+        "id",
+        "kind",
+        "status",
+        "progress",
+        "started_at",
+        "finished_at",
+        "summary",
+        "params",
+        "requested_by",
+        "created_at",
+    ],
+    "answer_messages": ["id", "answer_id", "platform", "channel", "message"],
+    "handled_events": ["id", "key", "created_at"],
 }
 
 
@@ -46,7 +64,30 @@ def test_opening_twice_is_an_upgrade_to_the_same_head(tmp_path):
     open_database(url).close()
     db = open_database(url)
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+
+
+def test_the_migrated_schema_matches_the_table_definitions(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_an_older_database_is_upgraded_and_keeps_its_rows(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO job_runs (kind, status, progress, summary) VALUES ('reindex', 'succeeded', 1, '{}')"
+        )
+    engine.dispose()
+    db = open_database(url)
+    run = JobQueue(db).get(1)
+    assert (run.kind, run.status, run.params, run.requested_by) == ("reindex", "succeeded", {}, None)
 
 
 def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path):

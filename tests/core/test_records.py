@@ -48,3 +48,52 @@ def test_user_hash_is_keyed_and_stable():
     assert hash_user("slack", "U1", "k") != hash_user("slack", "U1", "other key")
     assert hash_user("slack", "U1", "k") != hash_user("discord", "U1", "k")
     assert "U1" not in hash_user("slack", "U1", "k")
+
+
+def test_retracting_withdraws_only_the_vote_it_names(records):
+    answer = add_answer(records)
+    records.vote(answer, "u1", 1)
+    assert not records.retract(answer, "u1", vote=-1)  # a removed 👎 reaction leaves a 👍 in place
+    assert records.counts().upvotes == 1
+    assert records.retract(answer, "u1", vote=1)
+    assert records.feedback(answer, "u1") is None
+    assert records.counts().votes == 0
+    records.vote(answer, "u1", -1, "outdated")  # voting again revives the row
+    assert records.feedback(answer, "u1") == (-1, "outdated")
+
+
+def test_a_reason_attaches_only_to_a_standing_downvote(records):
+    answer = add_answer(records)
+    assert not records.set_reason(answer, "u1", "wrong plan")
+    records.vote(answer, "u1", 1)
+    assert not records.set_reason(answer, "u1", "wrong plan")
+    records.vote(answer, "u1", -1)
+    assert records.set_reason(answer, "u1", "wrong plan")
+    assert records.feedback(answer, "u1") == (-1, "wrong plan")
+
+
+def test_messages_link_to_answers_and_threads_are_remembered(records):
+    answer = records.add_answer(
+        question="q",
+        answer="a",
+        citations=[],
+        passage_ids=[],
+        declined=False,
+        model_version=0,
+        platform="slack",
+        channel="C1",
+        thread="100.1",
+        latency_s=0.1,
+    )
+    records.link_message(answer, "slack", "C1", "100.2")
+    records.link_message(answer, "slack", "C1", "100.2")  # linking twice is harmless
+    assert records.answer_for_message("slack", "C1", "100.2") == answer
+    assert records.answer_for_message("discord", "C1", "100.2") is None
+    assert records.answered_thread("slack", "C1", "100.1")
+    assert not records.answered_thread("slack", "C2", "100.1")
+
+
+def test_an_event_is_claimed_once(records):
+    assert records.claim_event("slack:C1:1.2")
+    assert not records.claim_event("slack:C1:1.2")
+    assert records.claim_event("slack:C1:1.3")

@@ -1,0 +1,222 @@
+"""Long jobs (re-index, retrain, audit) as rows in ``job_runs``, and a worker thread that runs them.
+
+An admin's ``/supportloop reindex`` must answer within Slack's three seconds, so the command only queues
+a run; a worker claims queued runs of the kinds it knows, runs them one at a time, and reports progress
+to whoever is watching that run (the bot posts it back where the command was issued). Runs live in the
+database, so ``status`` shows them and a worker in another process can claim them; the claim is one
+``UPDATE … WHERE status = 'queued'``, which only one worker can win.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from core.database import Database
+from core.errors import SupportLoopError
+from core.tables import JobRunRecord, utcnow
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+
+
+@dataclass(frozen=True)
+class JobRun:
+    id: int
+    kind: str
+    status: str
+    progress: float
+    summary: dict[str, Any]
+    params: dict[str, Any]
+    requested_by: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: JobRunRecord) -> JobRun:
+        return cls(
+            row.id,
+            row.kind,
+            row.status,
+            row.progress,
+            dict(row.summary or {}),
+            dict(row.params or {}),
+            row.requested_by,
+            row.created_at,
+            row.started_at,
+            row.finished_at,
+        )
+
+
+class JobQueue:
+    """Job runs in the database: queue, claim, report progress, finish."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def enqueue(
+        self, kind: str, params: dict[str, Any] | None = None, requested_by: str | None = None
+    ) -> JobRun:
+        with self.db.session() as session:
+            row = JobRunRecord(kind=kind, status=QUEUED, params=params or {}, requested_by=requested_by)
+            session.add(row)
+            session.commit()
+            return JobRun.of(row)
+
+    def claim(self, kinds: Collection[str]) -> JobRun | None:
+        """Mark the oldest queued run of one of ``kinds`` as running and return it; None if there is none."""
+        with self.db.session() as session:
+            candidates = session.scalars(
+                select(JobRunRecord.id)
+                .where(JobRunRecord.status == QUEUED, JobRunRecord.kind.in_(list(kinds)))
+                .order_by(JobRunRecord.id)
+                .limit(5)
+            ).all()
+            for run_id in candidates:
+                won = session.execute(
+                    update(JobRunRecord)
+                    .where(JobRunRecord.id == run_id, JobRunRecord.status == QUEUED)
+                    .values(status=RUNNING, started_at=utcnow())
+                ).rowcount
+                session.commit()
+                if won:
+                    return self.get(run_id)
+        return None
+
+    def report(self, run_id: int, progress: float) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(JobRunRecord)
+                .where(JobRunRecord.id == run_id)
+                .values(progress=min(max(progress, 0), 1))
+            )
+            session.commit()
+
+    def finish(self, run_id: int, ok: bool, summary: dict[str, Any]) -> JobRun:
+        with self.db.session() as session:
+            session.execute(
+                update(JobRunRecord)
+                .where(JobRunRecord.id == run_id)
+                .values(
+                    status=SUCCEEDED if ok else FAILED,
+                    progress=1.0 if ok else JobRunRecord.progress,
+                    finished_at=utcnow(),
+                    summary=summary,
+                )
+            )
+            session.commit()
+        return self.get(run_id)
+
+    def get(self, run_id: int) -> JobRun:
+        with self.db.session() as session:
+            row = session.get(JobRunRecord, run_id)
+            if row is None:
+                raise SupportLoopError(f"There is no job run {run_id}.")
+            return JobRun.of(row)
+
+    def recent(self, limit: int = 5) -> list[JobRun]:
+        with self.db.session() as session:
+            rows = session.scalars(select(JobRunRecord).order_by(JobRunRecord.id.desc()).limit(limit)).all()
+            return [JobRun.of(row) for row in rows]
+
+
+Progress = Callable[[float, str], None]
+"""What a job calls to report: fraction done (0–1) and a short line for humans."""
+
+Job = Callable[[JobRun, Progress], str]
+"""A job: does the work for a run, returns a one-line result; raises ``SupportLoopError`` on failure."""
+
+Listener = Callable[[JobRun, str], None]
+"""Hears about a watched run: the run as it now stands, and a line to show (started, progress, result)."""
+
+
+class JobWorker:
+    """Runs queued jobs of the kinds it has a ``Job`` for, one at a time, in a background thread."""
+
+    def __init__(self, queue: JobQueue, jobs: dict[str, Job], poll_s: float = 2.0) -> None:
+        self.queue = queue
+        self.jobs = jobs
+        self.poll_s = poll_s
+        self._listeners: dict[int, Listener] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, run_id: int, listener: Listener) -> None:
+        """Tell ``listener`` when run ``run_id`` starts, progresses and ends (in this worker)."""
+        with self._lock:
+            self._listeners[run_id] = listener
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="job-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop after the job in progress (if any) ends."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run_pending(self) -> int:
+        """Run every queued job this worker can run, now, in this thread; returns how many ran."""
+        ran = 0
+        while not self._stop.is_set() and (run := self.queue.claim(self.jobs)) is not None:
+            self._run(run)
+            ran += 1
+        return ran
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_pending()
+            except Exception:  # a broken database must not kill the worker; it retries at the next poll
+                log.exception("job worker could not claim a job")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def _tell(self, run: JobRun, line: str) -> None:
+        with self._lock:
+            listener = self._listeners.get(run.id)
+        if listener is None:
+            return
+        try:
+            listener(run, line)
+        except Exception:  # a listener that cannot post must not fail the job
+            log.exception("could not report on job %s", run.id)
+
+    def _run(self, run: JobRun) -> None:
+        log.info("job %s (%s) started", run.id, run.kind)
+        self._tell(run, f"Job #{run.id} ({run.kind}) started.")
+        last_told = 0.0
+
+        def progress(fraction: float, line: str) -> None:
+            nonlocal last_told
+            self.queue.report(run.id, fraction)
+            if fraction - last_told >= 0.25:  # a few updates, not one per page
+                last_told = fraction
+                self._tell(self.queue.get(run.id), f"Job #{run.id} ({run.kind}): {line}")
+
+        try:
+            result = self.jobs[run.kind](run, progress)
+        except Exception as exc:
+            known = isinstance(exc, SupportLoopError)
+            log.log(logging.WARNING if known else logging.ERROR, "job %s failed", run.id, exc_info=not known)
+            message = str(exc) if known else f"{type(exc).__name__}: {exc} (details in the log)"
+            finished = self.queue.finish(run.id, False, {"error": message})
+            self._tell(finished, f"Job #{run.id} ({run.kind}) failed: {message}")
+        else:
+            finished = self.queue.finish(run.id, True, {"result": result})
+            self._tell(finished, f"Job #{run.id} ({run.kind}) finished: {result}")
+        with self._lock:
+            self._listeners.pop(run.id, None)
