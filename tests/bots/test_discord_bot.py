@@ -1,0 +1,268 @@
+"""The Discord adapter end to end: the real discord.py bot and our real service against a fake Discord.
+
+Answers come from the real answerer over the prepared demo index (extractive mode, no chat model);
+feedback and job runs land in a real SQLite database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import discord
+import pytest
+from fakes.discord_api import FakeDiscord
+from sqlalchemy import select
+
+from bots import messages
+from bots.conversation import ConversationService, vote_id
+from bots.discord_bot import DiscordBot
+from core.settings import load_settings
+from core.tables import FeedbackRecord, JobRunRecord
+from rag.answerer import Answer
+from supportloop.app import SupportLoop
+
+pytestmark = pytest.mark.slow  # needs the prepared index
+
+ADMIN, USER, HELPER, OTHER = "1001", "2002", "3003", "4004"
+QUESTION = "How do I get a refund on an annual plan?"
+
+
+class PlatformThread:
+    """Runs a chat platform adapter on its own event loop in a thread, as ``supportloop serve`` would."""
+
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="platform", daemon=True)
+
+    def __enter__(self) -> PlatformThread:
+        self.thread.start()
+        try:
+            self.call(self.platform.start(), 20)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def call(self, coro: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.loop.is_running():
+            self.call(self.platform.stop(), 15)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(autouse=True)
+def _restore_discord_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter points discord.py's class-level URLs at the fake; put them back after each test."""
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    gateway = discord.gateway.DiscordWebSocket
+    monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
+
+
+@pytest.fixture
+def loop(fresh_dir) -> Iterator[SupportLoop]:
+    with SupportLoop(load_settings()) as running:
+        yield running
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDiscord]:
+    with FakeDiscord(admins={ADMIN}, role_names=("supportloop-admin",)) as server:
+        server.add_user(USER, "plain-user")
+        server.add_user(OTHER, "other-user")
+        server.add_user(HELPER, "helper", roles=["supportloop-admin"])
+        yield server
+
+
+def adapter(service: ConversationService, fake: FakeDiscord) -> DiscordBot:
+    return DiscordBot(
+        service,
+        token=fake.token,
+        api_url=fake.api_url,
+        gateway_url=fake.gateway_url,
+        admin_role="supportloop-admin",
+        guild_ready_timeout=0.02,
+    )
+
+
+@pytest.fixture
+def bot(loop: SupportLoop, fake: FakeDiscord) -> Iterator[PlatformThread]:
+    with PlatformThread(adapter(loop.conversations, fake)) as running:
+        yield running
+
+
+def answered(fake: FakeDiscord, channel_id: str, count: int = 1) -> list[dict[str, Any]]:
+    """Wait until the bot has finished ``count`` answers (with buttons) in the channel; return them."""
+
+    def finished() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in fake.channel_messages(channel_id)
+            if m["author"]["id"] == fake.bot_user_id and m["components"]
+        ]
+
+    fake.wait_for(lambda: len(finished()) >= count, 10, f"{count} answers in {channel_id}")
+    return finished()
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in message["components"] for c in row["components"]]
+
+
+def feedback(loop: SupportLoop) -> list[tuple[int, int, str | None, bool]]:
+    with loop.db.session() as session:
+        rows = session.scalars(select(FeedbackRecord).order_by(FeedbackRecord.id)).all()
+        return [(r.answer_id, r.vote, r.reason, r.retracted) for r in rows]
+
+
+def ephemeral_text(fake: FakeDiscord, interaction_id: str) -> str:
+    fake.wait_for(lambda: fake.interaction_responses(interaction_id), 10)
+    [response] = fake.interaction_responses(interaction_id)
+    assert response["data"]["flags"] & 64, response  # only the user who clicked sees it
+    return response["data"]["content"]
+
+
+def test_a_mention_is_answered_in_a_thread_and_follow_ups_need_no_mention(bot, fake, loop):
+    asked = fake.user_message(USER, QUESTION, mention_bot=True)
+    thread_id = asked["id"]  # a thread started from a message takes the message's id
+    [answer] = answered(fake, thread_id)
+    assert fake.threads[thread_id]["parent_id"] == fake.channel_id
+    posts = fake.calls_to("POST", f"/channels/{thread_id}/messages")
+    assert posts[0].json["content"] == messages.PLACEHOLDER  # shown at once, then edited into the answer
+    assert answer["content"] != messages.PLACEHOLDER and "refund" in answer["content"].lower()
+    [embed] = answer["embeds"]
+    assert "/billing/refunds.html" in embed["description"]
+    answer_id = loop.records.answer_for_message("discord", thread_id, answer["id"])
+    assert buttons(answer) == [vote_id(answer_id, 1), vote_id(answer_id, -1)]
+
+    fake.user_message(OTHER, "How long do deleted files stay recoverable?", channel_id=thread_id)
+    answers = answered(fake, thread_id, 2)
+    assert "deleted" in answers[1]["content"].lower() or "restore" in answers[1]["content"].lower()
+    fake.user_message(USER, "just chatting, no question", channel_id=fake.channel_id)
+    fake.user_message(USER, "What about refunds?", mention_bot=True, dm=True)
+    dm = fake.dm_channel_id(USER)
+    answered(fake, dm)
+    assert len(fake.threads) == 1  # the plain message got no thread, the DM is answered in place
+
+
+def test_votes_by_button_and_reaction_are_one_vote_that_changes_and_retracts(bot, fake, loop):
+    asked = fake.user_message(USER, QUESTION, mention_bot=True)
+    thread_id = asked["id"]
+    [answer] = answered(fake, thread_id)
+    answer_id = loop.records.answer_for_message("discord", thread_id, answer["id"])
+
+    thanks = fake.click_button(USER, answer, vote_id(answer_id, 1))
+    assert ephemeral_text(fake, thanks) == messages.VOTE_THANKS[1]
+    fake.react(USER, thread_id, answer["id"], "👍")
+    fake.wait_for(lambda: feedback(loop) == [(answer_id, 1, None, False)], 10)
+
+    down = fake.click_button(USER, answer, vote_id(answer_id, -1))
+    fake.wait_for(lambda: fake.interaction_responses(down), 10)
+    assert fake.interaction_responses(down)[0]["type"] == 9  # the "what was wrong?" modal
+    assert feedback(loop) == [(answer_id, -1, None, False)]
+    noted = fake.submit_modal(USER, f"supportloop:reason:{answer_id}", {"reason": "It ignored my plan"})
+    assert ephemeral_text(fake, noted) == messages.REASON_THANKS
+    assert feedback(loop) == [(answer_id, -1, "It ignored my plan", False)]
+
+    fake.unreact(USER, thread_id, answer["id"], "👍")  # the 👍 reaction no longer stands for his vote
+    fake.react(OTHER, thread_id, answer["id"], "👍")
+    fake.wait_for(lambda: len(feedback(loop)) == 2, 10)
+    fake.unreact(OTHER, thread_id, answer["id"], "👍")
+    fake.wait_for(lambda: feedback(loop)[1][3], 10)
+    assert feedback(loop)[0] == (answer_id, -1, "It ignored my plan", False)
+
+
+def test_admin_commands_are_checked_and_queue_jobs(bot, fake, loop):
+    refused = fake.slash_command(USER, "supportloop", "retrain")
+    assert ephemeral_text(fake, refused) == messages.ADMIN_ONLY.format(command="retrain")
+    with loop.db.session() as session:
+        assert session.scalars(select(JobRunRecord)).all() == []
+    for user in (ADMIN, HELPER):  # the Administrator permission, or the configured role
+        queued = fake.slash_command(user, "supportloop", "retrain")
+        fake.wait_for(lambda queued=queued: fake.interaction_responses(queued), 10)
+        assert "Queued retrain" in fake.interaction_responses(queued)[0]["data"]["content"]
+    with loop.db.session() as session:
+        assert [r.kind for r in session.scalars(select(JobRunRecord))] == ["retrain", "retrain"]
+    status = ephemeral_text(fake, fake.slash_command(USER, "supportloop", "status"))
+    assert "pages" in status and "retrain: queued" in status
+
+
+def test_reindex_reports_back_in_the_channel(bot, fake, loop):
+    loop.worker.start()
+    fake.slash_command(ADMIN, "supportloop", "reindex")
+    fake.wait_for(
+        lambda: any("(reindex) finished" in m["content"] for m in fake.channel_messages(fake.channel_id)), 30
+    )
+
+
+def test_ask_command_answers_publicly_with_buttons(bot, fake, loop):
+    asked = fake.slash_command(USER, "supportloop", "ask", {"question": QUESTION})
+    fake.wait_for(lambda: any(r["kind"] == "followup" for r in fake.interaction_responses(asked)), 10)
+    [answer] = answered(fake, fake.channel_id)
+    assert "refund" in answer["content"].lower() and answer["embeds"]
+
+
+class LongAnswerer:
+    """Answers with a long text holding a code block: no help page of the demo site is long enough to
+    produce one, and what is under test here is only how the adapter splits what the service returns."""
+
+    def answer(self, question: str) -> Answer:
+        code = "\n".join(f"tidepool sync --folder project-{n} --verbose" for n in range(60))
+        text = "Run these commands:\n```bash\n" + code + "\n```\n" + "Then check the result. " * 80
+        return Answer(question, text, ["http://help.example/sync.html"], [], False, 0.01, 0.01)
+
+
+def test_a_long_answer_is_split_with_fences_balanced_and_buttons_last(fake, loop):
+    service = ConversationService(LongAnswerer(), loop.records, lambda: 0, "key")  # type: ignore[arg-type]
+    with PlatformThread(adapter(service, fake)):
+        asked = fake.user_message(USER, "How do I sync many folders?", mention_bot=True)
+        fake.wait_for(
+            lambda: len(fake.channel_messages(asked["id"])) >= 3 and answered(fake, asked["id"]), 10
+        )
+    parts = [m for m in fake.channel_messages(asked["id"]) if m["author"]["id"] == fake.bot_user_id]
+    assert len(parts) >= 3
+    assert all(len(p["content"]) <= 2000 and p["content"].count("```") % 2 == 0 for p in parts)
+    assert [bool(p["components"]) for p in parts] == [False] * (len(parts) - 1) + [True]
+    assert parts[1]["content"].startswith("```bash")
+    service.close()
+
+
+def test_a_rate_limited_post_is_retried_and_the_answer_arrives_once(bot, fake, loop):
+    fake.rate_limit("POST", "/channels/{channel_id}/messages", times=1, retry_after=0.2)
+    asked = fake.user_message(USER, QUESTION, mention_bot=True)
+    [answer] = answered(fake, asked["id"])
+    assert len([m for m in fake.channel_messages(asked["id"]) if m["author"]["id"] == fake.bot_user_id]) == 1
+    assert "refund" in answer["content"].lower()
+
+
+def test_buttons_work_after_the_bot_restarts(fake, loop):
+    with PlatformThread(adapter(loop.conversations, fake)):
+        asked = fake.user_message(USER, QUESTION, mention_bot=True)
+        [answer] = answered(fake, asked["id"])
+    answer_id = loop.records.answer_for_message("discord", asked["id"], answer["id"])
+    with PlatformThread(adapter(loop.conversations, fake)):  # a new process would start just like this
+        clicked = fake.click_button(OTHER, answer, vote_id(answer_id, 1))
+        assert ephemeral_text(fake, clicked) == messages.VOTE_THANKS[1]
+    assert feedback(loop) == [(answer_id, 1, None, False)]
+    assert fake.gateway_connections == 2
+
+
+def test_unknown_and_malformed_events_do_not_stop_the_bot(bot, fake, loop):
+    fake.send_raw({"t": "SOMETHING_DISCORD_ADDS_LATER", "d": {"x": 1}})
+    fake.send_raw({"t": "MESSAGE_CREATE", "d": {"id": "1"}})  # discord.py's own parser fails on this
+    fake.send_raw({"t": "MESSAGE_REACTION_ADD", "d": {"emoji": None}})
+    asked = fake.user_message(USER, QUESTION, mention_bot=True)
+    answered(fake, asked["id"])
+    assert fake.gateway_connections == 1  # still the first connection
+
+
+def test_a_rejected_token_is_a_clear_error(fake, loop):
+    bad = DiscordBot(loop.conversations, token="wrong", api_url=fake.api_url, gateway_url=fake.gateway_url)
+    with pytest.raises(Exception, match="Discord rejected SUPPORTLOOP_DISCORD_TOKEN"):
+        PlatformThread(bad).__enter__()
