@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
@@ -192,14 +193,18 @@ class ConversationService:
         *,
         admin: AdminBackend | None = None,
         rate_limit: RateLimit | None = None,
+        expecting: Callable[[], AbstractContextManager[object]] = nullcontext,
         workers: int = 16,
     ) -> None:
+        """``expecting`` announces a question on its way to generation, so the batching generator waits
+        for questions that are still retrieving instead of generating without them."""
         self.answerer = answerer
         self.records = records
         self.model_version = model_version
         self.user_hash_key = user_hash_key
         self.admin = admin
         self.rate_limit = rate_limit or RateLimit(0)
+        self.expecting = expecting
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conversation")
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -244,7 +249,8 @@ class ConversationService:
                     messages.RATE_LIMITED.format(seconds=max(1, round(wait))), "notice", private=True
                 )
         try:
-            answer = self.answerer.answer(question)
+            with self.expecting():
+                answer = self.answerer.answer(question)
             answer_id = self._record(answer, origin)
         except IndexEmptyError:
             return Reply(messages.NOT_INDEXED, "error")

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
@@ -42,6 +42,9 @@ from bots.conversation import (
 )
 from bots.formatting import split_text
 from core.errors import SupportLoopError
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,8 @@ JOB_COMMANDS = {
     "retrain": "Train on the feedback (admins)",
     "audit": "Audit the reward model (admins)",
 }
+# The bot never joins voice channels: no warnings about the voice libraries it does not need.
+discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 COLOURS = {"answer": 0x2EB67D, "declined": 0xECB22E, "error": 0xE01E5A, "notice": 0x5865F2}
 
 
@@ -198,6 +203,19 @@ class DiscordBot:
         self.bot: SupportLoopBot | None = None
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls, service: ConversationService, settings: Settings) -> DiscordBot:
+        """The bot as the settings describe it (``SUPPORTLOOP_DISCORD_*``)."""
+        if settings.discord_token is None:
+            raise SupportLoopError("Set SUPPORTLOOP_DISCORD_TOKEN to run the Discord bot.")
+        return cls(
+            service,
+            token=settings.discord_token.get_secret_value(),
+            api_url=settings.discord_api_url,
+            gateway_url=settings.discord_gateway_url,
+            admin_role=settings.discord_admin_role,
+        )
 
     @property
     def description(self) -> str:
@@ -441,7 +459,9 @@ def _sources_embed(reply: Reply) -> discord.Embed | None:
     if not reply.sources:
         return None
     lines = [f"{n}. [{source.title}]({source.url})" for n, source in enumerate(reply.sources, start=1)]
-    return discord.Embed(title="Sources", description="\n".join(lines)[:4096], colour=COLOURS[reply.kind])
+    return discord.Embed(
+        title=messages.SOURCES, description="\n".join(lines)[:4096], colour=COLOURS[reply.kind]
+    )
 
 
 def _vote_view(reply: Reply) -> discord.ui.View | None:

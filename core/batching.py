@@ -4,6 +4,11 @@ On two CPU cores the bundled model makes about 50 tokens/s for one conversation 
 for eight at once, so answering several users together is much faster than answering them in turn. A
 caller blocks in ``chat`` while a single worker thread collects requests for up to ``wait_ms`` (or
 until ``max_batch_size`` are waiting), generates them together and hands each caller its reply.
+
+Questions asked together do not reach the generator together: each first retrieves its passages,
+which takes a varying fraction of a second when several share two cores. A caller can announce a
+request before that work (``expecting``); while announced requests are still on their way, a batch
+waits for them (up to ``EXPECT_WAIT_S``) instead of leaving them for the next one.
 """
 
 from __future__ import annotations
@@ -11,10 +16,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from core.llm import ChatBackend, Conversation
+
+EXPECT_WAIT_S = 1.0  # longest a batch waits for announced requests (a batch of 8 answers takes seconds)
 
 
 @dataclass
@@ -32,6 +41,9 @@ class BatchingGenerator:
         self.max_batch_size = max_batch_size
         self.wait_s = wait_ms / 1000
         self.batch_sizes: list[int] = []
+        self._expected = 0  # announced requests not submitted yet
+        self._expected_lock = threading.Lock()
+        self._announced = threading.local()
         self._requests: queue.Queue[_Request | None] = queue.Queue()
         self._worker = threading.Thread(target=self._serve, name="batching-generator", daemon=True)
         self._worker.start()
@@ -40,7 +52,25 @@ class BatchingGenerator:
         """Generate a reply to one conversation, batched with whatever else is waiting."""
         request = _Request(conversation, max_new_tokens)
         self._requests.put(request)
+        self._arrived()
         return request.reply.result()
+
+    @contextmanager
+    def expecting(self) -> Iterator[None]:
+        """Announce that this thread will (probably) call ``chat`` soon, so a batch waits for it."""
+        with self._expected_lock:
+            self._expected += 1
+        self._announced.pending = True
+        try:
+            yield
+        finally:
+            self._arrived()  # no request after all (a decline, an extractive answer)
+
+    def _arrived(self) -> None:
+        if getattr(self._announced, "pending", False):
+            self._announced.pending = False
+            with self._expected_lock:
+                self._expected -= 1
 
     def close(self) -> None:
         self._requests.put(None)
@@ -49,12 +79,20 @@ class BatchingGenerator:
     def _serve(self) -> None:
         while (first := self._requests.get()) is not None:
             batch = [first]
-            deadline = time.monotonic() + self.wait_s
+            started = time.monotonic()
             stop = False
             while len(batch) < self.max_batch_size:
+                # Announced callers not yet in this batch are still retrieving: wait for them, within limits.
+                coming = self._expected > 0
+                limit = started + (EXPECT_WAIT_S if coming else self.wait_s)
+                left = limit - time.monotonic()
+                if left <= 0:
+                    break
                 try:
-                    request = self._requests.get(timeout=max(0.0, deadline - time.monotonic()))
+                    request = self._requests.get(timeout=min(left, 0.01) if coming else left)
                 except queue.Empty:
+                    if coming:
+                        continue
                     break
                 if request is None:
                     stop = True

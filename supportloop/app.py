@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from functools import cached_property
 
 from langchain_core.embeddings import Embeddings
@@ -115,6 +116,7 @@ class SupportLoop:
             s.user_hash_key.get_secret_value(),
             admin=self.operations,
             rate_limit=RateLimit(s.user_rate_limit),
+            expecting=(lambda: self.generator.expecting()) if s.answer_mode == "generate" else nullcontext,
             workers=max(16, 2 * s.max_batch_size),
         )
 

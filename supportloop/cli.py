@@ -294,9 +294,14 @@ def serve():
     running. Ctrl-C or SIGTERM stops cleanly.
     """
     import asyncio
+    import signal
 
     from supportloop.serve import configured_platforms, run_platforms
 
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM while loading stops as cleanly as Ctrl-C
+
+    signal.signal(signal.SIGTERM, interrupt)
     with _open() as loop:
         platforms = configured_platforms(loop.settings, loop.conversations)
         _load_model(loop, require_index=False)

@@ -28,6 +28,13 @@ def quiet_environment() -> None:
         os.environ.setdefault(name, value)
 
 
+class OneLine(logging.Formatter):
+    """Warnings on stderr stay one line each; their tracebacks are in the log file."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname}: {record.getMessage()}"
+
+
 def setup_logging(log_file: Path | None, level: str = "INFO") -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -35,7 +42,7 @@ def setup_logging(log_file: Path | None, level: str = "INFO") -> None:
     root.setLevel(logging.DEBUG)
     stderr = logging.StreamHandler()
     stderr.setLevel(logging.WARNING)
-    stderr.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    stderr.setFormatter(OneLine())
     root.addHandler(stderr)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)

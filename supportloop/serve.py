@@ -12,6 +12,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from bots.conversation import ConversationService
 from bots.platform import ChatPlatform
 from core.errors import SupportLoopError
 from core.settings import Settings
@@ -21,48 +22,24 @@ START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 15
 
 
-def configured_platforms(settings: Settings, service: object) -> list[ChatPlatform]:
+def configured_platforms(settings: Settings, service: ConversationService) -> list[ChatPlatform]:
     """An adapter for each platform whose credentials are set (the adapters' libraries load only then)."""
     platforms: list[ChatPlatform] = []
     if settings.slack_bot_token is not None:
         from bots.slack_bot import SlackBot
 
-        platforms.append(
-            SlackBot(
-                service,  # type: ignore[arg-type]
-                bot_token=settings.slack_bot_token.get_secret_value(),
-                app_token=_secret(settings.slack_app_token),
-                signing_secret=_secret(settings.slack_signing_secret),
-                api_url=settings.slack_api_url,
-                admins=settings.slack_admins,
-                host=settings.slack_host,
-                port=settings.slack_port,
-            )
-        )
+        platforms.append(SlackBot.from_settings(service, settings))
     if settings.discord_token is not None:
         from bots.discord_bot import DiscordBot
 
-        platforms.append(
-            DiscordBot(
-                service,  # type: ignore[arg-type]
-                token=settings.discord_token.get_secret_value(),
-                api_url=settings.discord_api_url,
-                gateway_url=settings.discord_gateway_url,
-                admin_role=settings.discord_admin_role,
-            )
-        )
+        platforms.append(DiscordBot.from_settings(service, settings))
     if not platforms:
         raise SupportLoopError(
             "No chat platform is configured: set SUPPORTLOOP_SLACK_BOT_TOKEN (with "
             "SUPPORTLOOP_SLACK_APP_TOKEN for Socket Mode, or SUPPORTLOOP_SLACK_SIGNING_SECRET for HTTP "
-            "events) and/or "
-            "SUPPORTLOOP_DISCORD_TOKEN. See `supportloop settings`."
+            "events) and/or SUPPORTLOOP_DISCORD_TOKEN. See `supportloop settings`."
         )
     return platforms
-
-
-def _secret(value: object) -> str | None:
-    return None if value is None else value.get_secret_value()  # type: ignore[attr-defined]
 
 
 async def run_platforms(
@@ -91,7 +68,9 @@ async def run_platforms(
             )
             if isinstance(result, TimeoutError):
                 reason = f"no connection within {START_TIMEOUT_S} s"
-            log.error("%s did not start: %s", platform.description, reason, exc_info=result)
+            log.info(
+                "%s did not start: %s", platform.description, reason, exc_info=result
+            )  # for the log file
             say(f"{platform.description} did not start: {reason}")
         else:
             running.append(platform)

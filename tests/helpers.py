@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 GUARD_DIR = Path(__file__).parent / "guard"
 sys.path.insert(0, str(GUARD_DIR))
@@ -44,3 +47,30 @@ def copy_model(model_dir: Path, target: Path, weights: bytes | None = None) -> P
     else:
         (target / "model.safetensors").write_bytes(weights)
     return target
+
+
+class PlatformThread:
+    """Runs a chat platform adapter on its own event loop in a thread, as ``supportloop serve`` would."""
+
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="platform", daemon=True)
+
+    def __enter__(self) -> PlatformThread:
+        self.thread.start()
+        try:
+            self.call(self.platform.start(), 20)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def call(self, coro: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.loop.is_running():
+            self.call(self.platform.stop(), 15)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

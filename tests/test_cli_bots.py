@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import discord
@@ -68,3 +69,18 @@ def test_settings_never_print_secrets(tmp_path):
     result = run_cli("settings", env=env)
     assert result.returncode == 0
     assert "very-secret" not in result.stdout + result.stderr
+
+
+def test_slack_manifest_for_socket_mode_and_for_http():
+    socket_mode = json.loads(run_cli("slack-manifest").stdout)
+    assert socket_mode["settings"]["socket_mode_enabled"] is True
+    assert [c["command"] for c in socket_mode["features"]["slash_commands"]] == ["/supportloop"]
+    assert "app_mention" in socket_mode["settings"]["event_subscriptions"]["bot_events"]
+    assert "chat:write" in socket_mode["oauth_config"]["scopes"]["bot"]
+    url = "https://bot.example.com/slack/events"
+    http = json.loads(run_cli("slack-manifest", "--request-url", url).stdout)
+    assert http["settings"]["socket_mode_enabled"] is False
+    assert http["settings"]["event_subscriptions"]["request_url"] == url
+    assert http["features"]["slash_commands"][0]["url"] == url
+    refused = run_cli("slack-manifest", "--request-url", "http://plain.example.com/slack/events")
+    assert refused.returncode != 0 and "https://" in one_line_error(refused)

@@ -6,14 +6,13 @@ feedback and job runs land in a real SQLite database.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import discord
 import pytest
 from fakes.discord_api import FakeDiscord
+from helpers import PlatformThread
 from sqlalchemy import select
 
 from bots import messages
@@ -28,33 +27,6 @@ pytestmark = pytest.mark.slow  # needs the prepared index
 
 ADMIN, USER, HELPER, OTHER = "1001", "2002", "3003", "4004"
 QUESTION = "How do I get a refund on an annual plan?"
-
-
-class PlatformThread:
-    """Runs a chat platform adapter on its own event loop in a thread, as ``supportloop serve`` would."""
-
-    def __init__(self, platform: Any) -> None:
-        self.platform = platform
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="platform", daemon=True)
-
-    def __enter__(self) -> PlatformThread:
-        self.thread.start()
-        try:
-            self.call(self.platform.start(), 20)
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def call(self, coro: Any, timeout: float = 10) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.loop.is_running():
-            self.call(self.platform.stop(), 15)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 @pytest.fixture(autouse=True)
@@ -111,6 +83,16 @@ def answered(fake: FakeDiscord, channel_id: str, count: int = 1) -> list[dict[st
     return finished()
 
 
+def linked_answer(fake: FakeDiscord, loop: SupportLoop, message: dict[str, Any]) -> int:
+    """The answer a bot message shows, once the adapter has linked it (just after posting it)."""
+
+    def answer_id() -> int | None:
+        return loop.records.answer_for_message("discord", message["channel_id"], message["id"])
+
+    fake.wait_for(answer_id, 10, "the answer message linked to its answer")
+    return answer_id()  # type: ignore[return-value]
+
+
 def buttons(message: dict[str, Any]) -> list[str]:
     return [c["custom_id"] for row in message["components"] for c in row["components"]]
 
@@ -138,7 +120,7 @@ def test_a_mention_is_answered_in_a_thread_and_follow_ups_need_no_mention(bot, f
     assert answer["content"] != messages.PLACEHOLDER and "refund" in answer["content"].lower()
     [embed] = answer["embeds"]
     assert "/billing/refunds.html" in embed["description"]
-    answer_id = loop.records.answer_for_message("discord", thread_id, answer["id"])
+    answer_id = linked_answer(fake, loop, answer)
     assert buttons(answer) == [vote_id(answer_id, 1), vote_id(answer_id, -1)]
 
     fake.user_message(OTHER, "How long do deleted files stay recoverable?", channel_id=thread_id)
@@ -155,7 +137,7 @@ def test_votes_by_button_and_reaction_are_one_vote_that_changes_and_retracts(bot
     asked = fake.user_message(USER, QUESTION, mention_bot=True)
     thread_id = asked["id"]
     [answer] = answered(fake, thread_id)
-    answer_id = loop.records.answer_for_message("discord", thread_id, answer["id"])
+    answer_id = linked_answer(fake, loop, answer)
 
     thanks = fake.click_button(USER, answer, vote_id(answer_id, 1))
     assert ephemeral_text(fake, thanks) == messages.VOTE_THANKS[1]
@@ -245,7 +227,7 @@ def test_buttons_work_after_the_bot_restarts(fake, loop):
     with PlatformThread(adapter(loop.conversations, fake)):
         asked = fake.user_message(USER, QUESTION, mention_bot=True)
         [answer] = answered(fake, asked["id"])
-    answer_id = loop.records.answer_for_message("discord", asked["id"], answer["id"])
+    answer_id = linked_answer(fake, loop, answer)
     with PlatformThread(adapter(loop.conversations, fake)):  # a new process would start just like this
         clicked = fake.click_button(OTHER, answer, vote_id(answer_id, 1))
         assert ephemeral_text(fake, clicked) == messages.VOTE_THANKS[1]

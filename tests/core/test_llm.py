@@ -1,6 +1,7 @@
 """The local chat backend and the batching of concurrent requests."""
 
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -57,6 +58,28 @@ def test_concurrent_requests_are_batched_and_each_caller_gets_its_own_reply():
     assert sum(backend.batches) == 6
     assert max(backend.batches) > 1
     assert all(size <= 4 for size in backend.batches)
+
+
+def test_announced_requests_still_on_their_way_join_the_batch():
+    backend = RecordingBackend()
+    backend.release.set()
+    generator = BatchingGenerator(backend, max_batch_size=8, wait_ms=1)
+
+    def ask(delay: float, generates: bool) -> None:
+        with generator.expecting():
+            time.sleep(delay)  # retrieval, slower for some questions than for others
+            if generates:
+                generator.chat([{"role": "user", "content": f"q{delay}"}], 4)
+
+    threads = [threading.Thread(target=ask, args=(d, d != 0.3)) for d in (0.0, 0.1, 0.2, 0.3)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    generator.close()
+    assert backend.batches == [3]  # one batch, although requests came 100 ms apart and wait_ms is 1
+    assert time.monotonic() - started < 0.9  # the one that never asked (a decline) was not waited for
 
 
 def test_a_failing_batch_fails_its_callers_and_the_worker_lives_on():

@@ -1,0 +1,639 @@
+"""The Slack adapter end to end: the real SupportLoop service, the real Bolt app, a local fake Slack.
+
+Each test runs the bot's event loop in a background thread (as ``supportloop serve`` would run it) and
+drives it through the fake: signed HTTP requests to ``/slack/events``, or envelopes over the Socket Mode
+websocket. Assertions read the database and what the fake recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+from fakes.slack_api import FakeSlack
+from sqlalchemy import func, select
+
+from bots import messages
+from bots.conversation import ConversationService, reason_id, vote_id
+from bots.slack_bot import SECTION_CHARS, SlackBot, slack_manifest, to_mrkdwn
+from core.errors import SupportLoopError
+from core.settings import load_settings
+from core.tables import AnswerMessageRecord, AnswerRecord, FeedbackRecord, HandledEventRecord, JobRunRecord
+from rag.answerer import Answer
+from rag.index import Passage
+from supportloop.app import SupportLoop
+
+T = TypeVar("T")
+SECRET = "test-signing-secret"
+REFUND = "How do I get a refund on an annual plan?"
+REFUND_PAGE = "/billing/refunds.html"
+
+
+# --------------------------------------------------------------------- harness
+
+
+class LoopThread:
+    """An asyncio loop in a background thread: the bot lives there, the synchronous test drives it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="slack-bot-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 20) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@dataclass
+class Harness:
+    bot: SlackBot
+    slack: FakeSlack
+    app: SupportLoop
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.bot.port}/slack/events"
+
+    def event(self, event: dict[str, Any], **kwargs: Any) -> int:
+        status, _ = self.slack.post_event(self.url, event, signing_secret=SECRET, **kwargs)
+        return status
+
+    def interact(self, payload: dict[str, Any]) -> int:
+        return self.slack.post_interaction(self.url, payload, signing_secret=SECRET)[0]
+
+    def command(self, text: str, user: str = "UPLAIN", channel: str = "C1") -> tuple[int, dict[str, Any]]:
+        fields = {"command": "/supportloop", "text": text, "user_id": user, "channel_id": channel}
+        status, body = self.slack.post_command(self.url, fields, signing_secret=SECRET)
+        # Bolt answers a text-only ack as text/plain, which Slack shows privately like {"text": ...}.
+        return status, json.loads(body) if body.startswith("{") else {"text": body} if body else {}
+
+    def settle(self, timeout: float = 10) -> None:
+        """Wait until no answer is in progress (after the requests that started them were acked)."""
+        time.sleep(0.05)
+        wait_for(lambda: self.bot.answering == 0, timeout)
+
+    def count(self, table: type) -> int:
+        with self.app.db.session() as session:
+            return session.scalar(select(func.count()).select_from(table)) or 0
+
+    def rows(self, table: type) -> list[Any]:
+        with self.app.db.session() as session:
+            return list(session.scalars(select(table).order_by(table.id)).all())
+
+    def answered(self, n: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
+        """Wait until ``n`` answers show (messages with vote buttons) and the bot has finished with them."""
+        found = wait_for(
+            lambda: (found := answer_messages(self.slack)) and len(found) >= n and found, timeout
+        )
+        self.settle()
+        return found
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 10) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the bot")
+        time.sleep(0.02)
+
+
+def answer_messages(slack: FakeSlack) -> list[dict[str, Any]]:
+    """Messages carrying vote buttons, in posting order."""
+    with slack._lock:
+        found = [dict(m, channel=c) for (c, _), m in slack.messages.items() if _actions(m)]
+    return sorted(found, key=lambda m: float(m["ts"]))
+
+
+def placeholders(slack: FakeSlack) -> list[dict[str, Any]]:
+    return [p for p in slack.calls_to("chat.postMessage") if p.get("text") == messages.PLACEHOLDER]
+
+
+def _actions(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for b in message.get("blocks") or [] if b.get("type") == "actions"]
+
+
+@contextmanager
+def running(
+    service: ConversationService,
+    slack: FakeSlack,
+    app: SupportLoop,
+    *,
+    socket_mode: bool = False,
+    admins: tuple[str, ...] = (),
+) -> Iterator[Harness]:
+    thread = LoopThread()
+
+    async def make() -> SlackBot:
+        return SlackBot(
+            service,
+            bot_token=slack.bot_token,
+            app_token=slack.app_token if socket_mode else None,
+            signing_secret=None if socket_mode else SECRET,
+            api_url=slack.api_url,
+            admins=admins,
+            port=0,
+        )
+
+    bot = thread.run(make())
+    try:
+        thread.run(bot.start())
+        yield Harness(bot, slack, app)
+    finally:
+        started = time.monotonic()
+        thread.run(bot.stop())
+        assert time.monotonic() - started < 3, "stop() should be quick"
+        thread.close()
+
+
+@pytest.fixture
+def app(fresh_dir) -> Iterator[SupportLoop]:
+    with SupportLoop(load_settings(crawl_rate_per_host=1000)) as loop:  # a re-index needn't be polite here
+        yield loop
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    users = {"UADMIN": {"is_admin": True}, "UPLAIN": {}, "UOTHER": {}}
+    with FakeSlack(users=users) as fake:
+        yield fake
+
+
+@pytest.fixture
+def bot(app: SupportLoop, slack: FakeSlack) -> Iterator[Harness]:
+    with running(app.conversations, slack, app, admins=("UCONFIGURED",)) as harness:
+        yield harness
+
+
+_ts = iter(range(1, 1_000_000))
+
+
+def new_ts() -> str:
+    """A user message ts, distinct from the fake's own (which start at 1700000000)."""
+    return f"1600000000.{next(_ts):06d}"
+
+
+def message(text: str, *, kind: str = "message", user: str = "UPLAIN", channel: str = "C1", **extra: Any):
+    event = {"type": kind, "user": user, "text": text, "channel": channel, "ts": new_ts(), **extra}
+    if kind == "message":
+        event.setdefault("channel_type", "im" if channel.startswith("D") else "channel")
+    event["event_ts"] = event["ts"]
+    return event
+
+
+def mention(text: str, **extra: Any) -> dict[str, Any]:
+    return message(f"<@UBOT> {text}", kind="app_mention", **extra)
+
+
+def click(answer: dict[str, Any], answer_id: int, vote: int, user: str = "UPLAIN") -> dict[str, Any]:
+    action_id = vote_id(answer_id, vote)
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "T1"},
+        "api_app_id": "A1",
+        "team": {"id": "T1", "domain": "test"},
+        "container": {
+            "type": "message",
+            "message_ts": answer["ts"],
+            "channel_id": answer["channel"],
+            "is_ephemeral": False,
+            "thread_ts": answer.get("thread_ts"),
+        },
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.1.abc",
+        "channel": {"id": answer["channel"], "name": "general"},
+        "message": {k: answer[k] for k in ("type", "ts", "thread_ts", "user", "bot_id") if k in answer},
+        "response_url": "http://127.0.0.1:9/response",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "supportloop_votes",
+                "value": action_id,
+                "action_ts": "1700000001.000001",
+            }
+        ],
+    }
+
+
+def reaction(
+    answer: dict[str, Any], name: str, *, added: bool = True, user: str = "UPLAIN"
+) -> dict[str, Any]:
+    return {
+        "type": "reaction_added" if added else "reaction_removed",
+        "user": user,
+        "reaction": name,
+        "item": {"type": "message", "channel": answer["channel"], "ts": answer["ts"]},
+        "item_user": "UBOT",
+        "event_ts": new_ts(),
+    }
+
+
+def submit_reason(view: dict[str, Any], text: str | None, user: str = "UPLAIN") -> dict[str, Any]:
+    return {
+        "type": "view_submission",
+        "user": {"id": user, "team_id": "T1"},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "trigger_id": "1.2.3",
+        "view": {
+            **view,
+            "state": {"values": {"reason": {"reason": {"type": "plain_text_input", "value": text}}}},
+        },
+    }
+
+
+def feedback(harness: Harness) -> list[tuple[int, int, str | None, bool]]:
+    return [(f.answer_id, f.vote, f.reason, f.retracted) for f in harness.rows(FeedbackRecord)]
+
+
+# --------------------------------------------------------------------- answering
+
+
+def test_a_mention_gets_a_threaded_answer_with_sources_and_buttons(bot: Harness) -> None:
+    question = mention(REFUND)
+    assert bot.event(question) == 200
+    [answer] = bot.answered()
+
+    posts = bot.slack.calls_to("chat.postMessage")
+    assert posts[0] == {"channel": "C1", "thread_ts": question["ts"], "text": messages.PLACEHOLDER}
+    [update] = bot.slack.calls_to("chat.update")
+    assert update["ts"] == answer["ts"] and answer["thread_ts"] == question["ts"]
+    assert [name for name, _ in bot.slack.calls if name.startswith("chat.")] == [
+        "chat.postMessage",
+        "chat.update",
+    ]
+
+    kinds = [block["type"] for block in answer["blocks"]]
+    assert kinds[0] == "section" and kinds[-2:] == ["context", "actions"]
+    assert answer["text"] and "refund" in answer["text"].lower()
+    assert REFUND_PAGE in answer["blocks"][-2]["elements"][0]["text"]
+    assert "|" in answer["blocks"][-2]["elements"][0]["text"]  # <url|title> links
+    [record] = bot.rows(AnswerRecord)
+    buttons = [button["action_id"] for button in answer["blocks"][-1]["elements"]]
+    assert buttons == [vote_id(record.id, 1), vote_id(record.id, -1)]
+    assert (record.platform, record.channel, record.thread) == ("slack", "C1", question["ts"])
+    assert record.question == REFUND and "UPLAIN" not in (record.user_hash or "UPLAIN")
+    [link] = bot.rows(AnswerMessageRecord)
+    assert (link.answer_id, link.channel, link.message) == (record.id, "C1", answer["ts"])
+
+
+def test_follow_ups_in_its_threads_are_answered_and_other_threads_ignored(bot: Harness) -> None:
+    question = mention(REFUND)
+    bot.event(question)
+    bot.answered(1)
+
+    bot.event(message("And for a monthly plan?", thread_ts=question["ts"]))
+    second = bot.answered(2)[-1]
+    assert second["thread_ts"] == question["ts"]
+
+    stranger = message("Anyone know how refunds work?")
+    bot.event(message("How do I export my data?", thread_ts=stranger["ts"]))  # a thread we never answered
+    bot.event(message("How do I export my data?"))  # a channel message without a mention
+    bot.event(message("hi", user="UOTHER", thread_ts=question["ts"], bot_id="BOTHER", subtype="bot_message"))
+    bot.event(message("edited", thread_ts=question["ts"], subtype="message_changed"))
+    bot.event(message("How long do deleted files stay recoverable?", channel="D1"))  # a DM needs no mention
+    bot.answered(3)
+    bot.settle()
+    assert bot.count(AnswerRecord) == 3
+    assert len(placeholders(bot.slack)) == 3
+    assert [r.channel for r in bot.rows(AnswerRecord)] == ["C1", "C1", "D1"]
+
+
+def test_a_retried_event_and_a_mention_sent_twice_are_answered_once(bot: Harness) -> None:
+    question = mention(REFUND)
+    bot.event(question, event_id="Ev0001")
+    bot.answered()
+    assert bot.event(question, event_id="Ev0001", retry_num=1, retry_reason="http_timeout") == 200
+    # Slack sends a channel mention both as app_mention and as message.channels.
+    both = mention("How long do deleted files stay recoverable?")
+    bot.event(both)
+    bot.event({**both, "type": "message", "channel_type": "channel"})
+    bot.answered(2)
+    bot.settle()
+    assert bot.count(AnswerRecord) == 2
+    assert len(placeholders(bot.slack)) == 2
+    assert bot.count(HandledEventRecord) == 2
+
+
+def test_a_rate_limited_post_is_retried_and_answers_once(bot: Harness) -> None:
+    bot.slack.rate_limit("chat.postMessage", times=1, retry_after=0)
+    bot.event(mention(REFUND))
+    bot.answered()
+    bot.settle()
+    assert len(bot.slack.calls_to("chat.postMessage")) == 2  # the 429, then the placeholder
+    assert bot.count(AnswerRecord) == 1
+    assert len([m for m in bot.slack.messages.values() if m.get("text")]) == 1
+
+
+class LongAnswerer:
+    """Answers every question with the same 48,000-character text.
+
+    The real answerer quotes a few sentences of one page, so it cannot produce an answer long enough to
+    need several sections and several Slack messages; this stands in for it in that one test.
+    """
+
+    def __init__(self) -> None:
+        self.text = "\n".join(
+            f"Step {n}: " + "open the settings page and check the option. " * 2 for n in range(480)
+        )
+
+    def answer(self, question: str) -> Answer:
+        page = "https://help.example.com/long.html"
+        passage = Passage("p1", "text", page, "A long page", "Steps", 0.9)
+        return Answer(question, self.text, [page], [passage], False, 0.01, 0.02)
+
+
+def test_a_long_answer_is_split_with_buttons_on_the_last_message(app: SupportLoop, slack: FakeSlack) -> None:
+    answerer = LongAnswerer()
+    service = ConversationService(answerer, app.records, lambda: None, "key")  # type: ignore[arg-type]
+    try:
+        with running(service, slack, app) as harness:
+            question = mention("How do I configure everything?")
+            harness.event(question)
+            harness.answered()
+            harness.settle()
+    finally:
+        service.close()
+    [record] = harness.rows(AnswerRecord)
+    shown = [slack.messages[("C1", link.message)] for link in harness.rows(AnswerMessageRecord)]
+    assert len(shown) == 2
+    assert all(m["thread_ts"] == question["ts"] for m in shown)
+    sections = [b["text"]["text"] for m in shown for b in m["blocks"] if b["type"] == "section"]
+    assert all(len(text) <= SECTION_CHARS for text in sections) and len(sections) > 13
+    assert "\n".join(sections) == answerer.text
+    assert all(len(m["text"]) < 40_000 and len(m["blocks"]) <= 50 for m in shown)
+    assert not _actions(shown[0]) and _actions(shown[1])
+    assert _actions(shown[1])[0]["elements"][0]["action_id"] == vote_id(record.id, 1)
+
+
+# --------------------------------------------------------------------- feedback
+
+
+def test_votes_by_button_and_reaction_count_once_change_and_retract(bot: Harness) -> None:
+    bot.event(mention(REFUND))
+    [answer] = bot.answered()
+    [record] = bot.rows(AnswerRecord)
+
+    assert bot.interact(click(answer, record.id, 1)) == 200
+    wait_for(lambda: bot.slack.ephemerals)
+    assert bot.slack.ephemerals[0]["text"] == messages.VOTE_THANKS[1]
+    assert bot.slack.ephemerals[0]["user"] == "UPLAIN" and bot.slack.ephemerals[0]["channel"] == "C1"
+    bot.event(reaction(answer, "+1"))
+    bot.event(reaction(answer, "thumbsup", user="UBOT"))  # our own reaction is no vote
+    bot.settle()
+    assert feedback(bot) == [(record.id, 1, None, False)]
+    assert not bot.slack.views  # a 👍 asks for no reason
+
+    bot.event(reaction(answer, "+1", added=False))
+    wait_for(lambda: feedback(bot)[0][3])
+    assert feedback(bot) == [(record.id, 1, None, True)]
+
+    bot.event(reaction(answer, "-1::skin-tone-3"))
+    wait_for(lambda: feedback(bot) == [(record.id, -1, None, False)])
+    bot.event(reaction(answer, "+1", user="UOTHER"))
+    wait_for(lambda: len(feedback(bot)) == 2)
+    assert feedback(bot)[1] == (record.id, 1, None, False)
+
+
+def test_a_thumbs_down_button_opens_the_reason_modal_and_stores_the_reason(bot: Harness) -> None:
+    bot.event(mention(REFUND))
+    [answer] = bot.answered()
+    [record] = bot.rows(AnswerRecord)
+
+    bot.interact(click(answer, record.id, -1))
+    [view] = wait_for(lambda: bot.slack.views)
+    assert view["callback_id"] == reason_id(record.id)
+    assert view["blocks"][0]["element"]["type"] == "plain_text_input" and view["blocks"][0]["optional"]
+    assert bot.slack.calls_to("views.open")[0]["trigger_id"]
+    wait_for(lambda: bot.slack.ephemerals)
+    assert bot.slack.ephemerals[0]["text"] == messages.VOTE_THANKS[-1]
+    assert feedback(bot) == [(record.id, -1, None, False)]
+
+    assert bot.interact(submit_reason(view, None)) == 200  # empty: nothing stored, nothing said
+    bot.settle()
+    assert feedback(bot) == [(record.id, -1, None, False)] and len(bot.slack.ephemerals) == 1
+    assert bot.interact(submit_reason(view, "It ignored that I am on an annual plan")) == 200
+    wait_for(lambda: feedback(bot)[0][2])
+    assert feedback(bot) == [(record.id, -1, "It ignored that I am on an annual plan", False)]
+    wait_for(lambda: len(bot.slack.ephemerals) == 2)
+    assert bot.slack.ephemerals[1]["text"] == messages.REASON_THANKS
+
+    bot.interact(click(answer, record.id, 1))  # changing the vote replaces the row
+    wait_for(lambda: feedback(bot)[0][1] == 1)
+    assert feedback(bot) == [(record.id, 1, None, False)]
+
+
+# --------------------------------------------------------------------- /supportloop
+
+
+def test_a_non_admin_retrain_is_refused_privately(bot: Harness) -> None:
+    status, body = bot.command("retrain", user="UPLAIN")
+    assert status == 200
+    assert body["text"] == messages.ADMIN_ONLY.format(command="retrain")
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    bot.settle()
+    assert bot.count(JobRunRecord) == 0
+    assert not bot.slack.calls_to("chat.postMessage")
+
+
+def test_admins_by_setting_or_by_workspace_role_queue_a_retrain(bot: Harness) -> None:
+    assert bot.command("retrain", user="UCONFIGURED")[0] == 200  # listed in SUPPORTLOOP_SLACK_ADMINS
+    assert bot.command("retrain", user="UADMIN")[0] == 200  # a workspace admin per users.info
+    assert bot.command("retrain", user="UADMIN")[0] == 200
+    wait_for(lambda: len(bot.slack.calls_to("chat.postMessage")) == 3)
+    runs = bot.rows(JobRunRecord)
+    assert [(r.kind, r.status) for r in runs] == [("retrain", "queued")] * 3
+    assert [p["user"] for p in bot.slack.calls_to("users.info")] == ["UADMIN"]  # cached after one look-up
+    lines = [p["text"] for p in bot.slack.calls_to("chat.postMessage")]
+    assert [line.split(".")[0] for line in lines] == [f"Queued retrain as job #{r.id}" for r in runs]
+    assert all(p["channel"] == "C1" for p in bot.slack.calls_to("chat.postMessage"))
+
+
+def test_an_admin_reindex_runs_and_its_result_is_posted_in_the_channel(bot: Harness) -> None:
+    bot.app.worker.start()
+    status, body = bot.command("reindex", user="UADMIN")
+    assert status == 200 and not body.get("text")
+    finished = wait_for(
+        lambda: [p for p in bot.slack.calls_to("chat.postMessage") if "finished" in p["text"]], timeout=60
+    )
+    lines = [p["text"] for p in bot.slack.calls_to("chat.postMessage")]
+    assert lines[0].startswith("Queued reindex as job #1")
+    assert lines[1] == "Job #1 (reindex) started."
+    assert finished[0]["channel"] == "C1" and "pages" in finished[0]["text"]
+    [run] = bot.rows(JobRunRecord)
+    assert (run.kind, run.status) == ("reindex", "succeeded")
+
+
+def test_status_and_help_answer_privately(bot: Harness) -> None:
+    bot.event(mention(REFUND))
+    [answer] = bot.answered()
+    [record] = bot.rows(AnswerRecord)
+    bot.interact(click(answer, record.id, 1))
+    wait_for(lambda: bot.count(FeedbackRecord))
+
+    status, body = bot.command("status")
+    assert status == 200
+    assert "*Model:*" in body["text"] and "*Index:*" in body["text"]
+    assert "*Feedback:* 1 answers, 1 👍, 0 👎" in body["text"]
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    _, body = bot.command("")
+    assert "/supportloop ask &lt;question&gt;" in body["text"]  # Slack's control characters escaped
+
+
+def test_ask_by_command_answers_in_the_channel_with_buttons(bot: Harness) -> None:
+    status, body = bot.command(f"ask {REFUND}")
+    assert status == 200 and body["text"] == messages.PLACEHOLDER  # at once, privately
+    [answer] = bot.answered()
+    assert "thread_ts" not in answer and answer["channel"] == "C1"
+    assert answer["blocks"][-2]["type"] == "context"
+    [record] = bot.rows(AnswerRecord)
+    assert [link.message for link in bot.rows(AnswerMessageRecord)] == [answer["ts"]]
+    assert _actions(answer)[0]["elements"][1]["action_id"] == vote_id(record.id, -1)
+    bot.command("ask")  # an empty question is answered privately
+    wait_for(lambda: bot.slack.ephemerals)
+    assert bot.slack.ephemerals[0]["text"] == to_mrkdwn(messages.EMPTY_QUESTION)
+    assert len(bot.slack.calls_to("chat.postMessage")) == 1
+
+
+# --------------------------------------------------------------------- robustness
+
+
+def test_bad_signatures_and_stale_timestamps_are_rejected(bot: Harness) -> None:
+    question = mention(REFUND)
+    assert bot.slack.post_event(bot.url, question, signing_secret=SECRET, bad_signature=True)[0] == 401
+    stale = int(time.time()) - 6 * 60
+    assert bot.slack.post_event(bot.url, question, signing_secret=SECRET, timestamp=stale)[0] == 401
+    assert bot.slack.post_event(bot.url, question, signing_secret="someone-else")[0] == 401
+    status, body = bot.slack.post_url_verification(bot.url, "challenge-123", signing_secret=SECRET)
+    assert status == 200 and "challenge-123" in body
+    bot.settle()
+    assert bot.count(AnswerRecord) == bot.count(HandledEventRecord) == 0
+    assert not bot.slack.calls_to("chat.postMessage")
+
+
+def test_malformed_and_unknown_events_are_acknowledged_and_the_bot_keeps_answering(bot: Harness) -> None:
+    assert bot.event({"type": "app_mention", "text": "<@UBOT> no channel or ts"}) == 200
+    assert bot.event({"type": "message", "channel": "C1"}) == 200
+    assert bot.event({"type": "reaction_added", "user": "UPLAIN"}) == 200
+    assert bot.event({"text": "an event without a type"}) == 200
+    assert bot.event({"type": "emoji_changed", "subtype": "add", "name": "party"}) == 200
+    assert bot.event({"type": "app_home_opened", "user": "UPLAIN", "channel": "D1", "tab": "home"}) == 200
+    assert (
+        bot.interact({"type": "block_actions", "user": {"id": "UPLAIN"}, "actions": [{"action_id": "x"}]})
+        == 200
+    )
+    bot.event(mention(REFUND))
+    bot.answered()
+    bot.settle()
+    assert bot.count(AnswerRecord) == 1
+
+
+def test_socket_mode_answers_dedupes_replays_and_acks_commands(app: SupportLoop, slack: FakeSlack) -> None:
+    with running(app.conversations, slack, app, socket_mode=True) as harness:
+        assert harness.bot.description == "Slack (Socket Mode)" and harness.bot.port is None
+        question = mention(REFUND)
+        callback = {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event": question}
+        callback["event_id"] = "Ev0002"
+        assert slack.send_envelope("events_api", callback)["envelope_id"]
+        [answer] = harness.answered()
+
+        slack.disconnect_socket()  # Slack drops the socket; the bot reconnects and Slack replays
+        slack.send_envelope("events_api", callback)
+        assert slack.socket_connections == 2
+
+        for junk in ({"type": "emoji_changed", "subtype": "add"}, {"type": "app_mention", "user": "UPLAIN"}):
+            slack.send_envelope("events_api", {"type": "event_callback", "team_id": "T1", "event": junk})
+        [record] = harness.rows(AnswerRecord)
+        slack.send_envelope("interactive", click(answer, record.id, 1))
+        wait_for(lambda: harness.count(FeedbackRecord))
+
+        command = {
+            "command": "/supportloop",
+            "text": "status",
+            "user_id": "UPLAIN",
+            "channel_id": "C1",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "trigger_id": "1.2.3",
+            "response_url": "http://127.0.0.1:9/response",
+        }
+        ack = slack.send_envelope("slash_commands", command, accepts_response_payload=True)
+        assert "*Feedback:* 1 answers, 1 👍" in ack["payload"]["text"]
+        harness.settle()
+    assert harness.count(AnswerRecord) == 1
+    assert len(placeholders(slack)) == 1
+    assert feedback(harness) == [(record.id, 1, None, False)]
+
+
+def test_start_fails_in_one_line_on_a_rejected_token_or_missing_settings(
+    app: SupportLoop, slack: FakeSlack
+) -> None:
+    def start(**config: Any) -> str:
+        async def go() -> None:
+            bot = SlackBot(app.conversations, **{"api_url": slack.api_url, "port": 0, **config})
+            try:
+                await bot.start()
+            finally:
+                await bot.stop()
+
+        with pytest.raises(SupportLoopError) as err:
+            asyncio.run(go())
+        assert "\n" not in str(err.value)
+        return str(err.value)
+
+    assert start(bot_token="xoxb-wrong", signing_secret=SECRET) == (
+        "Slack rejected SUPPORTLOOP_SLACK_BOT_TOKEN (invalid_auth)."
+    )
+    assert start(bot_token=slack.bot_token, app_token="xapp-wrong") == (
+        "Slack rejected SUPPORTLOOP_SLACK_APP_TOKEN (invalid_auth)."
+    )
+    assert "SUPPORTLOOP_SLACK_SIGNING_SECRET" in start(bot_token=slack.bot_token)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert start(bot_token=slack.bot_token, signing_secret=SECRET, port=port).startswith(
+            f"Cannot listen for Slack on 127.0.0.1:{port}"
+        )
+    assert not slack.calls_to("chat.postMessage")
+
+
+def test_the_manifest_asks_for_what_the_adapter_uses() -> None:
+    socket = slack_manifest(request_url=None)
+    assert socket["settings"]["socket_mode_enabled"] is True
+    assert "request_url" not in socket["settings"]["event_subscriptions"]
+    assert set(socket["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_mention",
+        "message.im",
+        "message.channels",
+        "message.groups",
+        "reaction_added",
+        "reaction_removed",
+    }
+    scopes = set(socket["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "commands", "users:read", "reactions:read"} <= scopes
+    [command] = socket["features"]["slash_commands"]
+    assert command["command"] == "/supportloop" and command["usage_hint"]
+    assert socket["settings"]["interactivity"]["is_enabled"] is True
+
+    url = "https://bot.example.com/slack/events"
+    http = slack_manifest(request_url=url, name="Helpdesk")
+    assert http["settings"]["socket_mode_enabled"] is False
+    assert http["settings"]["event_subscriptions"]["request_url"] == url
+    assert http["settings"]["interactivity"]["request_url"] == url
+    assert http["features"]["slash_commands"][0]["url"] == url
+    assert http["display_information"]["name"] == http["features"]["bot_user"]["display_name"] == "Helpdesk"

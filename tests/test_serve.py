@@ -1,0 +1,110 @@
+"""``supportloop serve`` as a process: both platforms from settings, one failing alone, SIGTERM exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from fakes.discord_api import FakeDiscord
+from fakes.slack_api import FakeSlack
+from helpers import GUARD_DIR
+
+pytestmark = pytest.mark.slow  # needs the prepared index
+
+QUESTION = "How do I get a refund on an annual plan?"
+
+
+@contextmanager
+def serving(env: dict[str, str], log: Path) -> Iterator[None]:
+    """``supportloop serve`` until it says it is serving; on leaving, SIGTERM, and it must exit 0."""
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "supportloop"), "serve"],
+            env={**os.environ, "PYTHONPATH": str(GUARD_DIR), **env},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(lambda: "Serving on" in log.read_text(), 90, "no 'Serving on' line", log)
+            yield
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(30)
+    output = log.read_text()
+    assert code == 0, output
+    assert "Stopping" in output and "Traceback" not in output
+
+
+def wait_for(predicate, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout} s; serve printed:\n{log.read_text()}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeSlack, FakeDiscord]]:
+    with FakeSlack() as slack, FakeDiscord() as discord_fake:
+        discord_fake.add_user("2002", "asker")
+        yield slack, discord_fake
+
+
+def discord_env(fake: FakeDiscord) -> dict[str, str]:
+    return {
+        "SUPPORTLOOP_DISCORD_TOKEN": fake.token,
+        "SUPPORTLOOP_DISCORD_API_URL": fake.api_url,
+        "SUPPORTLOOP_DISCORD_GATEWAY_URL": fake.gateway_url,
+    }
+
+
+def discord_answered(fake: FakeDiscord, thread_id: str) -> bool:
+    return any(
+        m["author"]["id"] == fake.bot_user_id and m["components"] for m in fake.channel_messages(thread_id)
+    )
+
+
+def test_serve_runs_slack_and_discord_and_stops_on_sigterm(fresh_dir, fakes, tmp_path):
+    slack, discord_fake = fakes
+    env = {
+        "SUPPORTLOOP_SLACK_BOT_TOKEN": slack.bot_token,
+        "SUPPORTLOOP_SLACK_APP_TOKEN": slack.app_token,
+        "SUPPORTLOOP_SLACK_API_URL": slack.api_url,
+        **discord_env(discord_fake),
+    }
+    log = tmp_path / "serve.log"
+    with serving(env, log):
+        assert "Slack (Socket Mode)" in log.read_text() and "Discord" in log.read_text()
+
+        event = {"type": "app_mention", "user": "U1", "text": "<@UBOT> " + QUESTION, "channel": "C1"}
+        event |= {"ts": "1600000000.000001", "event_ts": "1600000000.000001"}
+        slack.send_envelope("events_api", {"type": "event_callback", "event": event, "team_id": "T1"})
+        wait_for(lambda: slack.calls_to("chat.update"), 30, "no Slack answer", log)
+        assert "refund" in str(slack.calls_to("chat.update")[-1]).lower()
+
+        asked = discord_fake.user_message("2002", QUESTION, mention_bot=True)
+        wait_for(lambda: discord_answered(discord_fake, asked["id"]), 30, "no Discord answer", log)
+
+
+def test_one_platform_failing_does_not_stop_the_other(fresh_dir, fakes, tmp_path):
+    slack, discord_fake = fakes
+    env = {
+        "SUPPORTLOOP_SLACK_BOT_TOKEN": "xoxb-revoked",
+        "SUPPORTLOOP_SLACK_APP_TOKEN": slack.app_token,
+        "SUPPORTLOOP_SLACK_API_URL": slack.api_url,
+        **discord_env(discord_fake),
+    }
+    log = tmp_path / "serve.log"
+    with serving(env, log):
+        output = log.read_text()
+        assert "Slack (Socket Mode) did not start: Slack rejected SUPPORTLOOP_SLACK_BOT_TOKEN" in output
+        asked = discord_fake.user_message("2002", QUESTION, mention_bot=True)
+        wait_for(lambda: discord_answered(discord_fake, asked["id"]), 30, "no Discord answer", log)
