@@ -37,6 +37,8 @@ bench: install
 	$(OFFLINE) $(BIN)/python bench/retrieval_speed.py
 	$(OFFLINE) $(BIN)/python bench/extraction.py
 	$(OFFLINE) $(BIN)/python bench/answer_latency.py
+	$(OFFLINE) $(BIN)/python bench/slack_events.py
+	$(OFFLINE) $(BIN)/python bench/bot_throughput.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
