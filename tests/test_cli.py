@@ -55,7 +55,7 @@ def test_demo_without_a_terminal_prints_cited_answers_to_the_bundled_questions(d
     for q in questions:
         assert f"{q.id}: {q.question}" in out
     assert out.count("SupportLoop:") == len(questions)
-    assert len(re.findall(r"\[1\] http://127\.0\.0\.1:\d+/", out)) >= 0.8 * len(questions)
+    assert len(re.findall(r"\[1\] .+ — http://127\.0\.0\.1:\d+/", out)) >= 0.8 * len(questions)
     assert len(re.findall(r"\d+\.\d\d s \(retrieval \d+\.\d\d s, answering \d+\.\d\d s\)", out)) == len(
         questions
     )

@@ -65,8 +65,11 @@ def test_announced_requests_still_on_their_way_join_the_batch():
     backend.release.set()
     generator = BatchingGenerator(backend, max_batch_size=8, wait_ms=1)
 
+    asked_together = threading.Barrier(4)
+
     def ask(delay: float, generates: bool) -> None:
         with generator.expecting():
+            asked_together.wait(5)
             time.sleep(delay)  # retrieval, slower for some questions than for others
             if generates:
                 generator.chat([{"role": "user", "content": f"q{delay}"}], 4)
