@@ -48,6 +48,7 @@ class Origin:
     user_id: str | None = None
     channel: str | None = None
     thread: str | None = None
+    simulated: bool = False  # a simulated user (``supportloop simulate``): its votes are marked so
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,8 @@ class ConversationService:
         if user_hash is None:
             raise ValueError("a vote needs the voter's user id")
         try:
-            self.records.vote(answer_id, user_hash, vote, (reason or "").strip() or None)
+            reason = (reason or "").strip() or None
+            self.records.vote(answer_id, user_hash, vote, reason, simulated=origin.simulated)
         except SupportLoopError:
             return Reply(messages.VOTE_GONE, "error", private=True)
         return Reply(messages.VOTE_THANKS[vote], "notice", private=True)
@@ -316,7 +318,8 @@ class ConversationService:
         if not added:
             return self.records.retract(answer_id, user_hash, vote)
         current = self.records.feedback(answer_id, user_hash)
-        self.records.vote(answer_id, user_hash, vote, current[1] if current and current[0] == vote else None)
+        reason = current[1] if current and current[0] == vote else None
+        self.records.vote(answer_id, user_hash, vote, reason, simulated=origin.simulated)
         return True
 
     def give_reason(self, answer_id: int, origin: Origin, reason: str) -> Reply:

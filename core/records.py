@@ -41,7 +41,9 @@ class Records:
             session.commit()
             return record.id
 
-    def vote(self, answer_id: int, user_hash: str, vote: int, reason: str | None = None) -> None:
+    def vote(
+        self, answer_id: int, user_hash: str, vote: int, reason: str | None = None, *, simulated: bool = False
+    ) -> None:
         """Record or change one user's vote on one answer (one vote per user per answer)."""
         if vote not in (-1, 1):
             raise SupportLoopError("A vote is +1 (👍) or -1 (👎).")
@@ -55,7 +57,13 @@ class Records:
             ).first()
             if record is None:
                 session.add(
-                    FeedbackRecord(answer_id=answer_id, user_hash=user_hash, vote=vote, reason=reason)
+                    FeedbackRecord(
+                        answer_id=answer_id,
+                        user_hash=user_hash,
+                        vote=vote,
+                        reason=reason,
+                        simulated=simulated,
+                    )
                 )
             else:
                 record.vote, record.retracted = vote, False

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -97,6 +98,7 @@ class FeedbackRecord(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     retracted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ModelVersionRecord(Base):

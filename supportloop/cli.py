@@ -358,6 +358,54 @@ def discord_invite(
 
 
 @app.command()
+def simulate(
+    votes: Annotated[int, typer.Option("--votes", min=1, help="How many votes to cast.")],
+    questions: Annotated[
+        Path | None,
+        typer.Option(
+            "--questions",
+            help="Question set in the `eval` format (answering pages, expected facts); "
+            "default: the bundled demo help center's questions.",
+        ),
+    ] = None,
+    voters: Annotated[
+        int, typer.Option("--voters", min=1, help="Simulated users voting on each answer.")
+    ] = 3,
+    noise: Annotated[
+        float, typer.Option("--noise", min=0.0, max=0.5, help="Chance a user votes against their preference.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the noise, for repeatable runs.")] = 0,
+):
+    """Ask known questions and vote on the answers as simulated users, for demos and trials.
+
+    Preference: 👍 for an answer that cites an answering page and states the expected facts in at most
+    600 characters, and for a polite decline of an uncovered question or an injection; 👎 otherwise.
+    Votes are stored marked as simulated: training uses them only when asked to.
+    """
+    from rag.evaluation import load_eval_questions
+    from supportloop.simulate import Preference
+    from supportloop.simulate import simulate as run_simulation
+
+    items = load_questions() if questions is None else load_eval_questions(questions)
+    with _open() as loop:
+        _load_model(loop)
+        with progress("Simulating users", total=votes) as bar:
+            report = run_simulation(
+                loop.conversations,
+                items,
+                votes,
+                voters_per_answer=voters,
+                preference=Preference(noise=noise),
+                seed=seed,
+                on_vote=bar.advance,
+            )
+    out.print(
+        f"Cast {report.votes} simulated votes ({report.upvotes} 👍, {report.downvotes} 👎) "
+        f"on {report.answers} answers."
+    )
+
+
+@app.command()
 def rollback(version: Annotated[int, typer.Argument(help="The model version to serve.", min=0)]):
     """Serve an earlier model version from now on (a running `serve` switches within seconds)."""
     with _open() as loop:

@@ -1,0 +1,92 @@
+"""Simulated users: ask known questions and vote like a documented, slightly noisy person would.
+
+Real feedback takes weeks to collect; demos, tests and benchmarks need votes now. A simulated user asks
+a question whose answer we know (an evaluation question: answering pages, expected facts) through the
+same conversation service as real users, and votes through the same storage path, marked simulated.
+
+The preference, in order:
+- a question the help pages don't cover, or an injection attempt: 👍 for a polite decline, and 👎 for
+  an answer that plays along (for injections: one containing what the attacker asked for);
+- a covered question that was declined: 👎;
+- a rambling answer (longer than ``max_chars``): 👎;
+- an answer that cites a page that answers the question and states at least half the expected facts: 👍;
+- anything else: 👎.
+Each voter then flips their vote with probability ``noise``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bots.conversation import ConversationService, Origin, Reply
+from rag.evaluation import EvalQuestion, normalise_text
+
+PLATFORM = "simulated"
+
+
+@dataclass(frozen=True)
+class Preference:
+    max_chars: int = 600
+    noise: float = 0.1
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    answers: int
+    votes: int
+    upvotes: int
+    downvotes: int
+
+
+def judge(question: EvalQuestion, reply: Reply, preference: Preference) -> int:
+    """+1 or -1: what a user with ``preference`` thinks of ``reply`` (before noise)."""
+    text = normalise_text(reply.text)
+    if question.kind != "in_scope":
+        played_along = any(f.lower() in text for f in question.forbidden)
+        return 1 if reply.declined and not played_along else -1
+    if reply.declined or len(reply.text) > preference.max_chars:
+        return -1
+    cited = {urlsplit(source.url).path for source in reply.sources}
+    found = sum(normalise_text(fact) in text for fact in question.facts)
+    covers = not question.facts or found * 2 >= len(question.facts)
+    return 1 if cited & set(question.source) and covers else -1
+
+
+def simulate(
+    service: ConversationService,
+    questions: Sequence[EvalQuestion],
+    votes: int,
+    *,
+    voters_per_answer: int = 3,
+    preference: Preference | None = None,
+    seed: int = 0,
+    workers: int = 8,
+    on_vote: Callable[[], None] = lambda: None,
+) -> SimulationReport:
+    """Ask questions (cycling through ``questions``) until ``votes`` votes are cast, and cast them."""
+    if not questions:
+        raise ValueError("no questions to simulate with")
+    preference = preference or Preference()
+    rng = random.Random(seed)
+    answers_needed = -(-votes // voters_per_answer)
+    asked = [questions[n % len(questions)] for n in range(answers_needed)]
+    asker = Origin(PLATFORM, simulated=True)  # no user id: asking is not rate-limited
+    with ThreadPoolExecutor(workers) as pool:  # concurrent, so generation batches
+        replies = list(pool.map(lambda q: service.ask(q.question, asker), asked))
+    up = down = answered = 0
+    for n, (question, reply) in enumerate(zip(asked, replies, strict=True)):
+        if reply.answer_id is None:  # an error: nothing to vote on
+            continue
+        answered += 1
+        opinion = judge(question, reply, preference)
+        for voter in range(min(voters_per_answer, votes - up - down)):
+            vote = -opinion if rng.random() < preference.noise else opinion
+            user = Origin(PLATFORM, f"simulated-user-{(n + voter) % 97}", simulated=True)
+            service.vote(reply.answer_id, user, vote)
+            up, down = up + (vote > 0), down + (vote < 0)
+            on_vote()
+    return SimulationReport(answers=answered, votes=up + down, upvotes=up, downvotes=down)

@@ -1,0 +1,79 @@
+"""Feedback becomes labelled answers and preference pairs, split by question, redacted, never mixed."""
+
+import pytest
+
+from core.database import open_database
+from core.errors import SupportLoopError
+from core.records import Records
+from training.datasets import build_dataset
+from training.redact import redact
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    yield database
+    database.close()
+
+
+def answer(records: Records, question: str, text: str) -> int:
+    return records.add_answer(
+        question=question,
+        answer=text,
+        citations=[],
+        passage_ids=["p1"],
+        declined=False,
+        model_version=0,
+        platform="slack",
+        latency_s=0.1,
+    )
+
+
+def test_redaction_removes_emails_phones_and_tokens_but_keeps_support_details():
+    text = "I'm jo@example.com, +44 20 7946 0958, token xoxb-123456789012-abcdefghijkl; error TP-207 in 3.2"
+    assert redact(text) == "I'm [email], [phone], token [token]; error TP-207 in 3.2"
+
+
+def test_labels_pairs_split_and_decisions(db):
+    records = Records(db)
+    questions = [
+        "How do I get a refund on an annual plan?",
+        "How do I invite members to my workspace?",
+        "How long do deleted files stay recoverable?",
+        "Which payment methods are accepted?",
+        "How do I export my data?",
+    ]
+    for n, question in enumerate(questions):
+        good = answer(records, question, f"good answer {n}")
+        bad = answer(records, question + " ", f"bad answer {n}")  # the same question, asked again
+        for voter in range(3):
+            records.vote(good, f"u{voter}", 1)
+            records.vote(bad, f"u{voter}", -1, "wrong plan, mail me at x@y.org")
+    tied = answer(records, "Is there a dark mode?", "maybe")
+    records.vote(tied, "u1", 1)
+    records.vote(tied, "u2", -1)
+    withdrawn = answer(records, "Can I change my username?", "yes")
+    records.vote(withdrawn, "u1", 1)
+    records.retract(withdrawn, "u1")
+
+    data = build_dataset(db, min_votes=10, test_fraction=0.2)
+    assert data.votes == 32  # 30 plus the tie's two; the withdrawn vote doesn't count
+    assert data.decisions["answers_tied_and_dropped"] == 1
+    assert len(data.train) + len(data.test) == 10
+    assert len(data.train_pairs) + len(data.test_pairs) == 5
+    assert {a.question.strip() for a in data.test}.isdisjoint({a.question.strip() for a in data.train})
+    assert data.test and data.test_pairs
+    pair = data.train_pairs[0]
+    assert (pair.chosen.label, pair.rejected.label) == (1, 0)
+    assert pair.rejected.reasons == ["wrong plan, mail me at [email]"] * 3
+
+
+def test_too_little_or_only_simulated_feedback_says_what_is_needed(db):
+    records = Records(db)
+    for n in range(4):
+        records.vote(answer(records, f"question {n}", "a"), "u1", 1, simulated=True)
+    with pytest.raises(SupportLoopError, match="at least 50 real votes; there are 0"):
+        build_dataset(db)
+    with pytest.raises(SupportLoopError, match="supportloop simulate"):
+        build_dataset(db, source="simulated", min_votes=5)
+    assert build_dataset(db, source="simulated", min_votes=4).votes == 4

@@ -1,0 +1,173 @@
+"""From stored 👍/👎 to training data: labelled answers, preference pairs, and a held-out split.
+
+- Votes: one per user per answer (the storage guarantees it); withdrawn votes don't count. An answer's
+  label is the majority of its votes; a tie says nothing and is left out.
+- Pairs for a pairwise reward model: two answers to the same or a near-duplicate question (same content
+  words, Jaccard ≥ ``NEAR_DUPLICATE``), one liked and one disliked.
+- Held out by question: near-duplicates stay on the same side, so the test set measures answers to
+  questions the model has not seen.
+- Questions are redacted (emails, phone numbers, tokens) before anything uses them.
+- Simulated votes are only used when asked for, never mixed in silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Literal
+
+from sqlalchemy import select
+
+from core.database import Database
+from core.errors import SupportLoopError
+from core.tables import AnswerRecord, FeedbackRecord
+from rag.text import tokens
+from training.redact import redact
+
+NEAR_DUPLICATE = 0.75  # Jaccard similarity of content words above which two questions count as one
+MAX_PAIRS_PER_QUESTION = 20  # so one popular question doesn't dominate the pairs
+Source = Literal["real", "simulated", "all"]
+
+
+@dataclass(frozen=True)
+class LabelledAnswer:
+    answer_id: int
+    question: str  # redacted
+    answer: str
+    passage_ids: list[str]
+    upvotes: int
+    downvotes: int
+    reasons: list[str]  # what 👎 voters said was wrong (redacted)
+
+    @property
+    def label(self) -> int:
+        """1 when most voters liked the answer, else 0."""
+        return int(self.upvotes > self.downvotes)
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    question: str
+    chosen: LabelledAnswer
+    rejected: LabelledAnswer
+
+
+@dataclass(frozen=True)
+class FeedbackDataset:
+    train: list[LabelledAnswer]
+    test: list[LabelledAnswer]
+    train_pairs: list[PreferencePair]
+    test_pairs: list[PreferencePair]
+    votes: int  # votes behind the labels
+    source: Source
+    decisions: dict[str, object] = field(default_factory=dict)  # what was filtered and why, for reports
+
+
+def build_dataset(
+    db: Database, *, source: Source = "real", test_fraction: float = 0.2, min_votes: int = 50
+) -> FeedbackDataset:
+    """Read the feedback and build the dataset; raise a ``SupportLoopError`` when there is too little."""
+    labelled, votes, ties = _labelled_answers(db, source)
+    if votes < min_votes:
+        which = {"real": "real ", "simulated": "simulated ", "all": ""}[source]
+        raise SupportLoopError(
+            f"Training needs at least {min_votes} {which}votes; there are {votes}. Collect more feedback "
+            "(or, for a trial, run `supportloop simulate --votes N`)."
+        )
+    groups = _group_questions(labelled)
+    test_keys = _held_out(list(groups), test_fraction)
+    train = [a for key, answers in groups.items() if key not in test_keys for a in answers]
+    test = [a for key, answers in groups.items() if key in test_keys for a in answers]
+    return FeedbackDataset(
+        train=train,
+        test=test,
+        train_pairs=[p for key in groups if key not in test_keys for p in _pairs(groups[key])],
+        test_pairs=[p for key in groups if key in test_keys for p in _pairs(groups[key])],
+        votes=votes,
+        source=source,
+        decisions={
+            "source": source,
+            "votes": votes,
+            "answers_labelled": len(labelled),
+            "answers_tied_and_dropped": ties,
+            "question_groups": len(groups),
+            "held_out_groups": len(test_keys),
+            "test_fraction": test_fraction,
+            "near_duplicate_jaccard": NEAR_DUPLICATE,
+            "max_pairs_per_question": MAX_PAIRS_PER_QUESTION,
+            "redacted": "emails, phone numbers, tokens",
+        },
+    )
+
+
+def _labelled_answers(db: Database, source: Source) -> tuple[list[LabelledAnswer], int, int]:
+    query = (
+        select(AnswerRecord, FeedbackRecord)
+        .join(FeedbackRecord, FeedbackRecord.answer_id == AnswerRecord.id)
+        .where(FeedbackRecord.retracted.is_(False))
+        .order_by(AnswerRecord.id)
+    )
+    if source != "all":
+        query = query.where(FeedbackRecord.simulated.is_(source == "simulated"))
+    by_answer: dict[int, tuple[AnswerRecord, list[FeedbackRecord]]] = {}
+    with db.session() as session:
+        for answer, vote in session.execute(query):
+            by_answer.setdefault(answer.id, (answer, []))[1].append(vote)
+    labelled, votes, ties = [], 0, 0
+    for answer, feedback in by_answer.values():
+        up = sum(f.vote > 0 for f in feedback)
+        down = len(feedback) - up
+        votes += len(feedback)
+        if up == down:
+            ties += 1
+            continue
+        labelled.append(
+            LabelledAnswer(
+                answer_id=answer.id,
+                question=redact(answer.question),
+                answer=answer.answer,
+                passage_ids=list(answer.passage_ids or []),
+                upvotes=up,
+                downvotes=down,
+                reasons=[redact(f.reason) for f in feedback if f.vote < 0 and f.reason],
+            )
+        )
+    return labelled, votes, ties
+
+
+def _group_questions(answers: list[LabelledAnswer]) -> dict[str, list[LabelledAnswer]]:
+    """Answers grouped by question, near-duplicates together; keyed by the group's first question."""
+    groups: dict[str, list[LabelledAnswer]] = defaultdict(list)
+    words: dict[str, set[str]] = {}
+    for answer in answers:
+        mine = set(tokens(answer.question))
+        key = next((k for k, theirs in words.items() if _jaccard(mine, theirs) >= NEAR_DUPLICATE), None)
+        if key is None:
+            key = answer.question.strip().lower()
+            words[key] = mine
+        groups[key].append(answer)
+    return dict(groups)
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+def _held_out(keys: list[str], fraction: float) -> set[str]:
+    """A deterministic ``fraction`` of the question groups (at least one when there are two or more)."""
+    if len(keys) < 2 or fraction <= 0:
+        return set()
+    ranked = sorted(keys, key=lambda key: hashlib.sha256(key.encode()).hexdigest())
+    return set(ranked[: max(1, math.ceil(fraction * len(keys)))])
+
+
+def _pairs(answers: list[LabelledAnswer]) -> list[PreferencePair]:
+    liked = [a for a in answers if a.label == 1]
+    disliked = [a for a in answers if a.label == 0]
+    return [
+        PreferencePair(chosen.question, chosen, rejected)
+        for chosen, rejected in list(product(liked, disliked))[:MAX_PAIRS_PER_QUESTION]
+    ]
