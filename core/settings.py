@@ -154,6 +154,17 @@ class Settings(BaseSettings):
     discord_admin_role: str | None = Field(
         None, description="Name or id of a Discord role allowed admin commands, besides administrators."
     )
+    collect_minutes: int = Field(
+        15, ge=1, le=1440, description="How often the scheduler counts new votes (minutes)."
+    )
+    retrain_min_new_votes: int = Field(
+        50, ge=1, description="New votes since the last retrain after which a retrain is queued."
+    )
+    retrain_cron: str = Field(
+        "30 2 * * *", description="When the nightly retrain runs (crontab syntax, UTC)."
+    )
+    audit_cron: str = Field("0 4 * * 0", description="When the current version is re-audited (crontab, UTC).")
+    reindex_cron: str = Field("0 3 * * *", description="When the help pages are re-crawled (crontab, UTC).")
     demo_port: int = Field(
         8765, ge=0, le=65535, description="Port of the bundled demo help site on 127.0.0.1 (0: any free)."
     )
@@ -166,6 +177,17 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("retrain_cron", "audit_cron", "reindex_cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a crontab schedule (minute hour day month weekday): {exc}") from exc
         return value
 
     @property

@@ -25,6 +25,7 @@ from rag.answerer import Answerer
 from rag.grounding import GroundingChecker
 from rag.index import HelpIndex, chroma_client
 from supportloop.operations import Operations, reindex_job
+from supportloop.scheduler import collect_job
 
 log = logging.getLogger(__name__)
 MODEL_CHECK_S = 5.0  # how often a running bot looks for a model switched by another process
@@ -100,7 +101,7 @@ class SupportLoop:
     @cached_property
     def worker(self) -> JobWorker:
         """Runs queued jobs; started by ``serve`` (and by tests), not by one-shot commands."""
-        return JobWorker(self.jobs, {"reindex": reindex_job(self)})
+        return JobWorker(self.jobs, {"reindex": reindex_job(self), "collect": collect_job(self.settings)})
 
     @cached_property
     def operations(self) -> Operations:

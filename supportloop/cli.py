@@ -291,11 +291,13 @@ def serve():
     Slack: SUPPORTLOOP_SLACK_BOT_TOKEN plus SUPPORTLOOP_SLACK_APP_TOKEN (Socket Mode) or
     SUPPORTLOOP_SLACK_SIGNING_SECRET (HTTP events at http://SLACK_HOST:SLACK_PORT/slack/events).
     Discord: SUPPORTLOOP_DISCORD_TOKEN. A platform that fails to start is reported and the others keep
-    running. Ctrl-C or SIGTERM stops cleanly.
+    running. The scheduler queues re-crawls, retrains and audits on the SUPPORTLOOP_*_CRON schedules.
+    Ctrl-C or SIGTERM stops cleanly.
     """
     import asyncio
     import signal
 
+    from supportloop.scheduler import start_scheduler
     from supportloop.serve import configured_platforms, run_platforms
 
     def interrupt(signum: int, frame: object) -> None:
@@ -306,11 +308,15 @@ def serve():
         platforms = configured_platforms(loop.settings, loop.conversations)
         _load_model(loop, require_index=False)
         loop.worker.start()
+        scheduler = start_scheduler(loop.settings, loop.db)
 
         def started(names: list[str]) -> None:
             loop.platforms[:] = names
 
-        asyncio.run(run_platforms(platforms, err.print, started=started))
+        try:
+            asyncio.run(run_platforms(platforms, err.print, started=started))
+        finally:
+            scheduler.shutdown(wait=False)
 
 
 @app.command("slack-manifest")
