@@ -74,3 +74,19 @@ class PlatformThread:
             self.call(self.platform.stop(), 15)
             self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+def record_answer(
+    records: Any, question: str = "How do refunds work?", answer: str = "Within 30 days.", **fields: Any
+) -> int:
+    """Store an answer as the conversation service would, with plausible defaults for what a test ignores."""
+    values = {
+        "citations": ["http://127.0.0.1/r"],
+        "passage_ids": ["p1"],
+        "declined": False,
+        "model_version": 0,
+        "platform": "console",
+        "latency_s": 0.5,
+        **fields,
+    }
+    return records.add_answer(question=question, answer=answer, **values)

@@ -7,6 +7,7 @@ import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from helpers import record_answer
 
 from core.database import open_database
 from core.errors import ConfigError
@@ -75,16 +76,7 @@ def test_collect_queues_a_retrain_once_enough_votes_arrived(settings):
     db = open_database(settings.resolved_database_url)
     records, queue = Records(db), JobQueue(db)
     worker = JobWorker(queue, {"collect": collect_job(settings)})
-    answer = records.add_answer(
-        question="q",
-        answer="a",
-        citations=[],
-        passage_ids=[],
-        declined=False,
-        model_version=0,
-        platform="slack",
-        latency_s=0.1,
-    )
+    answer = record_answer(records)
     records.vote(answer, "u1", 1)
     queue.enqueue("collect")
     worker.run_pending()

@@ -1,4 +1,5 @@
 import pytest
+from helpers import record_answer
 
 from core.database import open_database
 from core.errors import SupportLoopError
@@ -10,21 +11,8 @@ def records(tmp_path):
     return Records(open_database(f"sqlite:///{tmp_path / 'db.sqlite'}"))
 
 
-def add_answer(records: Records) -> int:
-    return records.add_answer(
-        question="How do refunds work?",
-        answer="Within 30 days.",
-        citations=["http://127.0.0.1/r"],
-        passage_ids=["p1"],
-        declined=False,
-        model_version=0,
-        platform="console",
-        latency_s=0.5,
-    )
-
-
 def test_one_vote_per_user_per_answer_and_changes_update_it(records):
-    answer = add_answer(records)
+    answer = record_answer(records)
     records.vote(answer, "alice", 1)
     records.vote(answer, "alice", 1)
     records.vote(answer, "bob", -1, reason="outdated")
@@ -37,7 +25,7 @@ def test_one_vote_per_user_per_answer_and_changes_update_it(records):
 def test_vote_on_a_missing_answer_or_with_a_bad_value_is_refused(records):
     with pytest.raises(SupportLoopError, match="no answer 99"):
         records.vote(99, "alice", 1)
-    answer = add_answer(records)
+    answer = record_answer(records)
     with pytest.raises(SupportLoopError, match=r"\+1"):
         records.vote(answer, "alice", 2)
     assert records.counts().votes == 0
@@ -51,7 +39,7 @@ def test_user_hash_is_keyed_and_stable():
 
 
 def test_retracting_withdraws_only_the_vote_it_names(records):
-    answer = add_answer(records)
+    answer = record_answer(records)
     records.vote(answer, "u1", 1)
     assert not records.retract(answer, "u1", vote=-1)  # a removed 👎 reaction leaves a 👍 in place
     assert records.counts().upvotes == 1
@@ -63,7 +51,7 @@ def test_retracting_withdraws_only_the_vote_it_names(records):
 
 
 def test_a_reason_attaches_only_to_a_standing_downvote(records):
-    answer = add_answer(records)
+    answer = record_answer(records)
     assert not records.set_reason(answer, "u1", "wrong plan")
     records.vote(answer, "u1", 1)
     assert not records.set_reason(answer, "u1", "wrong plan")
@@ -73,18 +61,7 @@ def test_a_reason_attaches_only_to_a_standing_downvote(records):
 
 
 def test_messages_link_to_answers_and_threads_are_remembered(records):
-    answer = records.add_answer(
-        question="q",
-        answer="a",
-        citations=[],
-        passage_ids=[],
-        declined=False,
-        model_version=0,
-        platform="slack",
-        channel="C1",
-        thread="100.1",
-        latency_s=0.1,
-    )
+    answer = record_answer(records, platform="slack", channel="C1", thread="100.1")
     records.link_message(answer, "slack", "C1", "100.2")
     records.link_message(answer, "slack", "C1", "100.2")  # linking twice is harmless
     assert records.answer_for_message("slack", "C1", "100.2") == answer

@@ -1,6 +1,7 @@
 """Feedback becomes labelled answers and preference pairs, split by question, redacted, never mixed."""
 
 import pytest
+from helpers import record_answer
 
 from core.database import open_database
 from core.errors import SupportLoopError
@@ -14,19 +15,6 @@ def db(tmp_path):
     database = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     yield database
     database.close()
-
-
-def answer(records: Records, question: str, text: str) -> int:
-    return records.add_answer(
-        question=question,
-        answer=text,
-        citations=[],
-        passage_ids=["p1"],
-        declined=False,
-        model_version=0,
-        platform="slack",
-        latency_s=0.1,
-    )
 
 
 def test_redaction_removes_emails_phones_and_tokens_but_keeps_support_details():
@@ -44,15 +32,15 @@ def test_labels_pairs_split_and_decisions(db):
         "How do I export my data?",
     ]
     for n, question in enumerate(questions):
-        good = answer(records, question, f"good answer {n}")
-        bad = answer(records, question + " ", f"bad answer {n}")  # the same question, asked again
+        good = record_answer(records, question, f"good answer {n}")
+        bad = record_answer(records, question + " ", f"bad answer {n}")  # the same question, asked again
         for voter in range(3):
             records.vote(good, f"u{voter}", 1)
             records.vote(bad, f"u{voter}", -1, "wrong plan, mail me at x@y.org")
-    tied = answer(records, "Is there a dark mode?", "maybe")
+    tied = record_answer(records, "Is there a dark mode?", "maybe")
     records.vote(tied, "u1", 1)
     records.vote(tied, "u2", -1)
-    withdrawn = answer(records, "Can I change my username?", "yes")
+    withdrawn = record_answer(records, "Can I change my username?", "yes")
     records.vote(withdrawn, "u1", 1)
     records.retract(withdrawn, "u1")
 
@@ -71,7 +59,7 @@ def test_labels_pairs_split_and_decisions(db):
 def test_too_little_or_only_simulated_feedback_says_what_is_needed(db):
     records = Records(db)
     for n in range(4):
-        records.vote(answer(records, f"question {n}", "a"), "u1", 1, simulated=True)
+        records.vote(record_answer(records, f"question {n}", "a"), "u1", 1, simulated=True)
     with pytest.raises(SupportLoopError, match="at least 50 real votes; there are 0"):
         build_dataset(db)
     with pytest.raises(SupportLoopError, match="supportloop simulate"):
