@@ -174,6 +174,7 @@ def _train_pairwise(
             logging_strategy="no",
             disable_tqdm=True,
             bf16=False,
+            activation_checkpointing=False,  # MiniLM is small; recomputing activations only slows CPU runs
             use_cpu=not torch.cuda.is_available(),
         )
         trainer = RewardTrainer(
