@@ -139,10 +139,11 @@ def test_votes_by_button_and_reaction_are_one_vote_that_changes_and_retracts(bot
     [answer] = answered(fake, thread_id)
     answer_id = linked_answer(fake, loop, answer)
 
-    thanks = fake.click_button(USER, answer, vote_id(answer_id, 1))
-    assert ephemeral_text(fake, thanks) == messages.VOTE_THANKS[1]
-    fake.react(USER, thread_id, answer["id"], "👍")
+    fake.react(USER, thread_id, answer["id"], "👍")  # first the reaction (its handling is silent) …
     fake.wait_for(lambda: feedback(loop) == [(answer_id, 1, None, False)], 10)
+    thanks = fake.click_button(USER, answer, vote_id(answer_id, 1))  # … then the same vote by button
+    assert ephemeral_text(fake, thanks) == messages.VOTE_THANKS[1]
+    assert feedback(loop) == [(answer_id, 1, None, False)]  # still one vote
 
     down = fake.click_button(USER, answer, vote_id(answer_id, -1))
     fake.wait_for(lambda: fake.interaction_responses(down), 10)

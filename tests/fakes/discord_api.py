@@ -42,6 +42,8 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
+from fakes.server_thread import ServerThread
+
 T = TypeVar("T")
 Payload = dict[str, Any]
 
@@ -181,8 +183,10 @@ class _Reply:
 Handler = Callable[[_Request], _Reply]
 
 
-class FakeDiscord:
+class FakeDiscord(ServerThread):
     """Fake Discord (REST + gateway) in a background thread with one guild; use it as a context manager."""
+
+    name = "fake Discord"
 
     def __init__(
         self,
@@ -195,7 +199,7 @@ class FakeDiscord:
     ) -> None:
         self.token = token
         self.response_deadline = response_deadline
-        self.port = 0
+        super().__init__()
         self._lock = threading.Lock()  # guards everything below that tests read while the server writes
         self._counter = itertools.count()
         self.application_id = self._snowflake()
@@ -220,9 +224,6 @@ class FakeDiscord:
         self._sessions: dict[str, _Session] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self._live: asyncio.Event | None = None  # set while some client is identified and connected
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
         self._roles.append(self._role(self.guild_id, "@everyone", EVERYONE_PERMISSIONS, position=0))
         self._admin_role_id = self._add_role("Administrator", ADMINISTRATOR)
@@ -248,61 +249,16 @@ class FakeDiscord:
         """As ``yarl.URL``, the value for ``DiscordWebSocket.DEFAULT_GATEWAY`` (discord.py adds the query)."""
         return f"ws://127.0.0.1:{self.port}/gateway"
 
-    def __enter__(self) -> FakeDiscord:
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._start())
-            except BaseException as exc:  # surfaced in the test thread below
-                errors.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-discord", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise TimeoutError("fake Discord did not start")
-        if errors:
-            raise errors[0]
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._run(self._stop(), timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _start(self) -> None:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{path:.*}", self._rest)
-        self._live = asyncio.Event()
-        self._runner = web.AppRunner(app, shutdown_timeout=1, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-    async def _stop(self) -> None:
+    async def on_start(self) -> None:
+        self._live = asyncio.Event()
+
+    async def on_stop(self) -> None:
         for ws in list(self._sockets):
             await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def _run(self, coro: Awaitable[T], timeout: float) -> T:
-        """Run a coroutine on the server loop from the test thread."""
-        assert self._loop is not None, "use FakeDiscord as a context manager"
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)  # type: ignore[arg-type]
 
     # ----------------------------------------------------------------- guild setup
 

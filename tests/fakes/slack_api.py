@@ -21,12 +21,14 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
 from aiohttp import WSMsgType, web
+
+from fakes.server_thread import ServerThread
 
 T = TypeVar("T")
 Params = dict[str, Any]
@@ -48,8 +50,10 @@ def sign(signing_secret: str, timestamp: str, body: str) -> str:
     return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-class FakeSlack:
+class FakeSlack(ServerThread):
     """Fake Slack server (Web API + Socket Mode) in a background thread; use it as a context manager."""
+
+    name = "fake Slack"
 
     def __init__(
         self,
@@ -65,7 +69,7 @@ class FakeSlack:
         self.users = {uid: dict(fields) for uid, fields in (users or {}).items()}
         self.team_id = team_id
         self.api_app_id = api_app_id
-        self.port = 0
+        super().__init__()
         # What the bot did, for assertions. Guarded by _lock: written in the server thread, read in tests.
         self.calls: list[tuple[str, Params]] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -85,9 +89,6 @@ class FakeSlack:
             "users.info": self._users_info,
             "views.open": self._views_open,
         }
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._ws: web.WebSocketResponse | None = None
         self._all_ws: set[web.WebSocketResponse] = set()
         self._connected: asyncio.Event | None = None
@@ -105,63 +106,18 @@ class FakeSlack:
         """What ``apps.connections.open`` hands out."""
         return f"ws://127.0.0.1:{self.port}/socket"
 
-    def __enter__(self) -> FakeSlack:
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._start())
-            except BaseException as exc:  # surfaced in the test thread below
-                errors.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-slack", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise TimeoutError("fake Slack did not start")
-        if errors:
-            raise errors[0]
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._run(self._stop(), timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _start(self) -> None:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/socket", self._socket)
-        self._connected = asyncio.Event()
-        self._runner = web.AppRunner(app, shutdown_timeout=1, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-    async def _stop(self) -> None:
+    async def on_start(self) -> None:
+        self._connected = asyncio.Event()
+
+    async def on_stop(self) -> None:
         for ws in list(self._all_ws):
             await ws.close()
         for fut in self._pending_acks.values():
             fut.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def _run(self, coro: Awaitable[T], timeout: float) -> T:
-        """Run a coroutine on the server loop from the test thread."""
-        assert self._loop is not None, "use FakeSlack as a context manager"
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)  # type: ignore[arg-type]
 
     # ----------------------------------------------------------------- test-side helpers
 
