@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bots import messages
 from bots.conversation import ConversationService, vote_id
-from bots.discord_bot import DiscordBot
+from bots.discord_bot import INTENTS, DiscordBot
 from core.settings import load_settings
 from core.tables import FeedbackRecord, JobRunRecord
 from rag.answerer import Answer
@@ -249,3 +249,8 @@ def test_a_rejected_token_is_a_clear_error(fake, loop):
     bad = DiscordBot(loop.conversations, token="wrong", api_url=fake.api_url, gateway_url=fake.gateway_url)
     with pytest.raises(Exception, match="Discord rejected SUPPORTLOOP_DISCORD_TOKEN"):
         PlatformThread(bad).__enter__()
+
+
+def test_the_bot_asks_for_the_minimal_intents():
+    wanted = {"guilds", "guild_messages", "dm_messages", "guild_reactions", "dm_reactions", "message_content"}
+    assert {name for name, on in INTENTS if on} == wanted  # no members, presences, typing or voice
