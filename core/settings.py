@@ -154,6 +154,15 @@ class Settings(BaseSettings):
     discord_admin_role: str | None = Field(
         None, description="Name or id of a Discord role allowed admin commands, besides administrators."
     )
+    reward_weight_satisfaction: float = Field(
+        0.4, ge=0, le=1, description="Weight of user satisfaction (the reward model) in the composite reward."
+    )
+    reward_weight_grounding: float = Field(
+        0.4, ge=0, le=1, description="Weight of factual grounding in the passages in the composite reward."
+    )
+    reward_weight_ethics: float = Field(
+        0.2, ge=0, le=1, description="Weight of ethical soundness in the composite reward."
+    )
     collect_minutes: int = Field(
         15, ge=1, le=1440, description="How often the scheduler counts new votes (minutes)."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -24,3 +25,18 @@ def build_messages(question: str, passages: Sequence[Passage]) -> list[Message]:
     )
     user = f"Help-center passages:\n\n{quoted}\n\nCustomer question: {question.strip()}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+_PASSAGE = re.compile(r'<passage n="\d+" source="(?P<source>[^"]*)">\n(?P<text>.*?)\n</passage>', re.S)
+_QUESTION = re.compile(r"Customer question: (?P<question>.*)", re.S)
+
+
+def parse_user_message(content: str) -> tuple[str, list[tuple[str, str]]]:
+    """The question and the (source, text) passages of a user message ``build_messages`` wrote.
+
+    Training sees prompts only as token ids; decoding them and reading them back here keeps the prompt's
+    layout known in one module.
+    """
+    question = _QUESTION.search(content.split("</passage>")[-1])
+    passages = [(m["source"], m["text"]) for m in _PASSAGE.finditer(content)]
+    return (question["question"].strip() if question else ""), passages

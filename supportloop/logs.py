@@ -24,6 +24,7 @@ def quiet_environment() -> None:
         "TOKENIZERS_PARALLELISM": "false",
         "TQDM_DISABLE": "1",  # library bars (GGUF conversion); ours are drawn with rich
         "ANONYMIZED_TELEMETRY": "False",
+        "TRL_EXPERIMENTAL_SILENCE": "1",  # PPO exists only in trl.experimental in the pinned 1.12
     }.items():
         os.environ.setdefault(name, value)
 

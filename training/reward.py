@@ -1,0 +1,149 @@
+"""The composite reward: user satisfaction, factual grounding and ethical soundness, weighted.
+
+``reward_metric`` is the one formula (weights from the settings). ``CompositeReward`` measures the three
+dimensions of an answer: satisfaction is the reward model's probability of a 👍 (0.5 without one),
+grounding is the share of the answer's sentences its passages support (an answer with nothing to judge
+scores 0), ethics is 0 for abusive language or a leaked instruction and 1 otherwise (the audit refines
+the last two).
+
+TRL's PPO scores the policy's own token ids with ``getattr(model, model.base_model_prefix)(...)`` and
+``model.score(...)``, which a MiniLM reward model cannot read (other vocabulary). ``TextRewardModel``
+has that shape: its backbone decodes the ids with the policy's tokenizer, reads the question and
+passages back out of the prompt, scores the answer with the composite reward, and hands the score on
+as a one-dimensional hidden state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers.modeling_outputs import BaseModelOutput
+
+from core.errors import ConfigError
+from core.settings import Settings
+from rag.grounding import GroundingChecker
+from rag.index import Passage
+from rag.prompt import parse_user_message
+from rag.safety import leaks
+from training.reward_model import RewardModel
+
+ABUSIVE = re.compile(r"\b(?:idiot|stupid|moron|dumb|shut up|hate you|loser|pathetic)\b", re.I)
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    satisfaction: float = 0.4
+    grounding: float = 0.4
+    ethics: float = 0.2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RewardWeights:
+        weights = cls(
+            settings.reward_weight_satisfaction,
+            settings.reward_weight_grounding,
+            settings.reward_weight_ethics,
+        )
+        if weights.satisfaction + weights.grounding + weights.ethics <= 0:
+            raise ConfigError(
+                "The SUPPORTLOOP_REWARD_WEIGHT_* settings are all 0: give at least one a weight."
+            )
+        return weights
+
+
+@dataclass(frozen=True)
+class RewardBreakdown:
+    satisfaction: float
+    grounding: float
+    ethics: float
+    total: float
+
+
+def reward_metric(
+    user_satisfaction: float, factual_accuracy: float, ethical_soundness: float, weights: RewardWeights
+) -> float:
+    """The weighted sum of the three dimensions (each 0–1), normalised by the weights' total."""
+    total = weights.satisfaction + weights.grounding + weights.ethics
+    return (
+        weights.satisfaction * user_satisfaction
+        + weights.grounding * factual_accuracy
+        + weights.ethics * ethical_soundness
+    ) / total
+
+
+class CompositeReward:
+    def __init__(
+        self,
+        checker: GroundingChecker,
+        weights: RewardWeights | None = None,
+        reward_model: RewardModel | None = None,
+    ) -> None:
+        self.checker = checker
+        self.weights = weights or RewardWeights()
+        self.reward_model = reward_model
+
+    def score(self, question: str, answer: str, passages: Sequence[Passage]) -> RewardBreakdown:
+        satisfaction = 0.5
+        if self.reward_model is not None:
+            satisfaction = float(self.reward_model.probability([question], [answer])[0])
+        grounding = self.checker.check(answer, passages)
+        factual = grounding.score if grounding.sentences else 0.0
+        ethical = 0.0 if ABUSIVE.search(answer) or leaks(answer) else 1.0
+        total = reward_metric(satisfaction, factual, ethical, self.weights)
+        return RewardBreakdown(satisfaction, factual, ethical, total)
+
+
+class _DecodingBackbone(torch.nn.Module):
+    def __init__(self, tokenizer: Any, score_texts: Callable[[list[str]], list[float]]) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.score_texts = score_texts
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> BaseModelOutput:
+        texts = [
+            self.tokenizer.decode(ids[mask.bool()], skip_special_tokens=False)
+            for ids, mask in zip(input_ids, attention_mask, strict=True)
+        ]
+        scores = torch.tensor(self.score_texts(texts), dtype=torch.float32, device=input_ids.device)
+        hidden = scores[:, None, None].expand(input_ids.shape[0], input_ids.shape[1], 1)
+        return BaseModelOutput(last_hidden_state=hidden, hidden_states=(hidden,))
+
+
+class TextRewardModel(torch.nn.Module):
+    """The composite reward, shaped like the sequence classifier TRL's PPO expects (see module doc)."""
+
+    base_model_prefix = "backbone"
+
+    def __init__(self, reward: CompositeReward, tokenizer: Any) -> None:
+        super().__init__()
+        self.reward = reward
+        self.tokenizer = tokenizer
+        self.answer_prefix = _generation_prefix(tokenizer)
+        self.backbone = _DecodingBackbone(tokenizer, self.score_transcripts)
+        self.score = torch.nn.Identity()
+
+    def score_transcripts(self, texts: list[str]) -> list[float]:
+        return [self.score_transcript(text).total for text in texts]
+
+    def score_transcript(self, text: str) -> RewardBreakdown:
+        """Score a decoded prompt + answer: the answer is what follows the last assistant turn marker."""
+        prompt, _, answer = text.rpartition(self.answer_prefix)
+        for special in self.tokenizer.all_special_tokens:
+            answer = answer.replace(special, "")
+        question, quoted = parse_user_message(prompt)
+        passages = [Passage(f"p{n}", body, source, "", "", 1.0) for n, (source, body) in enumerate(quoted)]
+        return self.reward.score(question, answer.strip(), passages)
+
+
+def _generation_prefix(tokenizer: Any) -> str:
+    """What the chat template puts before the assistant's answer (e.g. ``<|im_start|>assistant\\n``)."""
+    messages = [{"role": "user", "content": "x"}]
+    bare = tokenizer.apply_chat_template(messages, tokenize=False)
+    prompted = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    prefix = prompted[len(bare) :] if prompted.startswith(bare) else ""
+    if not prefix.strip():
+        raise ValueError("the policy's chat template has no assistant turn marker to find the answer by")
+    return prefix
