@@ -1,0 +1,87 @@
+"""PPO behind our trainer interface, on a tiny random Llama (fast on CPU) with a reward it can learn."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers.modeling_outputs import BaseModelOutput
+
+from core.registry import ModelVersion, check_model_folder
+from training.ppo import PPOPolicyTrainer, PPOSettings
+
+pytestmark = pytest.mark.slow  # about a minute of PPO on CPU
+
+RESPONSE = 16
+
+
+@pytest.fixture(scope="module")
+def tiny_policy(model_dir, tmp_path_factory) -> Path:
+    """A 2-layer Llama with SmolLM2's vocabulary and chat template, randomly initialised."""
+    config = AutoConfig.from_pretrained(model_dir)
+    config.update(
+        {
+            "num_hidden_layers": 2,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+        }
+    )
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-policy")
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(folder)
+    return folder
+
+
+class DirectionReward(torch.nn.Module):
+    """Rewards response tokens whose embedding points along one fixed direction: a policy can learn it
+    by turning its last hidden state that way, so a few dozen updates move the reward clearly."""
+
+    base_model_prefix = "backbone"
+
+    def __init__(self, embeddings: torch.Tensor) -> None:
+        super().__init__()
+        direction = torch.randn(embeddings.shape[1], generator=torch.Generator().manual_seed(1))
+        projection = embeddings @ (direction / direction.norm())
+        self.token_reward = (projection - projection.mean()) / projection.std()
+        self.backbone = self._Backbone(self.token_reward)
+        self.score = torch.nn.Identity()
+
+    class _Backbone(torch.nn.Module):
+        def __init__(self, token_reward: torch.Tensor) -> None:
+            super().__init__()
+            self.token_reward = token_reward
+
+        def forward(self, input_ids, attention_mask, **_):
+            ids, mask = input_ids[:, -RESPONSE:], attention_mask[:, -RESPONSE:].float()
+            score = (self.token_reward[ids] * mask).sum(1) / mask.sum(1).clamp(min=1)
+            hidden = score[:, None, None].expand(input_ids.shape[0], input_ids.shape[1], 1)
+            return BaseModelOutput(last_hidden_state=hidden, hidden_states=(hidden,))
+
+
+def test_ppo_raises_a_learnable_reward_and_saves_a_servable_version(tiny_policy, tmp_path):
+    embeddings = AutoModelForCausalLM.from_pretrained(tiny_policy).get_input_embeddings().weight.detach()
+    settings = PPOSettings(
+        updates=30, batch_size=8, response_length=RESPONSE, ppo_epochs=4, learning_rate=3e-3, kl_coef=0.01
+    )
+    trainer = PPOPolicyTrainer(tiny_policy, DirectionReward(embeddings), settings)
+    prompts = [[{"role": "user", "content": f"How do I change setting {n}?"}] for n in range(16)]
+    result = trainer.train(prompts)
+    scores = result.scores()
+    assert len(scores) == 30
+    first, last = sum(scores[:8]) / 8, sum(scores[-8:]) / 8
+    assert last > first + 0.08, scores
+
+    trainer.save(tmp_path / "1")
+    check_model_folder(ModelVersion(1, tmp_path / "1"))
+    tuned = AutoModelForCausalLM.from_pretrained(tmp_path / "1")
+    original = AutoModelForCausalLM.from_pretrained(tiny_policy)
+    changed = [not torch.equal(a, b) for a, b in zip(tuned.parameters(), original.parameters(), strict=True)]
+    assert any(changed)
+    assert (
+        AutoTokenizer.from_pretrained(tmp_path / "1").pad_token
+        == AutoTokenizer.from_pretrained(tiny_policy).pad_token
+    )

@@ -1,0 +1,173 @@
+"""Tuning the policy with PPO, behind our own trainer interface so the algorithm can change.
+
+``PPOPolicyTrainer`` runs ``trl.experimental.ppo.PPOTrainer`` (PPO exists in TRL only up to the pinned
+1.12): the policy and a frozen reference copy come from the current version's folder (the KL penalty
+keeps the tuned policy near it), the value model is the policy's backbone with a one-output head, and the
+reward is any module shaped like a sequence classifier over the policy's token ids (for SupportLoop,
+``training.reward.TextRewardModel``). Prompts are chat conversations, built the way serving builds them.
+
+On a CPU it trains in float32 without activation checkpointing (TRL's defaults need a GPU); on a GPU in
+bfloat16 through accelerate. LoRA (peft) is optional: then no separate reference copy is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from core.llm import Conversation
+
+log = logging.getLogger(__name__)
+TRAINING_PAD = "<|endoftext|>"  # SmolLM2's eos (<|im_end|>) also ends every chat turn inside prompts
+
+
+@dataclass(frozen=True)
+class PPOSettings:
+    updates: int = 20
+    batch_size: int = 8
+    response_length: int = 48
+    ppo_epochs: int = 2
+    learning_rate: float = 3e-5
+    kl_coef: float = 0.05
+    lora: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PolicyTrainingResult:
+    history: list[dict[str, float]]  # per update: score, kl, policy and value loss
+    seconds: float
+
+    def scores(self) -> list[float]:
+        return [step["score"] for step in self.history]
+
+
+class PolicyTrainer(Protocol):
+    def train(self, prompts: Sequence[Conversation]) -> PolicyTrainingResult: ...
+
+    def save(self, target: Path) -> None: ...
+
+
+class PPOPolicyTrainer:
+    """PPO of the policy in ``policy_path`` against ``reward_model``."""
+
+    def __init__(
+        self, policy_path: Path, reward_model: torch.nn.Module, settings: PPOSettings | None = None
+    ) -> None:
+        from transformers import AutoTokenizer
+
+        self.policy_path = policy_path
+        self.reward_model = reward_model
+        self.settings = settings or PPOSettings()
+        self.tokenizer = AutoTokenizer.from_pretrained(policy_path)
+        self.tokenizer.padding_side = "left"
+        if TRAINING_PAD in self.tokenizer.get_vocab():
+            self.tokenizer.pad_token = TRAINING_PAD
+        self._trainer: Any = None
+
+    def train(self, prompts: Sequence[Conversation]) -> PolicyTrainingResult:
+        from datasets import Dataset
+        from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+        from trl.experimental.ppo import PPOConfig, PPOTrainer
+
+        s = self.settings
+        gpu = torch.cuda.is_available()
+        dtype = torch.bfloat16 if gpu else torch.float32
+        policy = AutoModelForCausalLM.from_pretrained(self.policy_path, dtype=dtype)
+        value = AutoModelForSequenceClassification.from_pretrained(
+            self.policy_path, num_labels=1, dtype=dtype
+        )
+        value.config.pad_token_id = self.tokenizer.pad_token_id
+        reference, peft_config = None, None
+        if s.lora:
+            from peft import LoraConfig
+
+            peft_config = LoraConfig(
+                r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"
+            )
+        else:
+            reference = AutoModelForCausalLM.from_pretrained(self.policy_path, dtype=dtype)
+        rows = [
+            self.tokenizer(
+                self.tokenizer.apply_chat_template(list(c), add_generation_prompt=True, tokenize=False),
+                add_special_tokens=False,
+            )["input_ids"]
+            for c in prompts
+        ]
+        scratch = tempfile.mkdtemp(prefix="supportloop-ppo-")
+        args = PPOConfig(
+            output_dir=scratch,
+            per_device_train_batch_size=s.batch_size,
+            local_rollout_forward_batch_size=s.batch_size,
+            total_episodes=s.updates * s.batch_size,
+            response_length=s.response_length,
+            num_ppo_epochs=s.ppo_epochs,
+            num_mini_batches=1,
+            learning_rate=s.learning_rate,
+            kl_coef=s.kl_coef,
+            stop_token="eos",
+            seed=s.seed,
+            bf16=gpu,
+            use_cpu=not gpu,
+            activation_checkpointing=False,
+            num_sample_generations=0,
+            report_to=[],
+            save_strategy="no",
+            logging_steps=1,
+            disable_tqdm=True,
+        )
+        started = time.perf_counter()
+        try:
+            self._trainer = PPOTrainer(
+                args=args,
+                processing_class=self.tokenizer,
+                model=policy,
+                ref_model=reference,
+                reward_model=self.reward_model,
+                train_dataset=Dataset.from_dict({"input_ids": rows}),
+                value_model=value,
+                peft_config=peft_config,
+            )
+            self._trainer.train()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        history = [
+            {
+                "score": float(entry["objective/scores"]),
+                "kl": float(entry["objective/kl"]),
+                "policy_loss": float(entry["loss/policy_avg"]),
+                "value_loss": float(entry["loss/value_avg"]),
+            }
+            for entry in self._trainer.state.log_history
+            if "objective/scores" in entry
+        ]
+        seconds = time.perf_counter() - started
+        log.info("PPO: %d updates in %.1f s", len(history), seconds)
+        return PolicyTrainingResult(history, seconds)
+
+    def save(self, target: Path) -> None:
+        """The tuned policy as a Hugging Face folder (model + the policy's own tokenizer), atomically."""
+        from transformers import AutoTokenizer
+
+        if self._trainer is None:
+            raise RuntimeError("train() first")
+        policy = self._trainer.model.policy
+        if self.settings.lora:
+            policy = policy.merge_and_unload()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            policy.to(torch.float32).save_pretrained(staging)
+            AutoTokenizer.from_pretrained(self.policy_path).save_pretrained(staging)  # serving's pad token
+            os.replace(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
