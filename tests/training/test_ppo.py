@@ -85,3 +85,15 @@ def test_ppo_raises_a_learnable_reward_and_saves_a_servable_version(tiny_policy,
         AutoTokenizer.from_pretrained(tmp_path / "1").pad_token
         == AutoTokenizer.from_pretrained(tiny_policy).pad_token
     )
+
+
+def test_lora_trains_adapters_and_saves_a_merged_servable_version(tiny_policy, tmp_path):
+    embeddings = AutoModelForCausalLM.from_pretrained(tiny_policy).get_input_embeddings().weight.detach()
+    settings = PPOSettings(updates=3, batch_size=4, response_length=RESPONSE, ppo_epochs=1, lora=True)
+    trainer = PPOPolicyTrainer(tiny_policy, DirectionReward(embeddings), settings)
+    result = trainer.train([[{"role": "user", "content": f"Question {n}?"}] for n in range(8)])
+    assert len(result.scores()) == 3
+    trainer.save(tmp_path / "2")
+    check_model_folder(ModelVersion(2, tmp_path / "2"))
+    assert not list((tmp_path / "2").glob("adapter_*"))  # merged: a plain folder any server can load
+    AutoModelForCausalLM.from_pretrained(tmp_path / "2")
