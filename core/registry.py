@@ -78,6 +78,33 @@ class ModelRegistry:
         with self.db.session() as session:
             return list(session.scalars(select(ModelVersionRecord).order_by(ModelVersionRecord.id.desc())))
 
+    def next_path(self) -> tuple[int, Path]:
+        """The id and folder the next trained version should be saved as."""
+        with self.db.session() as session:
+            ids = session.scalars(select(ModelVersionRecord.id)).all()
+        version_id = max(ids, default=BASE_VERSION) + 1
+        return version_id, self.models_dir / str(version_id)
+
+    def register(
+        self, version_id: int, path: Path, parent_id: int | None, metrics: dict[str, object]
+    ) -> ModelVersion:
+        """Record a trained version (not current: promotion is ``activate``); its folder is checked first."""
+        version = ModelVersion(version_id, path.resolve())
+        check_model_folder(version)
+        with self.db.session() as session:
+            session.add(
+                ModelVersionRecord(
+                    id=version_id,
+                    parent_id=parent_id,
+                    path=str(version.path),
+                    metrics=metrics,
+                    is_current=False,
+                )
+            )
+            session.commit()
+        log.info("registered model version %s from %s", version_id, version.path)
+        return version
+
     def activate(self, version_id: int) -> ModelVersion:
         """Make ``version_id`` the current version (a rollback, or a promotion), in one transaction.
 

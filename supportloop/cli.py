@@ -412,6 +412,28 @@ def simulate(
 
 
 @app.command()
+def models():
+    """List model versions: which is current, where each came from, its audit status and metrics."""
+    with _open() as loop:
+        versions = loop.registry.versions()
+        if not versions:
+            out.print("No model versions yet: version 0 is prepared on first use (e.g. `supportloop ask`).")
+            return
+        table = Table("version", "current", "parent", "created (UTC)", "audit", "metrics")
+        for v in versions:
+            metrics = ", ".join(f"{k}={_fmt(m)}" for k, m in sorted(v.metrics.items()))
+            table.add_row(
+                str(v.id),
+                "✓" if v.is_current else "",
+                "–" if v.parent_id is None else str(v.parent_id),
+                f"{v.created_at:%Y-%m-%d %H:%M}",
+                v.audit_status,
+                metrics,
+            )
+        out.print(table)
+
+
+@app.command()
 def rollback(version: Annotated[int, typer.Argument(help="The model version to serve.", min=0)]):
     """Serve an earlier model version from now on (a running `serve` switches within seconds)."""
     with _open() as loop:

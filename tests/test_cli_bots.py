@@ -7,7 +7,11 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import discord
-from helpers import one_line_error, run_cli
+import pytest
+from helpers import copy_model, one_line_error, run_cli
+
+from core.database import open_database
+from core.registry import ModelRegistry
 
 
 def test_help_lists_the_bot_commands():
@@ -84,3 +88,26 @@ def test_slack_manifest_for_socket_mode_and_for_http():
     assert http["features"]["slash_commands"][0]["url"] == url
     refused = run_cli("slack-manifest", "--request-url", "http://plain.example.com/slack/events")
     assert refused.returncode != 0 and "https://" in one_line_error(refused)
+
+
+@pytest.mark.slow
+def test_models_lists_versions_and_rollback_switches(model_dir, tmp_path):
+    data_dir = tmp_path / "data"
+    db = open_database(f"sqlite:///{data_dir / 'db.sqlite'}")
+    registry = ModelRegistry(db, data_dir / "models")
+    for version_id in (0, 1):
+        path = copy_model(model_dir, data_dir / "models" / str(version_id))
+        registry.register(
+            version_id, path, parent_id=version_id - 1 if version_id else None, metrics={"reward": 0.5}
+        )
+    registry.activate(1)
+    db.close()
+    env = {"SUPPORTLOOP_DATA_DIR": str(data_dir)}
+    listed = run_cli("models", env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line for line in listed.stdout.splitlines() if "reward=0.500" in line]
+    assert len(rows) == 2 and "✓" in rows[0]  # newest first, and it is current
+    switched = run_cli("rollback", "0", env=env)
+    assert switched.returncode == 0 and "Now serving model version 0 (was 1)" in switched.stdout
+    missing = run_cli("rollback", "9", env=env)
+    assert missing.returncode != 0 and "no model version 9" in one_line_error(missing)

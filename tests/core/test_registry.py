@@ -8,6 +8,7 @@ from core.database import open_database
 from core.errors import ModelError
 from core.llm import TransformersChatBackend
 from core.registry import ModelRegistry, ModelVersion, check_model_folder
+from core.tables import ModelVersionRecord
 
 pytestmark = pytest.mark.slow
 
@@ -66,3 +67,31 @@ def test_without_the_bundled_model_package_the_error_says_how_to_install_it(tmp_
         ModelRegistry(db, tmp_path / "models").current()
     assert not (tmp_path / "models" / "0").exists()
     assert ModelRegistry(db, tmp_path / "models").current_id() is None
+
+
+def test_a_trained_version_is_registered_promoted_and_rolled_back(prepared_dir, model_dir, tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    registry = ModelRegistry(db, tmp_path / "models")
+    registry_path = copy_model(model_dir, tmp_path / "models" / "0")  # version 0, without converting again
+    with db.session() as session:
+        session.add(ModelVersionRecord(id=0, path=str(registry_path), is_current=True, audit_status="base"))
+        session.commit()
+    version_id, path = registry.next_path()
+    assert (version_id, path) == (1, tmp_path / "models" / "1")
+    copy_model(model_dir, path)  # stands in for a PPO-tuned folder
+    registry.register(1, path, parent_id=0, metrics={"reward": 0.61})
+    assert registry.current_id() == 0  # registered, not promoted
+    registry.activate(1)
+    assert registry.current_id() == 1 and registry.current().path == path.resolve()
+    registry.activate(0)  # rollback
+    assert registry.current_id() == 0
+    assert [(v.id, v.is_current, v.parent_id) for v in registry.versions()] == [
+        (1, False, 0),
+        (0, True, None),
+    ]
+    with pytest.raises(ModelError, match="no model version 7"):
+        registry.activate(7)
+    (path / "config.json").write_text("{}")  # a damaged folder is refused and the current one stays
+    with pytest.raises(ModelError, match="corrupt"):
+        registry.activate(1)
+    assert registry.current_id() == 0
