@@ -1,0 +1,70 @@
+"""A whole retraining run on a tiny policy: votes → reward model → PPO → evaluation → gated promotion."""
+
+import pytest
+from helpers import copy_model, record_answer
+
+from core.database import open_database
+from core.records import Records
+from core.registry import ModelRegistry
+from core.settings import load_settings
+from core.tables import ModelVersionRecord
+from supportloop.app import SupportLoop
+from supportloop.demo_site import load_questions
+from training.pipeline import RetrainSettings, retrain
+from training.ppo import PPOSettings
+
+pytestmark = pytest.mark.slow  # trains a reward model and runs PPO (about a minute)
+
+TINY_RUN = PPOSettings(updates=4, batch_size=4, response_length=16, ppo_epochs=1, learning_rate=1e-4)
+
+
+@pytest.fixture
+def setup(fresh_dir, tiny_policy, tmp_path):
+    """A database whose current version 0 is the tiny policy, with votes on demo-site answers."""
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    registry = ModelRegistry(db, tmp_path / "models")
+    folder = copy_model(tiny_policy, tmp_path / "models" / "0")
+    with db.session() as session:
+        session.add(ModelVersionRecord(id=0, path=str(folder), is_current=True, audit_status="base"))
+        session.commit()
+    records = Records(db)
+    for q in [q for q in load_questions() if q.kind == "in_scope"][:12]:
+        good = record_answer(records, q.question, " ".join(q.facts) or "See the help page.")
+        bad = record_answer(records, q.question, "No idea, sorry. Maybe ask someone else about that.")
+        for voter in range(3):
+            records.vote(good, f"user-{voter}", 1)
+            records.vote(bad, f"user-{voter}", -1)
+    with SupportLoop(load_settings()) as loop:  # the demo index, for the prompts' passages
+        answerer = loop.answerer
+        yield db, registry, lambda q: answerer.relevant(answerer.retrieve(q)), answerer.checker, tmp_path
+    db.close()
+
+
+@pytest.mark.parametrize("margin", [-1.0, 10.0])
+def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(setup, margin):
+    db, registry, retrieve, checker, tmp_path = setup
+    settings = RetrainSettings(min_votes=30, ppo=TINY_RUN, margin=margin, max_new_tokens=16)
+    lines: list[str] = []
+    result = retrain(
+        db,
+        registry,
+        retrieve,
+        checker,
+        tmp_path / "reward_models",
+        settings,
+        lambda f, line: lines.append(line),
+    )
+    assert result.version == 1
+    assert (tmp_path / "reward_models" / "1" / "reward.json").is_file()
+    [candidate] = [v for v in registry.versions() if v.id == 1]
+    assert (
+        candidate.parent_id == 0 and "reward" in candidate.metrics and candidate.metrics["ppo_updates"] == 4
+    )
+    assert result.before.reward.n == result.after.reward.n > 0
+    if margin == 10.0:  # no candidate beats the current one by 10: the gate must refuse it
+        assert not result.promoted and registry.current_id() == 0
+        assert "does not beat" in result.decision.reasons[0]
+    else:  # any candidate at least as grounded and ethical gets through a margin of -1
+        assert result.promoted == (registry.current_id() == 1)
+        assert result.promoted == result.decision.promote
+    assert lines[-1] in ("promoted", "kept the current version")

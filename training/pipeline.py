@@ -1,0 +1,152 @@
+"""One retraining run: feedback → reward model → PPO → evaluation → gated promotion.
+
+1. Build the dataset from the votes (``training.datasets``) and train the reward model; it is saved
+   under ``<data_dir>/reward_models/<version>/`` with its held-out accuracy.
+2. Prompts are the training questions with the passages retrieved for them, built by ``build_messages``
+   exactly as serving builds them (questions the help pages don't cover are left out: serving declines
+   those without the model).
+3. PPO tunes the current version against the composite reward; the result is saved as the next version.
+4. Both versions answer the held-out questions; each answer gets the composite reward and its dimensions.
+5. The candidate is registered with those numbers, and made current only if the gate lets it through.
+
+A run that fails anywhere leaves the current version serving: the candidate is registered only after it
+is complete and made current only by the last step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.database import Database
+from core.errors import SupportLoopError
+from core.llm import Conversation, TransformersChatBackend
+from core.registry import ModelRegistry, ModelVersion
+from rag.grounding import GroundingChecker
+from rag.index import Passage
+from rag.prompt import build_messages
+from training.datasets import Source, build_dataset
+from training.ppo import PPOPolicyTrainer, PPOSettings
+from training.promotion import Estimate, GateDecision, VersionScores, gate
+from training.reward import CompositeReward, RewardWeights, TextRewardModel
+from training.reward_model import Objective, train_reward_model
+
+log = logging.getLogger(__name__)
+Retrieve = Callable[[str], list[Passage]]
+"""The passages serving would put in the prompt for a question (empty: the question is not covered)."""
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    feedback: Source = "real"
+    min_votes: int = 50
+    reward_objective: Objective = "pointwise"
+    weights: RewardWeights = field(default_factory=RewardWeights)
+    ppo: PPOSettings = field(default_factory=PPOSettings)
+    margin: float = 0.02
+    max_new_tokens: int = 64
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    version: int
+    promoted: bool
+    decision: GateDecision
+    before: VersionScores
+    after: VersionScores
+    reward_model: dict[str, float]
+
+    def summary(self) -> str:
+        verdict = "promoted" if self.promoted else "not promoted: " + "; ".join(self.decision.reasons)
+        return (
+            f"version {self.version} {verdict}; composite reward {self.before.reward} → {self.after.reward}"
+        )
+
+
+def retrain(
+    db: Database,
+    registry: ModelRegistry,
+    retrieve: Retrieve,
+    checker: GroundingChecker,
+    reward_models_dir: Path,
+    settings: RetrainSettings,
+    progress: Callable[[float, str], None] = lambda fraction, line: None,
+) -> RetrainResult:
+    data = build_dataset(db, source=settings.feedback, min_votes=settings.min_votes)
+    progress(0.05, f"dataset: {len(data.train)} training and {len(data.test)} held-out answers")
+    reward_model = train_reward_model(data, settings.reward_objective)
+    current = registry.current()
+    version_id, target = registry.next_path()
+    reward_model.save(reward_models_dir / str(version_id))
+    progress(0.2, f"reward model: held-out {reward_model.metrics}")
+
+    train_prompts = _prompts([a.question for a in data.train], retrieve)
+    test_prompts = _prompts([a.question for a in data.test], retrieve)
+    if not train_prompts or not test_prompts:
+        raise SupportLoopError(
+            "The voted questions are not covered by the indexed help pages: nothing to train on."
+        )
+    reward = CompositeReward(checker, settings.weights, reward_model)
+    trainer = PPOPolicyTrainer(current.path, TextRewardModel(reward, _tokenizer(current)), settings.ppo)
+    history = trainer.train([conversation for _, _, conversation in train_prompts])
+    trainer.save(target)
+    progress(0.7, f"PPO: {len(history.history)} updates in {history.seconds:.0f} s")
+
+    before = _scores(current, test_prompts, reward, settings.max_new_tokens)
+    candidate = ModelVersion(version_id, target)
+    after = _scores(candidate, test_prompts, reward, settings.max_new_tokens)
+    decision = gate(before, after, settings.margin)
+    metrics = {
+        "reward": after.reward.mean,
+        "reward_ci95": after.reward.ci95,
+        "grounding": after.grounding.mean,
+        "satisfaction": after.satisfaction.mean,
+        "ethics": after.ethics.mean,
+        "reward_before": before.reward.mean,
+        "reward_model": reward_model.metrics,
+        "ppo_updates": len(history.history),
+        "kl_last": history.history[-1]["kl"] if history.history else None,
+        "dataset": data.decisions,
+        "ppo": asdict(settings.ppo),
+    }
+    registry.register(version_id, target, parent_id=current.id, metrics=metrics)
+    if decision.promote:
+        registry.activate(version_id)
+    progress(1.0, "promoted" if decision.promote else "kept the current version")
+    return RetrainResult(version_id, decision.promote, decision, before, after, reward_model.metrics)
+
+
+def _prompts(questions: Sequence[str], retrieve: Retrieve) -> list[tuple[str, list[Passage], Conversation]]:
+    prompts = []
+    for question in dict.fromkeys(questions):
+        passages = retrieve(question)
+        if passages:
+            prompts.append((question, passages, build_messages(question, passages)))
+    return prompts
+
+
+def _tokenizer(version: ModelVersion) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(version.path)
+
+
+def _scores(
+    version: ModelVersion,
+    prompts: Sequence[tuple[str, list[Passage], Conversation]],
+    reward: CompositeReward,
+    max_new_tokens: int,
+) -> VersionScores:
+    """Answer every prompt with ``version`` (greedy, as serving does) and score the answers."""
+    backend = TransformersChatBackend(version, "float32")
+    answers = backend.generate([conversation for _, _, conversation in prompts], max_new_tokens)
+    scored = [reward.score(q, a, passages) for (q, passages, _), a in zip(prompts, answers, strict=True)]
+    return VersionScores(
+        reward=Estimate.of([s.total for s in scored]),
+        grounding=Estimate.of([s.grounding for s in scored]),
+        satisfaction=Estimate.of([s.satisfaction for s in scored]),
+        ethics=Estimate.of([s.ethics for s in scored]),
+    )
