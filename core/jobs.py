@@ -211,7 +211,9 @@ class JobWorker:
             result = self.jobs[run.kind](run, progress)
         except Exception as exc:
             known = isinstance(exc, SupportLoopError)
-            log.log(logging.WARNING if known else logging.ERROR, "job %s failed", run.id, exc_info=not known)
+            # A known failure (too few votes, a site down) is news for the run's listener, not a bug.
+            level = logging.INFO if known else logging.ERROR
+            log.log(level, "job %s failed: %s", run.id, exc, exc_info=not known)
             message = str(exc) if known else f"{type(exc).__name__}: {exc} (details in the log)"
             finished = self.queue.finish(run.id, False, {"error": message})
             self._tell(finished, f"Job #{run.id} ({run.kind}) failed: {message}")

@@ -163,6 +163,25 @@ class Settings(BaseSettings):
     reward_weight_ethics: float = Field(
         0.2, ge=0, le=1, description="Weight of ethical soundness in the composite reward."
     )
+    retrain_feedback: Literal["real", "simulated", "all"] = Field(
+        "real", description="Which votes retraining learns from: real, simulated (trials), or all."
+    )
+    retrain_min_votes: int = Field(50, ge=2, description="Fewest votes a retraining run needs.")
+    reward_objective: Literal["pointwise", "pairwise"] = Field(
+        "pointwise",
+        description="How the reward model learns: from each answer's votes, or from answer pairs.",
+    )
+    ppo_updates: int = Field(20, ge=1, le=10_000, description="PPO updates in one retraining run.")
+    ppo_batch_size: int = Field(8, ge=1, le=512, description="Prompts per PPO update.")
+    ppo_response_length: int = Field(
+        48, ge=4, le=1024, description="Longest answer generated during PPO, in tokens."
+    )
+    promotion_margin: float = Field(
+        0.02,
+        ge=-1,
+        le=1,
+        description="How much higher a candidate's mean composite reward must be to go live.",
+    )
     collect_minutes: int = Field(
         15, ge=1, le=1440, description="How often the scheduler counts new votes (minutes)."
     )

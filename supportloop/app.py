@@ -24,7 +24,7 @@ from core.settings import Settings
 from rag.answerer import Answerer
 from rag.grounding import GroundingChecker
 from rag.index import HelpIndex, chroma_client
-from supportloop.operations import Operations, reindex_job
+from supportloop.operations import Operations, reindex_job, retrain_job
 from supportloop.scheduler import collect_job
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,12 @@ class SupportLoop:
     @cached_property
     def worker(self) -> JobWorker:
         """Runs queued jobs; started by ``serve`` (and by tests), not by one-shot commands."""
-        return JobWorker(self.jobs, {"reindex": reindex_job(self), "collect": collect_job(self.settings)})
+        jobs = {
+            "reindex": reindex_job(self),
+            "collect": collect_job(self.settings),
+            "retrain": retrain_job(self),
+        }
+        return JobWorker(self.jobs, jobs)
 
     @cached_property
     def operations(self) -> Operations:

@@ -412,6 +412,32 @@ def simulate(
 
 
 @app.command()
+def retrain():
+    """Learn from the votes now: train the reward model, PPO-tune the current version, evaluate both on
+    held-out questions, and make the candidate current only if it passes the promotion gate.
+
+    The run is recorded like a scheduled one (`job_runs`); see `supportloop models` for the result.
+    Which votes, how many updates and the margin come from the SUPPORTLOOP_RETRAIN_*, SUPPORTLOOP_PPO_*
+    and SUPPORTLOOP_PROMOTION_MARGIN settings.
+    """
+    with _open() as loop:
+        _load_model(loop)
+        run = loop.jobs.enqueue("retrain", requested_by="cli")
+        with progress("Retraining", total=100) as bar:
+
+            def show(_run: object, line: str) -> None:
+                percent = round(100 * loop.jobs.get(run.id).progress)
+                bar.advance(max(0, percent - bar.done), status=line.split(": ", 1)[-1][:60])
+
+            loop.worker.watch(run.id, show)
+            loop.worker.run_pending()
+        finished = loop.jobs.get(run.id)
+    if finished.status != "succeeded":
+        raise SupportLoopError(f"Retraining failed: {finished.summary.get('error', 'see the log')}")
+    out.print(finished.summary["result"])
+
+
+@app.command()
 def models():
     """List model versions: which is current, where each came from, its audit status and metrics."""
     with _open() as loop:

@@ -79,3 +79,40 @@ def reindex_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
         return "; ".join(lines)
 
     return run
+
+
+def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
+    """Learn from the votes: reward model, PPO, evaluation; the candidate goes live only through the gate."""
+
+    def run(_run: JobRun, progress: Progress) -> str:
+        from training.pipeline import RetrainSettings, retrain
+        from training.ppo import PPOSettings
+        from training.reward import RewardWeights
+
+        s = loop.settings
+        settings = RetrainSettings(
+            feedback=s.retrain_feedback,
+            min_votes=s.retrain_min_votes,
+            reward_objective=s.reward_objective,
+            weights=RewardWeights.from_settings(s),
+            ppo=PPOSettings(
+                updates=s.ppo_updates, batch_size=s.ppo_batch_size, response_length=s.ppo_response_length
+            ),
+            margin=s.promotion_margin,
+            max_new_tokens=s.max_new_tokens,
+        )
+        answerer = loop.answerer
+        result = retrain(
+            loop.db,
+            loop.registry,
+            lambda question: answerer.relevant(answerer.retrieve(question)),
+            answerer.checker,
+            s.data_dir / "reward_models",
+            settings,
+            progress,
+        )
+        if result.promoted:
+            loop.use_model(loop.registry.current())
+        return result.summary()
+
+    return run

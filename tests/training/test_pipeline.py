@@ -1,7 +1,7 @@
 """A whole retraining run on a tiny policy: votes → reward model → PPO → evaluation → gated promotion."""
 
 import pytest
-from helpers import copy_model, record_answer
+from helpers import copy_model, one_line_error, record_answer, run_cli
 
 from core.database import open_database
 from core.records import Records
@@ -68,3 +68,36 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
         assert result.promoted == (registry.current_id() == 1)
         assert result.promoted == result.decision.promote
     assert lines[-1] in ("promoted", "kept the current version")
+
+
+def test_the_retrain_job_runs_through_the_worker_and_is_recorded(fresh_dir, tiny_policy, monkeypatch):
+    monkeypatch.setenv("SUPPORTLOOP_MODEL_PATH", str(tiny_policy))
+    for name, value in {"RETRAIN_MIN_VOTES": "30", "PPO_UPDATES": "2", "PPO_BATCH_SIZE": "4"}.items():
+        monkeypatch.setenv(f"SUPPORTLOOP_{name}", value)
+    monkeypatch.setenv("SUPPORTLOOP_PPO_RESPONSE_LENGTH", "16")
+    with SupportLoop(load_settings()) as loop:
+        for q in [q for q in load_questions() if q.kind == "in_scope"][:10]:
+            good = record_answer(loop.records, q.question, " ".join(q.facts) or "See the help page.")
+            bad = record_answer(loop.records, q.question, "No idea, sorry.")
+            for voter in range(2):
+                loop.records.vote(good, f"user-{voter}", 1)
+                loop.records.vote(bad, f"user-{voter}", -1)
+        run = loop.jobs.enqueue("retrain", requested_by="test")
+        lines: list[str] = []
+        loop.worker.watch(run.id, lambda _run, line: lines.append(line))
+        assert loop.worker.run_pending() == 1
+        finished = loop.jobs.get(run.id)
+        assert finished.status == "succeeded", finished.summary
+        assert finished.summary["result"].startswith("version 1 ")
+        assert lines[0] == f"Job #{run.id} (retrain) started." and "finished" in lines[-1]
+        assert [v.id for v in loop.registry.versions()] == [1]
+
+
+def test_retraining_without_enough_votes_fails_clearly_and_changes_nothing(fresh_dir):
+    result = run_cli("retrain")
+    assert result.returncode != 0
+    assert "Retraining failed: Training needs at least 50 real votes; there are 0" in one_line_error(result)
+    with SupportLoop(load_settings()) as loop:
+        [run] = loop.jobs.recent()
+        assert (run.kind, run.status) == ("retrain", "failed")
+        assert loop.registry.versions() == []
