@@ -115,6 +115,31 @@ class JobQueue:
             session.commit()
         return self.get(run_id)
 
+    def fail_interrupted(self, kinds: Collection[str]) -> list[int]:
+        """Mark runs left ``running`` by a worker that died (killed, crashed) as failed; return their ids.
+
+        Called when a worker starts: one worker runs a deployment's jobs, so a run still marked running
+        then was interrupted, and the work it did (a half-trained model) was never made current.
+        """
+        with self.db.session() as session:
+            stale = session.scalars(
+                select(JobRunRecord.id).where(
+                    JobRunRecord.status == RUNNING, JobRunRecord.kind.in_(list(kinds))
+                )
+            ).all()
+            if stale:
+                session.execute(
+                    update(JobRunRecord)
+                    .where(JobRunRecord.id.in_(stale))
+                    .values(
+                        status=FAILED,
+                        finished_at=utcnow(),
+                        summary={"error": "interrupted: the worker stopped before the job finished"},
+                    )
+                )
+                session.commit()
+        return list(stale)
+
     def get(self, run_id: int) -> JobRun:
         with self.db.session() as session:
             row = session.get(JobRunRecord, run_id)
@@ -158,6 +183,8 @@ class JobWorker:
         self._wake.set()
 
     def start(self) -> None:
+        for run_id in self.queue.fail_interrupted(self.jobs):
+            log.warning("job %s was interrupted when the worker last stopped; marked failed", run_id)
         self._thread = threading.Thread(target=self._serve, name="job-worker", daemon=True)
         self._thread.start()
 

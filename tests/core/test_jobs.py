@@ -91,3 +91,15 @@ def test_the_background_worker_picks_up_a_watched_run_at_once(queue):
     finally:
         worker.stop()
     assert queue.get(run.id).status == SUCCEEDED
+
+
+def test_a_run_left_running_by_a_killed_worker_is_marked_failed_when_a_worker_starts(queue):
+    interrupted = queue.enqueue("retrain")
+    queue.claim(["retrain"])  # the worker that claimed it was killed mid-run
+    waiting = queue.enqueue("audit")
+    worker = JobWorker(queue, {"retrain": lambda run, progress: "done"}, poll_s=60)
+    worker.start()
+    worker.stop()
+    failed = queue.get(interrupted.id)
+    assert (failed.status, failed.summary["error"].split(":")[0]) == (FAILED, "interrupted")
+    assert queue.get(waiting.id).status == QUEUED  # not this worker's kind, and never started
