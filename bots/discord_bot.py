@@ -32,6 +32,7 @@ from discord.ext import commands
 
 from bots import messages
 from bots.conversation import (
+    VOTE_ID,
     Command,
     ConversationService,
     IncomingMessage,
@@ -96,7 +97,7 @@ def client_id_from_token(token: str) -> str | None:
 
 class VoteButton(
     discord.ui.DynamicItem[discord.ui.Button],
-    template=r"supportloop:vote:(?P<vote>up|down):(?P<answer_id>\d+)",
+    template=VOTE_ID,
 ):
     """👍/👎 under an answer; discord.py rebuilds it from the custom id, so it outlives the process."""
 
@@ -311,13 +312,8 @@ class DiscordBot:
         self, reply: Reply, target: discord.abc.Messageable, placeholder: discord.Message | None = None
     ) -> None:
         """Post ``reply`` (editing ``placeholder`` into its first part); sources and buttons go last."""
-        parts = split_text(reply.text, MESSAGE_LIMIT)
-        for number, part in enumerate(parts, start=1):
-            extras: dict[str, Any] = {}
-            if number == len(parts):
-                extras = {"embed": _sources_embed(reply), "view": _vote_view(reply)}
-                extras = {key: value for key, value in extras.items() if value is not None}
-            if number == 1 and placeholder is not None:
+        for number, (part, extras) in enumerate(_messages(reply)):
+            if number == 0 and placeholder is not None:
                 sent = await placeholder.edit(content=part, **extras)
             else:
                 sent = await target.send(part, **extras)
@@ -402,12 +398,7 @@ class DiscordBot:
             await interaction.response.send_message(reply.text[:MESSAGE_LIMIT])
 
     async def _follow_up(self, interaction: discord.Interaction, reply: Reply) -> None:
-        parts = split_text(reply.text, MESSAGE_LIMIT)
-        for number, part in enumerate(parts, start=1):
-            extras: dict[str, Any] = {}
-            if number == len(parts):
-                extras = {"embed": _sources_embed(reply), "view": _vote_view(reply)}
-                extras = {key: value for key, value in extras.items() if value is not None}
+        for part, extras in _messages(reply):
             sent = await interaction.followup.send(part, wait=True, **extras)
             await self.service.call(self.service.posted, reply, PLATFORM, str(sent.channel.id), str(sent.id))
 
@@ -454,6 +445,15 @@ def _without_mention(content: str, bot_id: int) -> str:
 def _thread_name(question: str) -> str:
     name = " ".join(question.split()) or "Question"
     return name if len(name) <= THREAD_NAME_LIMIT else name[: THREAD_NAME_LIMIT - 1] + "…"
+
+
+def _messages(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
+    """The reply as Discord messages: text parts of at most 2000 characters, the last one carrying the
+    sources embed and the vote buttons (built here, on the bot's event loop, as discord.py needs)."""
+    parts = split_text(reply.text, MESSAGE_LIMIT)
+    last = {"embed": _sources_embed(reply), "view": _vote_view(reply)}
+    last = {key: value for key, value in last.items() if value is not None}
+    return [(part, last if number == len(parts) - 1 else {}) for number, part in enumerate(parts)]
 
 
 def _sources_embed(reply: Reply) -> discord.Embed | None:

@@ -103,7 +103,7 @@ class SupportLoop:
         """Runs queued jobs; started by ``serve`` (and by tests), not by one-shot commands."""
         jobs = {
             "reindex": reindex_job(self),
-            "collect": collect_job(self.settings),
+            "collect": collect_job(self.db, self.settings),
             "retrain": retrain_job(self),
         }
         return JobWorker(self.jobs, jobs)

@@ -37,19 +37,23 @@ def queue_job(database_url: str, kind: str) -> None:
     """
     db = open_database(database_url)
     try:
-        with db.session() as session:
-            pending = session.scalar(
-                select(func.count())
-                .select_from(JobRunRecord)
-                .where(JobRunRecord.kind == kind, JobRunRecord.status.in_([QUEUED, RUNNING]))
-            )
-        if pending:
-            log.info("scheduled %s skipped: one is queued or running", kind)
-            return
-        run = JobQueue(db).enqueue(kind, requested_by="schedule")
-        log.info("scheduled %s queued as job %s", kind, run.id)
+        queue_unless_pending(db, kind)
     finally:
         db.close()
+
+
+def queue_unless_pending(db: Database, kind: str) -> None:
+    with db.session() as session:
+        pending = session.scalar(
+            select(func.count())
+            .select_from(JobRunRecord)
+            .where(JobRunRecord.kind == kind, JobRunRecord.status.in_([QUEUED, RUNNING]))
+        )
+    if pending:
+        log.info("scheduled %s skipped: one is queued or running", kind)
+        return
+    run = JobQueue(db).enqueue(kind, requested_by="schedule")
+    log.info("scheduled %s queued as job %s", kind, run.id)
 
 
 def start_scheduler(settings: Settings, db: Database, *, paused: bool = False) -> BackgroundScheduler:
@@ -83,29 +87,23 @@ def start_scheduler(settings: Settings, db: Database, *, paused: bool = False) -
     return scheduler
 
 
-def collect_job(settings: Settings) -> Job:
+def collect_job(db: Database, settings: Settings) -> Job:
     """The ``collect`` job: queue a retrain once enough votes arrived since the last one."""
 
     def run(_run: JobRun, progress: Progress) -> str:
-        db = open_database(settings.resolved_database_url)
-        try:
-            with db.session() as session:
-                since: datetime | None = session.scalar(
-                    select(func.max(JobRunRecord.created_at)).where(JobRunRecord.kind == "retrain")
-                )
-                query = (
-                    select(func.count())
-                    .select_from(FeedbackRecord)
-                    .where(FeedbackRecord.retracted.is_(False))
-                )
-                if since is not None:
-                    query = query.where(FeedbackRecord.created_at > since)
-                new_votes = session.scalar(query) or 0
-        finally:
-            db.close()
+        with db.session() as session:
+            since: datetime | None = session.scalar(
+                select(func.max(JobRunRecord.created_at)).where(JobRunRecord.kind == "retrain")
+            )
+            query = (
+                select(func.count()).select_from(FeedbackRecord).where(FeedbackRecord.retracted.is_(False))
+            )
+            if since is not None:
+                query = query.where(FeedbackRecord.created_at > since)
+            new_votes = session.scalar(query) or 0
         progress(1.0, f"{new_votes} new votes")
         if new_votes >= settings.retrain_min_new_votes:
-            queue_job(settings.resolved_database_url, "retrain")
+            queue_unless_pending(db, "retrain")
             return f"{new_votes} new votes since the last retrain: retrain queued."
         return f"{new_votes} new votes since the last retrain (retrain at {settings.retrain_min_new_votes})."
 

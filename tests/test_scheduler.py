@@ -75,7 +75,7 @@ def test_a_trigger_queues_one_run_at_a_time(settings):
 def test_collect_queues_a_retrain_once_enough_votes_arrived(settings):
     db = open_database(settings.resolved_database_url)
     records, queue = Records(db), JobQueue(db)
-    worker = JobWorker(queue, {"collect": collect_job(settings)})
+    worker = JobWorker(queue, {"collect": collect_job(db, settings)})
     answer = record_answer(records)
     records.vote(answer, "u1", 1)
     queue.enqueue("collect")
