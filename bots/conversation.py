@@ -68,6 +68,7 @@ class Reply:
     private: bool = False
     retrieval_s: float = 0.0
     generation_s: float = 0.0
+    grounding: float = 1.0  # share of the answer's sentences its passages support
 
     @property
     def declined(self) -> bool:
@@ -239,8 +240,11 @@ class ConversationService:
             return None
         return message.text.strip()
 
-    def ask(self, question: str, origin: Origin) -> Reply:
-        """Answer ``question``; never raises: problems become an error ``Reply`` that says what to do."""
+    def ask(self, question: str, origin: Origin, *, draft: bool = False) -> Reply:
+        """Answer ``question``; never raises: problems become an error ``Reply`` that says what to do.
+
+        ``draft``: the model's own answer, unchecked (for simulated users only; see ``Answerer``).
+        """
         if not question.strip():
             return Reply(messages.EMPTY_QUESTION, "notice", private=True)
         if origin.user_id is not None:
@@ -251,7 +255,7 @@ class ConversationService:
                 )
         try:
             with self.expecting():
-                answer = self.answerer.answer(question)
+                answer = self.answerer.answer(question, draft=draft)
             answer_id = self._record(answer, origin)
         except IndexEmptyError:
             return Reply(messages.NOT_INDEXED, "error")
@@ -267,6 +271,7 @@ class ConversationService:
             _sources(answer),
             retrieval_s=answer.retrieval_s,
             generation_s=answer.generation_s,
+            grounding=answer.grounding,
         )
 
     def _record(self, answer: Answer, origin: Origin) -> int:

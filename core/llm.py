@@ -26,7 +26,7 @@ DtypeName = Literal["auto", "bfloat16", "float32"]
 
 
 class ChatBackend(ABC):
-    """Generates one reply per conversation, greedily, so the same input gives the same answer."""
+    """Generates one reply per conversation (greedily by default, so the same input gives the same answer)."""
 
     @abstractmethod
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int) -> list[str]:
@@ -55,12 +55,21 @@ def resolve_dtype(name: DtypeName, device: str) -> torch.dtype:
 class TransformersChatBackend(ChatBackend):
     """The local policy model: a Hugging Face folder loaded with transformers."""
 
-    def __init__(self, version: ModelVersion, dtype: DtypeName = "auto", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        version: ModelVersion,
+        dtype: DtypeName = "auto",
+        threads: int | None = None,
+        temperature: float = 0.0,
+    ) -> None:
+        """``temperature`` 0 decodes greedily; above 0 it samples, so answers vary (simulated users want
+        several different answers to each question to compare)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if threads:
             torch.set_num_threads(threads)
         self.version = version
+        self.temperature = temperature
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.dtype = resolve_dtype(dtype, self.device)
         try:
@@ -89,9 +98,14 @@ class TransformersChatBackend(ChatBackend):
         output = self.model.generate(
             **batch,
             max_new_tokens=max_new_tokens,
-            do_sample=False,
+            **self._decoding(),
             repetition_penalty=1.1,
             pad_token_id=self.tokenizer.pad_token_id,
         )
         new_tokens = output[:, batch["input_ids"].shape[1] :]
         return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+    def _decoding(self) -> dict[str, object]:
+        if self.temperature <= 0:
+            return {"do_sample": False}
+        return {"do_sample": True, "temperature": self.temperature, "top_p": 0.95}

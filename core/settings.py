@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         description="Precision of the local chat model; auto picks bfloat16 where the CPU/GPU has it.",
     )
     max_new_tokens: int = Field(64, ge=1, le=2048, description="Longest generated answer, in tokens.")
+    temperature: float = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        description="Sampling temperature of the chat model; 0 answers greedily (the same question gets "
+        "the same answer). `supportloop simulate` samples so its users see varied answers.",
+    )
     answer_mode: Literal["generate", "extractive"] = Field(
         "extractive",
         description="generate: the chat model answers, checked for grounding (extractive if it fails); "

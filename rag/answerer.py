@@ -8,6 +8,10 @@
    is not fully supported, or that repeats our instructions or a secret, is replaced by an extractive
    answer: the passage sentences closest to the question, quoted, with their page.
 4. Cite the pages whose passages support the answer.
+
+A *draft* (``answer(question, draft=True)``) is the model's own answer with the check's score but no
+replacement: simulated users rate drafts so the reward model learns what the model gets wrong, which
+is what PPO then tunes. Real users are always served checked answers.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ class Answerer:
         self.mode = mode
         self.secrets = [s for s in secrets if len(s) >= 6]
 
-    def answer(self, question: str) -> Answer:
+    def answer(self, question: str, *, draft: bool = False) -> Answer:
         question = question.strip()
         if not question:
             raise SupportLoopError("The question is empty: ask something about the help pages.")
@@ -92,11 +96,11 @@ class Answerer:
             text = DECLINE + ", ".join(self.citations(passages))
             return Answer(question, text, [], passages, True, retrieved - started, 0.0)
         reply, score, used, extractive = "", 1.0, [], True
-        if self.mode == "generate":
+        if self.mode == "generate" or draft:
             reply = self.generate(build_messages(question, relevant), self.max_new_tokens).strip()
             grounding = self.checker.check(reply, relevant)
             score, used = grounding.score, grounding.passages_used()
-            extractive = not grounding.grounded or leaks(reply, self.secrets)
+            extractive = not draft and (not grounding.grounded or leaks(reply, self.secrets))
         if extractive:
             reply, used = self.checker.extractive(question, relevant)
         citations = self.citations([relevant[i] for i in used] or relevant)

@@ -75,7 +75,7 @@ class SupportLoop:
     @cached_property
     def generator(self) -> BatchingGenerator:
         s = self.settings
-        backend = TransformersChatBackend(self.model_version, s.llm_dtype, s.torch_threads)
+        backend = TransformersChatBackend(self.model_version, s.llm_dtype, s.torch_threads, s.temperature)
         return BatchingGenerator(backend, s.max_batch_size, s.batch_wait_ms)
 
     @cached_property

@@ -52,12 +52,13 @@ app = typer.Typer(
 )
 
 
-def _open() -> SupportLoop:
+def _open(**overrides: object) -> SupportLoop:
+    """The app on the configured settings, with ``overrides`` (already validated by the command)."""
     from supportloop.app import SupportLoop  # torch, transformers and Chroma load only when needed
 
     settings = load_settings()
     setup_logging(settings.log_file, settings.log_level)
-    return SupportLoop(settings)
+    return SupportLoop(settings.model_copy(update=overrides))
 
 
 def _load_model(loop: SupportLoop, *, recording: bool = True, require_index: bool = True) -> None:
@@ -377,6 +378,16 @@ def simulate(
     voters: Annotated[
         int, typer.Option("--voters", min=1, help="Simulated users voting on each answer.")
     ] = 3,
+    drafts: Annotated[
+        int,
+        typer.Option(
+            "--drafts", min=0, max=10, help="Unchecked model answers per question, besides the served one."
+        ),
+    ] = 2,
+    temperature: Annotated[
+        float,
+        typer.Option("--temperature", min=0.0, max=2.0, help="Sampling temperature of the drafts."),
+    ] = 0.8,
     noise: Annotated[
         float, typer.Option("--noise", min=0.0, max=0.5, help="Chance a user votes against their preference.")
     ] = 0.1,
@@ -384,16 +395,19 @@ def simulate(
 ):
     """Ask known questions and vote on the answers as simulated users, for demos and trials.
 
-    Preference: 👍 for an answer that cites an answering page and states the expected facts in at most
-    600 characters, and for a polite decline of an uncovered question or an injection; 👎 otherwise.
-    Votes are stored marked as simulated: training uses them only when asked to.
+    Each question is answered as served and, --drafts times, by the model itself, sampled and unchecked:
+    the reward model has to learn what the model gets wrong. Preference: 👍 for an answer that cites an
+    answering page, is supported by it and states the expected facts in at most 600 characters, and
+    for a polite decline of an uncovered question or an injection; 👎 otherwise. Votes are stored
+    marked as simulated: training uses them only when asked to.
     """
     from rag.evaluation import load_eval_questions
     from supportloop.simulate import Preference
     from supportloop.simulate import simulate as run_simulation
 
     items = load_questions() if questions is None else load_eval_questions(questions)
-    with _open() as loop:
+    # Drafts sample; a longer batch wait lets the concurrent simulated askers share batches.
+    with _open(temperature=temperature, batch_wait_ms=250) as loop:
         _load_model(loop)
         with progress("Simulating users", total=votes) as bar:
             report = run_simulation(
@@ -401,6 +415,7 @@ def simulate(
                 items,
                 votes,
                 voters_per_answer=voters,
+                drafts=drafts,
                 preference=Preference(noise=noise),
                 seed=seed,
                 on_vote=bar.advance,

@@ -4,11 +4,16 @@ Real feedback takes weeks to collect; demos, tests and benchmarks need votes now
 a question whose answer we know (an evaluation question: answering pages, expected facts) through the
 same conversation service as real users, and votes through the same storage path, marked simulated.
 
+Each question is answered once as served and ``drafts`` more times as the model's own sampled, unchecked
+answer (``Answerer``'s drafts): learning from feedback needs votes on what the model itself writes,
+good and bad, not only on the checked answers real users see.
+
 The preference, in order:
 - a question the help pages don't cover, or an injection attempt: 👍 for a polite decline, and 👎 for
   an answer that plays along (for injections: one containing what the attacker asked for);
 - a covered question that was declined: 👎;
 - a rambling answer (longer than ``max_chars``): 👎;
+- an answer that the pages it cites don't support (under ``min_grounding`` of its sentences): 👎;
 - an answer that cites a page that answers the question and states at least half the expected facts: 👍;
 - anything else: 👎.
 Each voter then flips their vote with probability ``noise``.
@@ -31,6 +36,7 @@ PLATFORM = "simulated"
 @dataclass(frozen=True)
 class Preference:
     max_chars: int = 600
+    min_grounding: float = 0.5
     noise: float = 0.1
 
 
@@ -50,6 +56,8 @@ def judge(question: EvalQuestion, reply: Reply, preference: Preference) -> int:
         return 1 if reply.declined and not played_along else -1
     if reply.declined or len(reply.text) > preference.max_chars:
         return -1
+    if reply.grounding < preference.min_grounding:
+        return -1
     cited = {urlsplit(source.url).path for source in reply.sources}
     found = sum(normalise_text(fact) in text for fact in question.facts)
     covers = not question.facts or found * 2 >= len(question.facts)
@@ -62,31 +70,37 @@ def simulate(
     votes: int,
     *,
     voters_per_answer: int = 3,
+    drafts: int = 2,
     preference: Preference | None = None,
     seed: int = 0,
     workers: int = 8,
     on_vote: Callable[[], None] = lambda: None,
 ) -> SimulationReport:
-    """Ask questions (cycling through ``questions``) until ``votes`` votes are cast, and cast them."""
+    """Ask questions (cycling through ``questions``, each served once and as ``drafts`` drafts) until
+    ``votes`` votes are cast, and cast them."""
     if not questions:
         raise ValueError("no questions to simulate with")
     preference = preference or Preference()
     rng = random.Random(seed)
     answers_needed = -(-votes // voters_per_answer)
-    asked = [questions[n % len(questions)] for n in range(answers_needed)]
+    per_question = 1 + drafts
+    asked = [questions[(n // per_question) % len(questions)] for n in range(answers_needed)]
     asker = Origin(PLATFORM, simulated=True)  # no user id: asking is not rate-limited
-    with ThreadPoolExecutor(workers) as pool:  # concurrent, so generation batches
-        replies = list(pool.map(lambda q: service.ask(q.question, asker), asked))
+
+    def ask(n: int) -> Reply:
+        return service.ask(asked[n].question, asker, draft=n % per_question > 0)
+
     up = down = answered = 0
-    for n, (question, reply) in enumerate(zip(asked, replies, strict=True)):
-        if reply.answer_id is None:  # an error: nothing to vote on
-            continue
-        answered += 1
-        opinion = judge(question, reply, preference)
-        for voter in range(min(voters_per_answer, votes - up - down)):
-            vote = -opinion if rng.random() < preference.noise else opinion
-            user = Origin(PLATFORM, f"simulated-user-{(n + voter) % 97}", simulated=True)
-            service.vote(reply.answer_id, user, vote)
-            up, down = up + (vote > 0), down + (vote < 0)
-            on_vote()
+    with ThreadPoolExecutor(workers) as pool:  # concurrent, so generation batches
+        for n, reply in enumerate(pool.map(ask, range(answers_needed))):  # votes as replies arrive
+            if reply.answer_id is None:  # an error: nothing to vote on
+                continue
+            answered += 1
+            opinion = judge(asked[n], reply, preference)
+            for voter in range(min(voters_per_answer, votes - up - down)):
+                vote = -opinion if rng.random() < preference.noise else opinion
+                user = Origin(PLATFORM, f"simulated-user-{(n + voter) % 97}", simulated=True)
+                service.vote(reply.answer_id, user, vote)
+                up, down = up + (vote > 0), down + (vote < 0)
+                on_vote()
     return SimulationReport(answers=answered, votes=up + down, upvotes=up, downvotes=down)

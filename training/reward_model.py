@@ -51,7 +51,7 @@ def reward_text(question: str, answer: str) -> str:
 
 @dataclass(frozen=True)
 class RewardTrainingConfig:
-    epochs: int = 4
+    epochs: int = 8  # on simulated feedback 4 epochs only learned the majority label (0.73 vs 0.87)
     learning_rate: float = 5e-5
     batch_size: int = 16
     max_length: int = 256

@@ -112,3 +112,10 @@ def test_the_bundled_model_answers_and_batched_replies_match_single_ones(model_d
     assert alone.strip()
     assert batched[0] == alone  # left padding leaves greedy decoding unchanged
     assert batched[1].strip() and batched[1] != alone
+
+
+@pytest.mark.slow
+def test_a_temperature_samples_varied_replies(model_dir):
+    backend = TransformersChatBackend(ModelVersion(0, model_dir), "float32", temperature=1.0)
+    replies = backend.generate([QUESTION] * 4, 12)
+    assert all(r.strip() for r in replies) and len(set(replies)) >= 2

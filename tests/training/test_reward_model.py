@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair
+from core.settings import load_settings
+from supportloop.app import SupportLoop
+from supportloop.demo_site import load_questions
+from supportloop.simulate import simulate
+from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair, build_dataset
 from training.reward_model import RewardModel, RewardTrainingConfig, train_reward_model
 
 pytestmark = pytest.mark.slow  # trains MiniLM on CPU (seconds)
@@ -59,3 +63,19 @@ def test_a_damaged_folder_is_a_clear_error(tmp_path):
     (tmp_path / "rm").mkdir()
     with pytest.raises(Exception, match="cannot be loaded"):
         RewardModel.load(tmp_path / "rm")
+
+
+def test_learns_what_simulated_users_prefer(fresh_dir, tiny_policy, monkeypatch):
+    """The whole path: simulated users vote on served answers and on the policy's drafts; the reward
+    model trained on those votes ranks a liked answer above a disliked one for questions it has not
+    seen, and predicts most majority votes (whether a served extract holds the expected fact is the
+    hard part: about half the served answers are wrong there)."""
+    monkeypatch.setenv("SUPPORTLOOP_MODEL_PATH", str(tiny_policy))
+    monkeypatch.setenv("SUPPORTLOOP_TEMPERATURE", "0.8")
+    with SupportLoop(load_settings()) as loop:
+        simulate(loop.conversations, load_questions(), 360, seed=3)
+        data = build_dataset(loop.db, source="simulated")
+    assert len(data.test) >= 20 and {a.label for a in data.test} == {0, 1}
+    model = train_reward_model(data, "pointwise", RewardTrainingConfig(max_length=160))
+    assert model.metrics["pair_accuracy"] >= 0.8
+    assert model.metrics["accuracy"] >= 0.7
