@@ -39,6 +39,7 @@ bench: install
 	$(OFFLINE) $(BIN)/python bench/answer_latency.py
 	$(OFFLINE) $(BIN)/python bench/slack_events.py
 	$(OFFLINE) $(BIN)/python bench/bot_throughput.py
+	$(OFFLINE) $(BIN)/python bench/learning_loop.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

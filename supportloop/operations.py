@@ -85,6 +85,7 @@ def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
     """Learn from the votes: reward model, PPO, evaluation; the candidate goes live only through the gate."""
 
     def run(_run: JobRun, progress: Progress) -> str:
+        from supportloop.demo_site import load_questions
         from training.pipeline import RetrainSettings, retrain
         from training.ppo import PPOSettings
         from training.reward import RewardWeights
@@ -107,9 +108,10 @@ def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
             loop.registry,
             lambda question: answerer.relevant(answerer.retrieve(question)),
             answerer.checker,
-            s.data_dir / "reward_models",
+            (s.data_dir / "reward_models", s.data_dir / "reports"),
             settings,
             progress,
+            facts={q.question: q.facts for q in load_questions() if q.facts},
         )
         if result.promoted:
             loop.use_model(loop.registry.current())

@@ -6,8 +6,11 @@
    exactly as serving builds them (questions the help pages don't cover are left out: serving declines
    those without the model).
 3. PPO tunes the current version against the composite reward; the result is saved as the next version.
-4. Both versions answer the held-out questions; each answer gets the composite reward and its dimensions.
+4. Both versions answer the held-out questions (``training.evaluation``): composite reward and each
+   dimension, citation rate, fact recall where the expected facts are known, and the candidate's KL to
+   the current version.
 5. The candidate is registered with those numbers, and made current only if the gate lets it through.
+6. The run's report (JSON and HTML with the PPO curves) goes to the reports directory.
 
 A run that fails anywhere leaves the current version serving: the candidate is registered only after it
 is complete and made current only by the last step.
@@ -16,21 +19,22 @@ is complete and made current only by the last step.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.database import Database
 from core.errors import SupportLoopError
-from core.llm import Conversation, TransformersChatBackend
 from core.registry import ModelRegistry, ModelVersion
 from rag.grounding import GroundingChecker
 from rag.index import Passage
 from rag.prompt import build_messages
 from training.datasets import Source, build_dataset
+from training.evaluation import HeldOutPrompt, evaluate_version, kl_divergence
 from training.ppo import PPOPolicyTrainer, PPOSettings
-from training.promotion import Estimate, GateDecision, VersionScores, gate
+from training.promotion import GateDecision, VersionScores, gate
+from training.report import write_report
 from training.reward import CompositeReward, RewardWeights, TextRewardModel
 from training.reward_model import Objective, train_reward_model
 
@@ -58,11 +62,14 @@ class RetrainResult:
     before: VersionScores
     after: VersionScores
     reward_model: dict[str, float]
+    kl: float
+    report: Path
 
     def summary(self) -> str:
         verdict = "promoted" if self.promoted else "not promoted: " + "; ".join(self.decision.reasons)
         return (
-            f"version {self.version} {verdict}; composite reward {self.before.reward} → {self.after.reward}"
+            f"version {self.version} {verdict}; composite reward {self.before.reward} → {self.after.reward}; "
+            f"report: {self.report}"
         )
 
 
@@ -71,10 +78,14 @@ def retrain(
     registry: ModelRegistry,
     retrieve: Retrieve,
     checker: GroundingChecker,
-    reward_models_dir: Path,
+    directories: tuple[Path, Path],
     settings: RetrainSettings,
     progress: Callable[[float, str], None] = lambda fraction, line: None,
+    facts: Mapping[str, Sequence[str]] | None = None,
 ) -> RetrainResult:
+    """Run the loop; ``directories`` are where reward models and reports go, ``facts`` the expected
+    facts of known questions (for fact recall)."""
+    reward_models_dir, reports_dir = directories
     data = build_dataset(db, source=settings.feedback, min_votes=settings.min_votes)
     progress(0.05, f"dataset: {len(data.train)} training and {len(data.test)} held-out answers")
     reward_model = train_reward_model(data, settings.reward_objective)
@@ -91,40 +102,62 @@ def retrain(
         )
     reward = CompositeReward(checker, settings.weights, reward_model)
     trainer = PPOPolicyTrainer(current.path, TextRewardModel(reward, _tokenizer(current)), settings.ppo)
-    history = trainer.train([conversation for _, _, conversation in train_prompts])
+    history = trainer.train([p.conversation for p in train_prompts])
     trainer.save(target)
     progress(0.7, f"PPO: {len(history.history)} updates in {history.seconds:.0f} s")
 
-    before = _scores(current, test_prompts, reward, settings.max_new_tokens)
+    facts = facts or {}
+    before, _ = evaluate_version(current, test_prompts, reward, settings.max_new_tokens, facts)
     candidate = ModelVersion(version_id, target)
-    after = _scores(candidate, test_prompts, reward, settings.max_new_tokens)
+    after, answers = evaluate_version(candidate, test_prompts, reward, settings.max_new_tokens, facts)
+    kl = kl_divergence(candidate, current, test_prompts, answers)
     decision = gate(before, after, settings.margin)
+    progress(0.95, f"evaluated: composite reward {before.reward} → {after.reward}, KL {kl:.3f}")
+    report_path = write_report(
+        reports_dir,
+        version_id,
+        {
+            "version": version_id,
+            "parent": current.id,
+            "promoted": decision.promote,
+            "gate": decision.reasons,
+            "dataset": data.decisions,
+            "reward_model": reward_model.metrics,
+            "ppo": {"settings": asdict(settings.ppo), "history": history.history, "seconds": history.seconds},
+            "evaluation": {"before": asdict(before), "after": asdict(after), "kl": kl},
+        },
+    )
     metrics = {
         "reward": after.reward.mean,
         "reward_ci95": after.reward.ci95,
         "grounding": after.grounding.mean,
         "satisfaction": after.satisfaction.mean,
         "ethics": after.ethics.mean,
+        "citation_rate": after.citation_rate.mean,
+        "fact_recall": after.fact_recall.mean if after.fact_recall.n else None,
         "reward_before": before.reward.mean,
+        "kl": kl,
         "reward_model": reward_model.metrics,
         "ppo_updates": len(history.history),
-        "kl_last": history.history[-1]["kl"] if history.history else None,
         "dataset": data.decisions,
         "ppo": asdict(settings.ppo),
+        "report": str(report_path),
     }
     registry.register(version_id, target, parent_id=current.id, metrics=metrics)
     if decision.promote:
         registry.activate(version_id)
     progress(1.0, "promoted" if decision.promote else "kept the current version")
-    return RetrainResult(version_id, decision.promote, decision, before, after, reward_model.metrics)
+    return RetrainResult(
+        version_id, decision.promote, decision, before, after, reward_model.metrics, kl, report_path
+    )
 
 
-def _prompts(questions: Sequence[str], retrieve: Retrieve) -> list[tuple[str, list[Passage], Conversation]]:
+def _prompts(questions: Sequence[str], retrieve: Retrieve) -> list[HeldOutPrompt]:
     prompts = []
     for question in dict.fromkeys(questions):
         passages = retrieve(question)
         if passages:
-            prompts.append((question, passages, build_messages(question, passages)))
+            prompts.append(HeldOutPrompt(question, passages, build_messages(question, passages)))
     return prompts
 
 
@@ -132,21 +165,3 @@ def _tokenizer(version: ModelVersion) -> Any:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(version.path)
-
-
-def _scores(
-    version: ModelVersion,
-    prompts: Sequence[tuple[str, list[Passage], Conversation]],
-    reward: CompositeReward,
-    max_new_tokens: int,
-) -> VersionScores:
-    """Answer every prompt with ``version`` (greedy, as serving does) and score the answers."""
-    backend = TransformersChatBackend(version, "float32")
-    answers = backend.generate([conversation for _, _, conversation in prompts], max_new_tokens)
-    scored = [reward.score(q, a, passages) for (q, passages, _), a in zip(prompts, answers, strict=True)]
-    return VersionScores(
-        reward=Estimate.of([s.total for s in scored]),
-        grounding=Estimate.of([s.grounding for s in scored]),
-        satisfaction=Estimate.of([s.satisfaction for s in scored]),
-        ethics=Estimate.of([s.ethics for s in scored]),
-    )

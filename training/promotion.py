@@ -41,6 +41,8 @@ class VersionScores:
     grounding: Estimate
     satisfaction: Estimate
     ethics: Estimate
+    citation_rate: Estimate  # share of answers with a supported sentence (serving cites its page)
+    fact_recall: Estimate  # share of a known question's expected facts the answer states (n=0: none known)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class RewardBreakdown:
     grounding: float
     ethics: float
     total: float
+    cited: bool = False  # a sentence is supported, so serving would cite that passage's page
 
 
 def reward_metric(
@@ -93,7 +94,7 @@ class CompositeReward:
         factual = grounding.score if grounding.sentences else 0.0
         ethical = 0.0 if ABUSIVE.search(answer) or leaks(answer) else 1.0
         total = reward_metric(satisfaction, factual, ethical, self.weights)
-        return RewardBreakdown(satisfaction, factual, ethical, total)
+        return RewardBreakdown(satisfaction, factual, ethical, total, bool(grounding.passages_used()))
 
 
 class _DecodingBackbone(torch.nn.Module):

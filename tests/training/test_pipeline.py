@@ -1,5 +1,7 @@
 """A whole retraining run on a tiny policy: votes → reward model → PPO → evaluation → gated promotion."""
 
+import json
+
 import pytest
 from helpers import copy_model, one_line_error, record_answer, run_cli
 
@@ -50,9 +52,10 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
         registry,
         retrieve,
         checker,
-        tmp_path / "reward_models",
+        (tmp_path / "reward_models", tmp_path / "reports"),
         settings,
         lambda f, line: lines.append(line),
+        facts={q.question: q.facts for q in load_questions() if q.facts},
     )
     assert result.version == 1
     assert (tmp_path / "reward_models" / "1" / "reward.json").is_file()
@@ -61,6 +64,14 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
         candidate.parent_id == 0 and "reward" in candidate.metrics and candidate.metrics["ppo_updates"] == 4
     )
     assert result.before.reward.n == result.after.reward.n > 0
+    assert result.after.fact_recall.n > 0 and 0 <= result.after.citation_rate.mean <= 1
+    assert result.kl == pytest.approx(candidate.metrics["kl"]) and result.kl == result.kl  # not NaN
+    report = json.loads((tmp_path / "reports" / "retrain-1.json").read_text())
+    assert len(report["ppo"]["history"]) == 4 and report["promoted"] == result.promoted
+    assert set(report["evaluation"]["after"]) >= {"reward", "grounding", "citation_rate", "fact_recall"}
+    page = result.report.read_text()
+    assert result.report.name == "retrain-1.html" and "data:image/png;base64," in page
+    assert page.count("<tr>") > 10  # measures, reward model and data decisions
     if margin == 10.0:  # no candidate beats the current one by 10: the gate must refuse it
         assert not result.promoted and registry.current_id() == 0
         assert "does not beat" in result.decision.reasons[0]

@@ -8,7 +8,12 @@ from training.promotion import Estimate, VersionScores, gate
 def scores(reward: list[float], grounding: list[float], ethics: float = 1.0) -> VersionScores:
     n = len(reward)
     return VersionScores(
-        Estimate.of(reward), Estimate.of(grounding), Estimate.of([0.5] * n), Estimate.of([ethics] * n)
+        Estimate.of(reward),
+        Estimate.of(grounding),
+        Estimate.of([0.5] * n),
+        Estimate.of([ethics] * n),
+        citation_rate=Estimate.of([1.0] * n),
+        fact_recall=Estimate.of([]),
     )
 
 
