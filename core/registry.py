@@ -79,10 +79,12 @@ class ModelRegistry:
             return list(session.scalars(select(ModelVersionRecord).order_by(ModelVersionRecord.id.desc())))
 
     def next_path(self) -> tuple[int, Path]:
-        """The id and folder the next trained version should be saved as."""
+        """The id and folder the next trained version should be saved as (emptied of what a killed run
+        may have left there: the id is unregistered, so nothing there is a version)."""
         with self.db.session() as session:
             ids = session.scalars(select(ModelVersionRecord.id)).all()
         version_id = max(ids, default=BASE_VERSION) + 1
+        clear_leftovers(self.models_dir, version_id)
         return version_id, self.models_dir / str(version_id)
 
     def register(
@@ -151,6 +153,14 @@ class ModelRegistry:
                 session.rollback()
         log.info("registered model version 0 at %s", version.path)
         return version
+
+
+def clear_leftovers(directory: Path, version_id: int) -> None:
+    """Remove ``<directory>/<id>`` and its staging folders ``.<id>-*`` left by a run that was killed."""
+    for leftover in [directory / str(version_id), *directory.glob(f".{version_id}-*")]:
+        if leftover.exists():
+            log.warning("removing %s, left by an interrupted run", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def bundled_gguf() -> Path:

@@ -189,6 +189,15 @@ class Settings(BaseSettings):
         le=1,
         description="How much higher a candidate's mean composite reward must be to go live.",
     )
+    hub_repo: str | None = Field(
+        None,
+        pattern=r"^[\w.-]+/[\w.-]+$",
+        description="Hugging Face Hub repository (owner/name) each promoted version is pushed to; "
+        "needs SUPPORTLOOP_HUB_TOKEN.",
+    )
+    hub_token: SecretStr | None = Field(
+        None, description="Hugging Face access token with write access to SUPPORTLOOP_HUB_REPO."
+    )
     collect_minutes: int = Field(
         15, ge=1, le=1440, description="How often the scheduler counts new votes (minutes)."
     )

@@ -113,8 +113,18 @@ def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
             progress,
             facts={q.question: q.facts for q in load_questions() if q.facts},
         )
-        if result.promoted:
-            loop.use_model(loop.registry.current())
+        if not result.promoted:
+            return result.summary()
+        version = loop.registry.current()
+        loop.use_model(version)
+        if s.hub_repo and s.hub_token:
+            from training.hub import push_version
+
+            try:
+                url = push_version(version, s.hub_repo, s.hub_token.get_secret_value())
+                return f"{result.summary()}; pushed to {url}"
+            except SupportLoopError as exc:
+                return f"{result.summary()}; {exc}"
         return result.summary()
 
     return run

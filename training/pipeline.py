@@ -26,7 +26,7 @@ from typing import Any
 
 from core.database import Database
 from core.errors import SupportLoopError
-from core.registry import ModelRegistry, ModelVersion
+from core.registry import ModelRegistry, ModelVersion, clear_leftovers
 from rag.grounding import GroundingChecker
 from rag.index import Passage
 from rag.prompt import build_messages
@@ -91,6 +91,7 @@ def retrain(
     reward_model = train_reward_model(data, settings.reward_objective)
     current = registry.current()
     version_id, target = registry.next_path()
+    clear_leftovers(reward_models_dir, version_id)
     reward_model.save(reward_models_dir / str(version_id))
     progress(0.2, f"reward model: held-out {reward_model.metrics}")
 

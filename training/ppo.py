@@ -38,6 +38,7 @@ class PPOSettings:
     ppo_epochs: int = 2
     learning_rate: float = 3e-5
     kl_coef: float = 0.05
+    micro_batch_size: int = 2  # prompts per forward/backward pass (gradients accumulate to batch_size)
     lora: bool = False
     seed: int = 0
 
@@ -103,11 +104,15 @@ class PPOPolicyTrainer:
             )["input_ids"]
             for c in prompts
         ]
+        # Full-vocabulary logits over ~700-token RAG prompts dominate memory: a batch of 4 in one pass
+        # peaked at 18 GiB on CPU. Micro-batches with gradient accumulation keep the update the same.
+        micro = s.micro_batch_size if s.batch_size % s.micro_batch_size == 0 else 1
         scratch = tempfile.mkdtemp(prefix="supportloop-ppo-")
         args = PPOConfig(
             output_dir=scratch,
-            per_device_train_batch_size=s.batch_size,
-            local_rollout_forward_batch_size=s.batch_size,
+            per_device_train_batch_size=micro,
+            gradient_accumulation_steps=s.batch_size // micro,
+            local_rollout_forward_batch_size=micro,
             total_episodes=s.updates * s.batch_size,
             response_length=s.response_length,
             num_ppo_epochs=s.ppo_epochs,

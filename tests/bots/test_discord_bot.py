@@ -195,7 +195,7 @@ class LongAnswerer:
     """Answers with a long text holding a code block: no help page of the demo site is long enough to
     produce one, and what is under test here is only how the adapter splits what the service returns."""
 
-    def answer(self, question: str) -> Answer:
+    def answer(self, question: str, *, draft: bool = False) -> Answer:
         code = "\n".join(f"tidepool sync --folder project-{n} --verbose" for n in range(60))
         text = "Run these commands:\n```bash\n" + code + "\n```\n" + "Then check the result. " * 80
         return Answer(question, text, ["http://help.example/sync.html"], [], False, 0.01, 0.01)

@@ -353,7 +353,7 @@ class LongAnswerer:
             f"Step {n}: " + "open the settings page and check the option. " * 2 for n in range(480)
         )
 
-    def answer(self, question: str) -> Answer:
+    def answer(self, question: str, *, draft: bool = False) -> Answer:
         page = "https://help.example.com/long.html"
         passage = Passage("p1", "text", page, "A long page", "Steps", 0.9)
         return Answer(question, self.text, [page], [passage], False, 0.01, 0.02)

@@ -1,9 +1,14 @@
 """A whole retraining run on a tiny policy: votes → reward model → PPO → evaluation → gated promotion."""
 
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
-from helpers import copy_model, one_line_error, record_answer, run_cli
+from helpers import GUARD_DIR, copy_model, one_line_error, record_answer, run_cli
 
 from core.database import open_database
 from core.records import Records
@@ -82,6 +87,15 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
 
 
 def test_the_retrain_job_runs_through_the_worker_and_is_recorded(fresh_dir, tiny_policy, monkeypatch):
+    """...and a promoted version is pushed to the configured Hub repo (the upload itself is recorded, not
+    made: the Hub is unreachable here; ``test_hub`` covers the upload)."""
+    pushed: list[str] = []
+    monkeypatch.setattr(
+        "training.hub.push_version", lambda version, repo, token: pushed.append(repo) or "url"
+    )
+    monkeypatch.setenv("SUPPORTLOOP_HUB_REPO", "acme/support-bot")
+    monkeypatch.setenv("SUPPORTLOOP_HUB_TOKEN", "hf_secret")
+    monkeypatch.setenv("SUPPORTLOOP_PROMOTION_MARGIN", "-1")
     monkeypatch.setenv("SUPPORTLOOP_MODEL_PATH", str(tiny_policy))
     for name, value in {"RETRAIN_MIN_VOTES": "30", "PPO_UPDATES": "2", "PPO_BATCH_SIZE": "4"}.items():
         monkeypatch.setenv(f"SUPPORTLOOP_{name}", value)
@@ -102,6 +116,9 @@ def test_the_retrain_job_runs_through_the_worker_and_is_recorded(fresh_dir, tiny
         assert finished.summary["result"].startswith("version 1 ")
         assert lines[0] == f"Job #{run.id} (retrain) started." and "finished" in lines[-1]
         assert [v.id for v in loop.registry.versions()] == [1]
+        promoted = "promoted;" in finished.summary["result"]
+        assert pushed == (["acme/support-bot"] if promoted else [])
+        assert ("pushed to url" in finished.summary["result"]) == promoted
 
 
 def test_retraining_without_enough_votes_fails_clearly_and_changes_nothing(fresh_dir):
@@ -112,3 +129,54 @@ def test_retraining_without_enough_votes_fails_clearly_and_changes_nothing(fresh
         [run] = loop.jobs.recent()
         assert (run.kind, run.status) == ("retrain", "failed")
         assert loop.registry.versions() == []
+
+
+def test_a_killed_retrain_leaves_the_current_version_serving_and_its_run_failed(
+    fresh_dir, tiny_policy, monkeypatch
+):
+    """SIGKILL in the middle of PPO: nothing registered, version 0 still current; the run is marked
+    failed when a worker next starts; the next run reuses the version id over the leftovers."""
+    monkeypatch.delenv("SUPPORTLOOP_MODEL_PATH")
+    for name, value in {
+        "RETRAIN_MIN_VOTES": "30",
+        "PPO_BATCH_SIZE": "4",
+        "PPO_RESPONSE_LENGTH": "16",
+    }.items():
+        monkeypatch.setenv(f"SUPPORTLOOP_{name}", value)
+    with SupportLoop(load_settings()) as loop:
+        folder = copy_model(tiny_policy, fresh_dir / "models" / "0")
+        with loop.db.session() as session:
+            session.add(ModelVersionRecord(id=0, path=str(folder), is_current=True, audit_status="base"))
+            session.commit()
+        for q in [q for q in load_questions() if q.kind == "in_scope"][:10]:
+            good = record_answer(loop.records, q.question, " ".join(q.facts) or "See the help page.")
+            bad = record_answer(loop.records, q.question, "No idea, sorry.")
+            for voter in range(2):
+                loop.records.vote(good, f"user-{voter}", 1)
+                loop.records.vote(bad, f"user-{voter}", -1)
+    endless = {**os.environ, "PYTHONPATH": str(GUARD_DIR), "SUPPORTLOOP_PPO_UPDATES": "10000"}
+    command = [str(Path(sys.executable).parent / "supportloop"), "retrain"]
+    process = subprocess.Popen(command, env=endless, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (fresh_dir / "reward_models" / "1").is_dir():  # saved just before PPO starts
+            assert process.poll() is None and time.monotonic() < deadline, "retrain ended or stalled"
+            time.sleep(0.2)
+        time.sleep(3)  # well into PPO
+    finally:
+        process.kill()
+        process.wait()
+    with SupportLoop(load_settings()) as loop:
+        assert [v.id for v in loop.registry.versions()] == [0] and loop.registry.current_id() == 0
+        loop.worker.start()
+        loop.worker.stop()
+        [run] = loop.jobs.recent()
+        assert run.status == "failed" and "interrupted" in run.summary["error"]
+
+    monkeypatch.setenv("SUPPORTLOOP_PPO_UPDATES", "2")
+    result = run_cli("retrain")
+    assert result.returncode == 0, result.stderr
+    for directory in ("models", "reward_models"):
+        assert not list((fresh_dir / directory).glob(".1-*"))  # no staging folder left behind
+    with SupportLoop(load_settings()) as loop:
+        assert {v.id for v in loop.registry.versions()} == {0, 1}
