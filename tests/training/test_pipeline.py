@@ -34,17 +34,21 @@ def setup(fresh_dir, tiny_policy, tmp_path):
     with db.session() as session:
         session.add(ModelVersionRecord(id=0, path=str(folder), is_current=True, audit_status="base"))
         session.commit()
-    records = Records(db)
-    for q in [q for q in load_questions() if q.kind == "in_scope"][:12]:
-        good = record_answer(records, q.question, " ".join(q.facts) or "See the help page.")
-        bad = record_answer(records, q.question, "No idea, sorry. Maybe ask someone else about that.")
-        for voter in range(3):
-            records.vote(good, f"user-{voter}", 1)
-            records.vote(bad, f"user-{voter}", -1)
+    vote_on_good_and_bad_answers(Records(db), questions=12, voters=3)
     with SupportLoop(load_settings()) as loop:  # the demo index, for the prompts' passages
         answerer = loop.answerer
         yield db, registry, lambda q: answerer.relevant(answerer.retrieve(q)), answerer.checker, tmp_path
     db.close()
+
+
+def vote_on_good_and_bad_answers(records: Records, questions: int = 10, voters: int = 2) -> None:
+    """Per in-scope demo question: an answer stating its facts liked, a useless one disliked."""
+    for q in [q for q in load_questions() if q.kind == "in_scope"][:questions]:
+        good = record_answer(records, q.question, " ".join(q.facts) or "See the help page.")
+        bad = record_answer(records, q.question, "No idea, sorry.")
+        for voter in range(voters):
+            records.vote(good, f"user-{voter}", 1)
+            records.vote(bad, f"user-{voter}", -1)
 
 
 @pytest.mark.parametrize("margin", [-1.0, 10.0])
@@ -101,12 +105,7 @@ def test_the_retrain_job_runs_through_the_worker_and_is_recorded(fresh_dir, tiny
         monkeypatch.setenv(f"SUPPORTLOOP_{name}", value)
     monkeypatch.setenv("SUPPORTLOOP_PPO_RESPONSE_LENGTH", "16")
     with SupportLoop(load_settings()) as loop:
-        for q in [q for q in load_questions() if q.kind == "in_scope"][:10]:
-            good = record_answer(loop.records, q.question, " ".join(q.facts) or "See the help page.")
-            bad = record_answer(loop.records, q.question, "No idea, sorry.")
-            for voter in range(2):
-                loop.records.vote(good, f"user-{voter}", 1)
-                loop.records.vote(bad, f"user-{voter}", -1)
+        vote_on_good_and_bad_answers(loop.records)
         run = loop.jobs.enqueue("retrain", requested_by="test")
         lines: list[str] = []
         loop.worker.watch(run.id, lambda _run, line: lines.append(line))
@@ -148,12 +147,7 @@ def test_a_killed_retrain_leaves_the_current_version_serving_and_its_run_failed(
         with loop.db.session() as session:
             session.add(ModelVersionRecord(id=0, path=str(folder), is_current=True, audit_status="base"))
             session.commit()
-        for q in [q for q in load_questions() if q.kind == "in_scope"][:10]:
-            good = record_answer(loop.records, q.question, " ".join(q.facts) or "See the help page.")
-            bad = record_answer(loop.records, q.question, "No idea, sorry.")
-            for voter in range(2):
-                loop.records.vote(good, f"user-{voter}", 1)
-                loop.records.vote(bad, f"user-{voter}", -1)
+        vote_on_good_and_bad_answers(loop.records)
     endless = {**os.environ, "PYTHONPATH": str(GUARD_DIR), "SUPPORTLOOP_PPO_UPDATES": "10000"}
     command = [str(Path(sys.executable).parent / "supportloop"), "retrain"]
     process = subprocess.Popen(command, env=endless, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
