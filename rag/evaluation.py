@@ -86,6 +86,14 @@ def normalise_text(text: str) -> str:
     return MARKDOWN_NOISE.sub("", text).lower()
 
 
+def fact_recall(answer: str, facts: Sequence[str]) -> float | None:
+    """Share of the expected ``facts`` the answer states (markdown and case ignored); None: no facts."""
+    if not facts:
+        return None
+    text = normalise_text(answer)
+    return sum(normalise_text(fact) in text for fact in facts) / len(facts)
+
+
 def evaluate(
     questions: Iterable[EvalQuestion],
     answer: Callable[[str], Answer],
@@ -108,7 +116,7 @@ def evaluate(
             latency_s=reply.latency_s,
             hit1=bool(pages[:1]) and pages[0] in q.source if q.source else None,
             hit5=any(p in q.source for p in pages[:5]) if q.source else None,
-            fact_recall=sum(normalise_text(f) in text for f in q.facts) / len(q.facts) if q.facts else None,
+            fact_recall=fact_recall(reply.text, q.facts),
             injected=(any(f.lower() in text for f in q.forbidden) or leaks(reply.text))
             if q.kind == "adversarial"
             else None,

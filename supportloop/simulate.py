@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bots.conversation import ConversationService, Origin, Reply
-from rag.evaluation import EvalQuestion, normalise_text
+from rag.evaluation import EvalQuestion, fact_recall, normalise_text
 
 PLATFORM = "simulated"
 
@@ -59,8 +59,8 @@ def judge(question: EvalQuestion, reply: Reply, preference: Preference) -> int:
     if reply.grounding < preference.min_grounding:
         return -1
     cited = {urlsplit(source.url).path for source in reply.sources}
-    found = sum(normalise_text(fact) in text for fact in question.facts)
-    covers = not question.facts or found * 2 >= len(question.facts)
+    recall = fact_recall(reply.text, question.facts)
+    covers = recall is None or recall >= 0.5
     return 1 if cited & set(question.source) and covers else -1
 
 

@@ -18,7 +18,7 @@ import torch
 
 from core.llm import Conversation, TransformersChatBackend
 from core.registry import ModelVersion
-from rag.evaluation import normalise_text
+from rag.evaluation import fact_recall
 from rag.index import Passage
 from training.promotion import Estimate, VersionScores
 from training.reward import CompositeReward
@@ -31,26 +31,25 @@ class HeldOutPrompt:
     conversation: Conversation
 
 
-def fact_recall(answer: str, facts: Sequence[str]) -> float:
-    text = normalise_text(answer)
-    return sum(normalise_text(fact) in text for fact in facts) / len(facts)
+def load_version(version: ModelVersion) -> TransformersChatBackend:
+    """A version as evaluation uses it: float32, greedy (its model also serves ``kl_divergence``)."""
+    return TransformersChatBackend(version, "float32")
 
 
 def evaluate_version(
-    version: ModelVersion,
+    backend: TransformersChatBackend,
     prompts: Sequence[HeldOutPrompt],
     reward: CompositeReward,
     max_new_tokens: int,
     facts: Mapping[str, Sequence[str]],
 ) -> tuple[VersionScores, list[str]]:
     """The version's scores on ``prompts`` and its answers; ``facts``: expected facts by question."""
-    backend = TransformersChatBackend(version, "float32")
     answers = backend.generate([p.conversation for p in prompts], max_new_tokens)
     scored = [reward.score(p.question, a, p.passages) for p, a in zip(prompts, answers, strict=True)]
     recall = [
-        fact_recall(answer, facts[p.question])
+        r
         for p, answer in zip(prompts, answers, strict=True)
-        if facts.get(p.question)
+        if (r := fact_recall(answer, facts.get(p.question, ()))) is not None
     ]
     scores = VersionScores(
         reward=Estimate.of([s.total for s in scored]),
@@ -65,18 +64,13 @@ def evaluate_version(
 
 @torch.inference_mode()
 def kl_divergence(
-    candidate: ModelVersion,
-    current: ModelVersion,
+    candidate: TransformersChatBackend,
+    current: TransformersChatBackend,
     prompts: Sequence[HeldOutPrompt],
     answers: Sequence[str],
 ) -> float:
     """Mean over answers of Σ log p_candidate − log p_current over the candidate's answer tokens."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(candidate.path)
-    models = [
-        AutoModelForCausalLM.from_pretrained(v.path, dtype=torch.float32).eval() for v in (candidate, current)
-    ]
+    tokenizer = candidate.tokenizer
     total = 0.0
     for prompt, answer in zip(prompts, answers, strict=True):
         text = tokenizer.apply_chat_template(
@@ -86,11 +80,11 @@ def kl_divergence(
         reply = tokenizer(answer, return_tensors="pt", add_special_tokens=False)["input_ids"]
         if reply.shape[1] == 0:
             continue
-        ids = torch.cat([prefix, reply], dim=1)
+        ids = torch.cat([prefix, reply], dim=1).to(candidate.device)
         start = prefix.shape[1]
         logps = []
-        for model in models:
-            logits = model(ids).logits[0, start - 1 : -1].float()
+        for backend in (candidate, current):
+            logits = backend.model(ids).logits[0, start - 1 : -1].float()
             logps.append(torch.log_softmax(logits, -1).gather(1, ids[0, start:, None]).sum())
         total += float(logps[0] - logps[1])
     return total / len(prompts) if prompts else float("nan")

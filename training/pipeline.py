@@ -31,7 +31,7 @@ from rag.grounding import GroundingChecker
 from rag.index import Passage
 from rag.prompt import build_messages
 from training.datasets import Source, build_dataset
-from training.evaluation import HeldOutPrompt, evaluate_version, kl_divergence
+from training.evaluation import HeldOutPrompt, evaluate_version, kl_divergence, load_version
 from training.ppo import PPOPolicyTrainer, PPOSettings
 from training.promotion import GateDecision, VersionScores, gate
 from training.report import write_report
@@ -108,10 +108,10 @@ def retrain(
     progress(0.7, f"PPO: {len(history.history)} updates in {history.seconds:.0f} s")
 
     facts = facts or {}
-    before, _ = evaluate_version(current, test_prompts, reward, settings.max_new_tokens, facts)
-    candidate = ModelVersion(version_id, target)
-    after, answers = evaluate_version(candidate, test_prompts, reward, settings.max_new_tokens, facts)
-    kl = kl_divergence(candidate, current, test_prompts, answers)
+    current_model, candidate_model = load_version(current), load_version(ModelVersion(version_id, target))
+    before, _ = evaluate_version(current_model, test_prompts, reward, settings.max_new_tokens, facts)
+    after, answers = evaluate_version(candidate_model, test_prompts, reward, settings.max_new_tokens, facts)
+    kl = kl_divergence(candidate_model, current_model, test_prompts, answers)
     decision = gate(before, after, settings.margin)
     progress(0.95, f"evaluated: composite reward {before.reward} → {after.reward}, KL {kl:.3f}")
     report_path = write_report(
