@@ -2,7 +2,8 @@
 
 Our chat model is small and sometimes contradicts the passages it was given, so every generated
 answer is checked sentence by sentence before anyone sees it. A sentence counts as supported when its
-numbers appear in the passage sentence it is closest to (MiniLM cosine), and either most of its
+numbers appear in the passage sentence it is closest to (MiniLM cosine), it is negated exactly when
+that sentence is ("can" vs "cannot": embeddings barely see the difference), and either most of its
 content words are in the passages or that closest sentence says nearly the same thing and shares a
 good part of its words. Pure courtesy ("Hope this helps!") is not judged. An answer whose judged
 sentences are not all supported is replaced by an extractive answer: the passage sentences closest to
@@ -11,6 +12,7 @@ the question, quoted, with the page they come from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,6 +30,7 @@ _COURTESY_WORDS = (
     "hope help glad happy thank thanks sorry welcome let know question anything else assist great"
 )
 COURTESY = frozenset(_COURTESY_WORDS.split())
+NEGATION = re.compile(r"\b(?:not|no|never|cannot|nothing|none|neither|nor)\b|n't\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class SentenceSupport:
     coverage: float  # share of the sentence's content words found in the passages
     similarity: float  # cosine to the closest passage sentence
     numbers_ok: bool
+    negation_ok: bool  # negated exactly when the closest passage sentence is
     passage: int  # index of the passage holding the closest sentence
     supported: bool
 
@@ -104,11 +108,20 @@ class GroundingChecker:
             nearby = {n for k in closest for n in NUMBER.findall(units[int(k)][1])}
             numbers_ok = set(NUMBER.findall(sentence)) <= nearby
             cosine = float(similarity[row, best])
-            supported = numbers_ok and (
-                coverage >= self.min_coverage
-                or (cosine >= self.min_similarity and coverage >= self.similar_coverage)
+            negation_ok = _negated(sentence) == _negated(units[best][1])
+            supported = (
+                numbers_ok
+                and negation_ok
+                and (
+                    coverage >= self.min_coverage
+                    or (cosine >= self.min_similarity and coverage >= self.similar_coverage)
+                )
             )
-            results.append(SentenceSupport(sentence, coverage, cosine, numbers_ok, units[best][0], supported))
+            results.append(
+                SentenceSupport(
+                    sentence, coverage, cosine, numbers_ok, negation_ok, units[best][0], supported
+                )
+            )
         return Grounding(results)
 
     def extractive(self, question: str, passages: Sequence[Passage]) -> tuple[str, list[int]]:
@@ -161,3 +174,8 @@ class GroundingChecker:
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
+
+
+def _negated(sentence: str) -> bool:
+    """Whether a sentence says "not" an odd number of times ("can't not" is not a negation)."""
+    return len(NEGATION.findall(sentence.replace("’", "'"))) % 2 == 1
