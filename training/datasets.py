@@ -8,6 +8,8 @@
   questions the model has not seen.
 - Questions are redacted (emails, phone numbers, tokens) before anything uses them.
 - Simulated votes are only used when asked for, never mixed in silently.
+- The audit's counter-examples (fairness pairs and adversarial hacks the last reward model got wrong)
+  join the training side only, counted in the dataset's decisions.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from itertools import product
 from typing import Literal
 
 from sqlalchemy import select
 
+from audit.fairness import CounterExample
 from core.database import Database
 from core.errors import SupportLoopError
 from core.tables import AnswerRecord, FeedbackRecord
@@ -101,6 +105,22 @@ def build_dataset(
             "redacted": "emails, phone numbers, tokens",
         },
     )
+
+
+def with_counter_examples(data: FeedbackDataset, examples: Sequence[CounterExample]) -> FeedbackDataset:
+    """``data`` with the audit's counter-examples added to the training answers (and pairs)."""
+    if not examples:
+        return data
+    added = [
+        LabelledAnswer(-n, redact(e.question), e.answer, [], e.label, 1 - e.label, [])
+        for n, e in enumerate(examples, start=1)
+    ]
+    by_question: dict[str, list[LabelledAnswer]] = defaultdict(list)
+    for answer in added:
+        by_question[answer.question].append(answer)
+    pairs = [p for answers in by_question.values() for p in _pairs(answers)]
+    decisions = {**data.decisions, "audit_counter_examples": len(added), "audit_counter_pairs": len(pairs)}
+    return replace(data, train=data.train + added, train_pairs=data.train_pairs + pairs, decisions=decisions)
 
 
 def _labelled_answers(db: Database, source: Source) -> tuple[list[LabelledAnswer], int, int]:

@@ -3,8 +3,8 @@
 ``reward_metric`` is the one formula (weights from the settings). ``CompositeReward`` measures the three
 dimensions of an answer: satisfaction is the reward model's probability of a 👍 (0.5 without one),
 grounding is the share of the answer's sentences its passages support (an answer with nothing to judge
-scores 0), ethics is 0 for abusive language or a leaked instruction and 1 otherwise (the audit refines
-the last two).
+scores 0), ethics is ``audit.dimensions.judge_ethics`` (0 for toxic language, a leaked instruction, or
+going along with a harmful request).
 
 TRL's PPO scores the policy's own token ids with ``getattr(model, model.base_model_prefix)(...)`` and
 ``model.score(...)``, which a MiniLM reward model cannot read (other vocabulary). ``TextRewardModel``
@@ -15,23 +15,21 @@ as a one-dimensional hidden state.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from transformers.modeling_outputs import BaseModelOutput
 
+from audit.dimensions import factual_accuracy, is_harmful_request, judge_ethics
 from core.errors import ConfigError
 from core.settings import Settings
 from rag.grounding import GroundingChecker
 from rag.index import Passage
 from rag.prompt import parse_user_message
-from rag.safety import leaks
 from training.reward_model import RewardModel
-
-ABUSIVE = re.compile(r"\b(?:idiot|stupid|moron|dumb|shut up|hate you|loser|pathetic)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -91,10 +89,35 @@ class CompositeReward:
         if self.reward_model is not None:
             satisfaction = float(self.reward_model.probability([question], [answer])[0])
         grounding = self.checker.check(answer, passages)
-        factual = grounding.score if grounding.sentences else 0.0
-        ethical = 0.0 if ABUSIVE.search(answer) or leaks(answer) else 1.0
+        factual = grounding.score if grounding.sentences else 0.0  # as factual_accuracy, keeping `cited`
+        ethical = judge_ethics(question, answer).score
         total = reward_metric(satisfaction, factual, ethical, self.weights)
         return RewardBreakdown(satisfaction, factual, ethical, total, bool(grounding.passages_used()))
+
+    def totals(
+        self, questions: Sequence[str], answers: Sequence[str], passages: Sequence[Sequence[Passage]]
+    ) -> np.ndarray:
+        """The composite reward of many answers at once (the audit's ``CompositeScorer``).
+
+        Satisfaction is scored in one batch; grounding, the slow part, once per distinct answer and
+        passages (the audit asks the same answer from many groups).
+        """
+        satisfaction = np.full(len(answers), 0.5)
+        if self.reward_model is not None:
+            satisfaction = self.reward_model.probability(questions, answers)
+        factual: dict[tuple[str, tuple[str, ...]], float] = {}
+        ethical: dict[tuple[bool, str], float] = {}  # the question matters only if it is a harmful request
+        totals = []
+        for question, answer, quoted, liked in zip(questions, answers, passages, satisfaction, strict=True):
+            key = (answer, tuple(p.text for p in quoted))
+            if key not in factual:
+                factual[key] = factual_accuracy(self.checker, answer, quoted)
+            harmful = (is_harmful_request(question), answer)
+            if harmful not in ethical:
+                ethical[harmful] = judge_ethics(question, answer).score
+            ethics = ethical[harmful]
+            totals.append(reward_metric(float(liked), factual[key], ethics, self.weights))
+        return np.asarray(totals)
 
 
 class _DecodingBackbone(torch.nn.Module):

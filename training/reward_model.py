@@ -89,11 +89,18 @@ class RewardModel:
             raise ModelError(f"The reward model at {path} cannot be loaded ({exc}).") from exc
         return cls(model, tokenizer, meta["objective"], tuple(meta["calibration"]), meta.get("metrics", {}))
 
-    @torch.inference_mode()
-    def score(self, questions: Sequence[str], answers: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def score(self, questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
         """Raw reward per answer (higher is better)."""
+        return self.score_texts([reward_text(q, a) for q, a in zip(questions, answers, strict=True)])
+
+    def text(self, question: str, answer: str) -> str:
+        return reward_text(question, answer)
+
+    @torch.inference_mode()
+    def score_texts(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Raw reward of texts built by ``reward_text`` (SHAP explains this)."""
         self.model.eval()
-        texts = [reward_text(q, a) for q, a in zip(questions, answers, strict=True)]
+        texts = list(texts)
         scores = []
         for start in range(0, len(texts), batch_size):
             batch = self.tokenizer(
