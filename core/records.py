@@ -41,6 +41,24 @@ class Records:
             session.commit()
             return record.id
 
+    def unscored_answers(self, limit: int) -> list[AnswerRecord]:
+        """Answers (not declines) without a reward breakdown yet, oldest first."""
+        with self.db.session() as session:
+            query = (
+                select(AnswerRecord)
+                .where(AnswerRecord.reward.is_(None), AnswerRecord.declined.is_(False))
+                .order_by(AnswerRecord.id)
+                .limit(limit)
+            )
+            return list(session.scalars(query))
+
+    def store_reward(self, answer_id: int, breakdown: dict[str, object]) -> None:
+        with self.db.session() as session:
+            answer = session.get(AnswerRecord, answer_id)
+            if answer is not None:
+                answer.reward = breakdown
+                session.commit()
+
     def vote(
         self, answer_id: int, user_hash: str, vote: int, reason: str | None = None, *, simulated: bool = False
     ) -> None:

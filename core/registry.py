@@ -88,7 +88,12 @@ class ModelRegistry:
         return version_id, self.models_dir / str(version_id)
 
     def register(
-        self, version_id: int, path: Path, parent_id: int | None, metrics: dict[str, object]
+        self,
+        version_id: int,
+        path: Path,
+        parent_id: int | None,
+        metrics: dict[str, object],
+        audit_status: str = "pending",
     ) -> ModelVersion:
         """Record a trained version (not current: promotion is ``activate``); its folder is checked first."""
         version = ModelVersion(version_id, path.resolve())
@@ -100,12 +105,23 @@ class ModelRegistry:
                     parent_id=parent_id,
                     path=str(version.path),
                     metrics=metrics,
+                    audit_status=audit_status,
                     is_current=False,
                 )
             )
             session.commit()
         log.info("registered model version %s from %s", version_id, version.path)
         return version
+
+    def set_audit_status(self, version_id: int, status: str) -> None:
+        """Record the outcome of a (re-)audit of ``version_id`` ("passed" or "failed")."""
+        with self.db.session() as session:
+            session.execute(
+                update(ModelVersionRecord)
+                .where(ModelVersionRecord.id == version_id)
+                .values(audit_status=status)
+            )
+            session.commit()
 
     def activate(self, version_id: int) -> ModelVersion:
         """Make ``version_id`` the current version (a rollback, or a promotion), in one transaction.

@@ -53,6 +53,9 @@ class AnswerRecord(Base):
     user_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     latency_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The composite reward's breakdown (satisfaction, factual_accuracy, ethics, total, reward_model),
+    # filled in by the scheduler's collect job; empty until then.
+    reward: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (Index("ix_answers_thread", "platform", "channel", "thread"),)
 

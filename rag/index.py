@@ -236,6 +236,17 @@ class HelpIndex:
         log.info("built BM25 over %d chunks in %.2f s", len(bm25), time.perf_counter() - started)
         return bm25
 
+    def passages(self, ids: Sequence[str]) -> list[Passage]:
+        """The indexed chunks with these ids, in that order (ids no longer indexed are left out)."""
+        if not ids:
+            return []
+        found = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            chunk_id: _passage(chunk_id, text, meta, 1.0)
+            for chunk_id, text, meta in zip(found["ids"], found["documents"], found["metadatas"], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
     def stats(self) -> IndexStats:
         metadatas = self._get_all(include=["metadatas"])["metadatas"]
         return IndexStats(chunks=len(metadatas), pages=len({m.get("source") for m in metadatas}))

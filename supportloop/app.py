@@ -24,7 +24,7 @@ from core.settings import Settings
 from rag.answerer import Answerer
 from rag.grounding import GroundingChecker
 from rag.index import HelpIndex, chroma_client
-from supportloop.operations import Operations, reindex_job, retrain_job
+from supportloop.operations import Operations, audit_job, reindex_job, retrain_job, score_answers
 from supportloop.scheduler import collect_job
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,9 @@ class SupportLoop:
         """Runs queued jobs; started by ``serve`` (and by tests), not by one-shot commands."""
         jobs = {
             "reindex": reindex_job(self),
-            "collect": collect_job(self.db, self.settings),
+            "collect": collect_job(self.db, self.settings, lambda: score_answers(self)),
             "retrain": retrain_job(self),
+            "audit": audit_job(self),
         }
         return JobWorker(self.jobs, jobs)
 

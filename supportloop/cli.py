@@ -453,6 +453,30 @@ def retrain():
 
 
 @app.command()
+def audit(
+    version: Annotated[
+        int | None, typer.Argument(help="The model version whose reward model to audit (default: current).")
+    ] = None,
+):
+    """Audit a version's reward model: fairness across groups (Fairlearn), adversarial probes (padding,
+    flattery, wrong answers, injections…), SHAP explanations and the factual-accuracy calibration.
+
+    Writes reports/audit-VERSION.html and .json, records the verdict (see `supportloop models`) and keeps
+    the failures as counter-examples for the next retraining. Thresholds: SUPPORTLOOP_AUDIT_*.
+    """
+    from supportloop.operations import audit_version
+
+    with _open() as loop, progress("Auditing", total=100) as bar:
+
+        def show(fraction: float, line: str) -> None:
+            bar.advance(max(0, round(100 * fraction) - bar.done), status=line[:60])
+
+        result, report = audit_version(loop, version, show)
+    out.print(result.summary())
+    out.print(f"Report: {report}")
+
+
+@app.command()
 def models():
     """List model versions: which is current, where each came from, its audit status and metrics."""
     with _open() as loop:

@@ -1,13 +1,13 @@
 """Admin operations behind ``/supportloop``: status, jobs and rollback, as the bots' ``AdminBackend``.
 
 The bots only see the ``AdminBackend`` protocol; this is the application's implementation of it, with
-the jobs a worker in this process can run (re-indexing today; training and auditing register theirs
-when they exist).
+the jobs a worker in this process runs: re-indexing, retraining and auditing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bots.admin import JobTicket, StatusReport
@@ -15,6 +15,7 @@ from core.errors import SupportLoopError
 from core.jobs import JobRun, Progress
 
 if TYPE_CHECKING:
+    from audit.suite import AuditResult, AuditSettings
     from supportloop.app import SupportLoop
 
 
@@ -86,7 +87,7 @@ def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
 
     def run(_run: JobRun, progress: Progress) -> str:
         from supportloop.demo_site import load_questions
-        from training.pipeline import RetrainSettings, retrain
+        from training.pipeline import RetrainPaths, RetrainSettings, retrain
         from training.ppo import PPOSettings
         from training.reward import RewardWeights
 
@@ -101,6 +102,8 @@ def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
             ),
             margin=s.promotion_margin,
             max_new_tokens=s.max_new_tokens,
+            audit=audit_settings(loop),
+            explain=s.audit_shap,
         )
         answerer = loop.answerer
         result = retrain(
@@ -108,7 +111,7 @@ def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
             loop.registry,
             lambda question: answerer.relevant(answerer.retrieve(question)),
             answerer.checker,
-            (s.data_dir / "reward_models", s.data_dir / "reports"),
+            RetrainPaths(s.data_dir / "reward_models", s.data_dir / "reports", s.data_dir / "audit"),
             settings,
             progress,
             facts={q.question: q.facts for q in load_questions() if q.facts},
@@ -128,3 +131,98 @@ def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
         return result.summary()
 
     return run
+
+
+def audit_settings(loop: SupportLoop) -> AuditSettings:
+    from audit.suite import AuditSettings
+
+    s = loop.settings
+    return AuditSettings(
+        fairness_threshold=s.audit_fairness_threshold, max_win_rate=s.audit_max_win_rate, cases=s.audit_cases
+    )
+
+
+def audit_version(loop: SupportLoop, version: int | None, progress: Progress) -> tuple[AuditResult, Path]:
+    """Audit the reward model a version was trained against (the current version's by default).
+
+    The report goes to the reports directory, the version's audit status is updated, and the failures
+    are kept as counter-examples for the next retraining.
+    """
+    from audit.report import write_audit_report
+    from audit.suite import run_audit, save_counter_examples
+    from training.reward import CompositeReward, RewardWeights
+    from training.reward_model import RewardModel
+
+    s = loop.settings
+    version = loop.registry.current_id() if version is None else version
+    if version is None and s.model_path is not None:
+        raise SupportLoopError(
+            "The served model is the folder in SUPPORTLOOP_MODEL_PATH, which has no reward model: name a "
+            "version (`supportloop audit VERSION`)."
+        )
+    if version is None:
+        raise SupportLoopError("There is no model version yet: nothing to audit.")
+    folder = s.data_dir / "reward_models" / str(version)
+    if not folder.is_dir():
+        raise SupportLoopError(
+            f"Model version {version} has no reward model to audit: versions get one when they are "
+            "trained from feedback (`supportloop retrain`)."
+        )
+    reward_model = RewardModel.load(folder)
+    progress(0.05, f"auditing the reward model of version {version}")
+    checker = loop.answerer.checker
+    composite = CompositeReward(checker, RewardWeights.from_settings(s), reward_model)
+    result = run_audit(
+        reward_model,
+        audit_settings(loop),
+        checker=checker,
+        composite=composite.totals,
+        explain=s.audit_shap,
+        progress=progress,
+    )
+    report = write_audit_report(s.data_dir / "reports", version, result)
+    save_counter_examples(s.data_dir / "audit", result.counter_examples)
+    loop.registry.set_audit_status(version, "passed" if result.passed else "failed")
+    progress(1.0, result.summary())
+    return result, report
+
+
+def audit_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
+    """Re-audit the current version's reward model (weekly, or an admin's ``/supportloop audit``)."""
+
+    def run(_run: JobRun, progress: Progress) -> str:
+        result, report = audit_version(loop, None, progress)
+        return f"{result.summary()} Report: {report}"
+
+    return run
+
+
+def score_answers(loop: SupportLoop, limit: int = 500) -> int:
+    """Store the composite reward's breakdown with each answer that has none yet; return how many.
+
+    Satisfaction comes from the current version's reward model (0.5 before the first retraining);
+    factual accuracy from the passages the answer was based on, as indexed now.
+    """
+    from training.reward import CompositeReward, RewardWeights
+    from training.reward_model import RewardModel
+
+    answers = loop.records.unscored_answers(limit)
+    if not answers:
+        return 0
+    version = loop.registry.current_id()
+    folder = loop.settings.data_dir / "reward_models" / str(version)
+    reward_model = RewardModel.load(folder) if version is not None and folder.is_dir() else None
+    composite = CompositeReward(
+        loop.answerer.checker, RewardWeights.from_settings(loop.settings), reward_model
+    )
+    for answer in answers:
+        score = composite.score(answer.question, answer.answer, loop.index.passages(answer.passage_ids))
+        breakdown = {
+            "satisfaction": round(score.satisfaction, 4),
+            "factual_accuracy": round(score.grounding, 4),
+            "ethics": score.ethics,
+            "total": round(score.total, 4),
+            "reward_model": version if reward_model is not None else None,
+        }
+        loop.records.store_reward(answer.id, breakdown)
+    return len(answers)

@@ -13,6 +13,7 @@ table, so they survive a restart (a run missed while stopped still happens once,
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -87,10 +88,18 @@ def start_scheduler(settings: Settings, db: Database, *, paused: bool = False) -
     return scheduler
 
 
-def collect_job(db: Database, settings: Settings) -> Job:
-    """The ``collect`` job: queue a retrain once enough votes arrived since the last one."""
+def collect_job(db: Database, settings: Settings, score: Callable[[], int] = lambda: 0) -> Job:
+    """The ``collect`` job: store the reward breakdown of new answers (``score``), and queue a retrain
+    once enough votes arrived since the last one."""
 
     def run(_run: JobRun, progress: Progress) -> str:
+        scored = score()
+        progress(0.5, f"{scored} new answers scored")
+        result = _count_votes()
+        progress(1.0, result)
+        return f"{result} {scored} new answers scored." if scored else result
+
+    def _count_votes() -> str:
         with db.session() as session:
             since: datetime | None = session.scalar(
                 select(func.max(JobRunRecord.created_at)).where(JobRunRecord.kind == "retrain")
@@ -101,7 +110,6 @@ def collect_job(db: Database, settings: Settings) -> Job:
             if since is not None:
                 query = query.where(FeedbackRecord.created_at > since)
             new_votes = session.scalar(query) or 0
-        progress(1.0, f"{new_votes} new votes")
         if new_votes >= settings.retrain_min_new_votes:
             queue_unless_pending(db, "retrain")
             return f"{new_votes} new votes since the last retrain: retrain queued."

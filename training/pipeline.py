@@ -1,16 +1,20 @@
 """One retraining run: feedback → reward model → PPO → evaluation → gated promotion.
 
-1. Build the dataset from the votes (``training.datasets``) and train the reward model; it is saved
-   under ``<data_dir>/reward_models/<version>/`` with its held-out accuracy.
-2. Prompts are the training questions with the passages retrieved for them, built by ``build_messages``
+1. Build the dataset from the votes (``training.datasets``), add the counter-examples the last audits
+   kept, and train the reward model; it is saved under ``<data_dir>/reward_models/<version>/`` with
+   its held-out accuracy.
+2. Audit the reward model (``audit.suite``): fairness, adversarial probes, SHAP; its report goes to the
+   reports directory and its failures become counter-examples for the next run.
+3. Prompts are the training questions with the passages retrieved for them, built by ``build_messages``
    exactly as serving builds them (questions the help pages don't cover are left out: serving declines
    those without the model).
-3. PPO tunes the current version against the composite reward; the result is saved as the next version.
-4. Both versions answer the held-out questions (``training.evaluation``): composite reward and each
+4. PPO tunes the current version against the composite reward; the result is saved as the next version.
+5. Both versions answer the held-out questions (``training.evaluation``): composite reward and each
    dimension, citation rate, fact recall where the expected facts are known, and the candidate's KL to
    the current version.
-5. The candidate is registered with those numbers, and made current only if the gate lets it through.
-6. The run's report (JSON and HTML with the PPO curves) goes to the reports directory.
+6. The candidate is registered with those numbers and its audit status, and made current only if the
+   gate lets it through (a failed audit always stops it).
+7. The run's report (JSON and HTML with the PPO curves) goes to the reports directory.
 
 A run that fails anywhere leaves the current version serving: the candidate is registered only after it
 is complete and made current only by the last step.
@@ -24,13 +28,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit.report import write_audit_report
+from audit.suite import AuditSettings, load_counter_examples, run_audit, save_counter_examples
 from core.database import Database
 from core.errors import SupportLoopError
 from core.registry import ModelRegistry, ModelVersion, clear_leftovers
 from rag.grounding import GroundingChecker
 from rag.index import Passage
 from rag.prompt import build_messages
-from training.datasets import Source, build_dataset
+from training.datasets import Source, build_dataset, with_counter_examples
 from training.evaluation import HeldOutPrompt, evaluate_version, kl_divergence, load_version
 from training.ppo import PPOPolicyTrainer, PPOSettings
 from training.promotion import GateDecision, VersionScores, gate
@@ -52,6 +58,15 @@ class RetrainSettings:
     ppo: PPOSettings = field(default_factory=PPOSettings)
     margin: float = 0.02
     max_new_tokens: int = 64
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    explain: bool = True  # SHAP in the audit (the slowest part of it)
+
+
+@dataclass(frozen=True)
+class RetrainPaths:
+    reward_models: Path
+    reports: Path
+    audit: Path  # where the audit keeps its counter-examples
 
 
 @dataclass(frozen=True)
@@ -64,12 +79,14 @@ class RetrainResult:
     reward_model: dict[str, float]
     kl: float
     report: Path
+    audit_passed: bool
+    audit_report: Path
 
     def summary(self) -> str:
         verdict = "promoted" if self.promoted else "not promoted: " + "; ".join(self.decision.reasons)
         return (
             f"version {self.version} {verdict}; composite reward {self.before.reward} → {self.after.reward}; "
-            f"report: {self.report}"
+            f"report: {self.report}; audit: {self.audit_report}"
         )
 
 
@@ -78,22 +95,28 @@ def retrain(
     registry: ModelRegistry,
     retrieve: Retrieve,
     checker: GroundingChecker,
-    directories: tuple[Path, Path],
+    paths: RetrainPaths,
     settings: RetrainSettings,
     progress: Callable[[float, str], None] = lambda fraction, line: None,
     facts: Mapping[str, Sequence[str]] | None = None,
 ) -> RetrainResult:
-    """Run the loop; ``directories`` are where reward models and reports go, ``facts`` the expected
-    facts of known questions (for fact recall)."""
-    reward_models_dir, reports_dir = directories
+    """Run the loop; ``facts`` are the expected facts of known questions (for fact recall)."""
     data = build_dataset(db, source=settings.feedback, min_votes=settings.min_votes)
+    data = with_counter_examples(data, load_counter_examples(paths.audit))
     progress(0.05, f"dataset: {len(data.train)} training and {len(data.test)} held-out answers")
     reward_model = train_reward_model(data, settings.reward_objective)
     current = registry.current()
     version_id, target = registry.next_path()
-    clear_leftovers(reward_models_dir, version_id)
-    reward_model.save(reward_models_dir / str(version_id))
-    progress(0.2, f"reward model: held-out {reward_model.metrics}")
+    clear_leftovers(paths.reward_models, version_id)
+    reward_model.save(paths.reward_models / str(version_id))
+    progress(0.15, f"reward model: held-out {reward_model.metrics}")
+    reward = CompositeReward(checker, settings.weights, reward_model)
+    audit = run_audit(
+        reward_model, settings.audit, checker=checker, composite=reward.totals, explain=settings.explain
+    )
+    audit_report = write_audit_report(paths.reports, version_id, audit)
+    save_counter_examples(paths.audit, audit.counter_examples)
+    progress(0.25, audit.summary())
 
     train_prompts = _prompts([a.question for a in data.train], retrieve)
     test_prompts = _prompts([a.question for a in data.test], retrieve)
@@ -101,7 +124,6 @@ def retrain(
         raise SupportLoopError(
             "The voted questions are not covered by the indexed help pages: nothing to train on."
         )
-    reward = CompositeReward(checker, settings.weights, reward_model)
     trainer = PPOPolicyTrainer(current.path, TextRewardModel(reward, _tokenizer(current)), settings.ppo)
     history = trainer.train([p.conversation for p in train_prompts])
     trainer.save(target)
@@ -112,10 +134,10 @@ def retrain(
     before, _ = evaluate_version(current_model, test_prompts, reward, settings.max_new_tokens, facts)
     after, answers = evaluate_version(candidate_model, test_prompts, reward, settings.max_new_tokens, facts)
     kl = kl_divergence(candidate_model, current_model, test_prompts, answers)
-    decision = gate(before, after, settings.margin)
+    decision = gate(before, after, settings.margin, audit.reasons)
     progress(0.95, f"evaluated: composite reward {before.reward} → {after.reward}, KL {kl:.3f}")
     report_path = write_report(
-        reports_dir,
+        paths.reports,
         version_id,
         {
             "version": version_id,
@@ -124,6 +146,7 @@ def retrain(
             "gate": decision.reasons,
             "dataset": data.decisions,
             "reward_model": reward_model.metrics,
+            "audit": {"passed": audit.passed, "reasons": audit.reasons, "report": str(audit_report)},
             "ppo": {"settings": asdict(settings.ppo), "history": history.history, "seconds": history.seconds},
             "evaluation": {"before": asdict(before), "after": asdict(after), "kl": kl},
         },
@@ -143,13 +166,24 @@ def retrain(
         "dataset": data.decisions,
         "ppo": asdict(settings.ppo),
         "report": str(report_path),
+        "audit_report": str(audit_report),
     }
-    registry.register(version_id, target, parent_id=current.id, metrics=metrics)
+    status = "passed" if audit.passed else "failed"
+    registry.register(version_id, target, parent_id=current.id, metrics=metrics, audit_status=status)
     if decision.promote:
         registry.activate(version_id)
     progress(1.0, "promoted" if decision.promote else "kept the current version")
     return RetrainResult(
-        version_id, decision.promote, decision, before, after, reward_model.metrics, kl, report_path
+        version_id,
+        decision.promote,
+        decision,
+        before,
+        after,
+        reward_model.metrics,
+        kl,
+        report_path,
+        audit.passed,
+        audit_report,
     )
 
 

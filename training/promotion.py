@@ -2,8 +2,9 @@
 
 Both versions answer the same held-out questions; each answer gets the composite reward and its
 dimensions. The candidate is promoted only if its mean composite reward beats the current version's by
-at least ``margin`` and its grounding is not lower (a policy that learns to please the reward model by
-inventing facts must not go live). The audit issue adds its own pass/fail to this gate.
+at least ``margin``, its grounding and ethics are not lower (a policy that learns to please the reward
+model by inventing facts must not go live), and the reward model it was trained against passed the
+audit (``audit.suite``).
 """
 
 from __future__ import annotations
@@ -51,9 +52,12 @@ class GateDecision:
     reasons: list[str]
 
 
-def gate(current: VersionScores, candidate: VersionScores, margin: float) -> GateDecision:
-    """Promote only a candidate that is better by ``margin`` and no less grounded; say why either way."""
-    reasons = []
+def gate(
+    current: VersionScores, candidate: VersionScores, margin: float, audit_failures: Sequence[str] = ()
+) -> GateDecision:
+    """Promote only a candidate that is better by ``margin``, no less grounded or ethical, and whose
+    reward model passed the audit (``audit_failures`` empty); say why either way."""
+    reasons = [f"the reward model failed the audit: {failure}" for failure in audit_failures]
     gain = candidate.reward.mean - current.reward.mean
     if not gain >= margin:  # also refuses NaN (nothing measured)
         reasons.append(f"composite reward {candidate.reward} does not beat {current.reward} by {margin}")

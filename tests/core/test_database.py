@@ -28,6 +28,7 @@ EXPECTED_COLUMNS = {
         "user_hash",
         "latency_s",
         "created_at",
+        "reward",
     ],
     "feedback": ["id", "answer_id", "user_hash", "vote", "reason", "retracted", "created_at", "simulated"],
     "model_versions": ["id", "parent_id", "path", "created_at", "metrics", "audit_status", "is_current"],
@@ -64,7 +65,7 @@ def test_opening_twice_is_an_upgrade_to_the_same_head(tmp_path):
     open_database(url).close()
     db = open_database(url)
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
 
 
 def test_the_migrated_schema_matches_the_table_definitions(tmp_path):

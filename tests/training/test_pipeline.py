@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import GUARD_DIR, copy_model, one_line_error, record_answer, run_cli
 
+from audit.suite import AuditSettings
 from core.database import open_database
 from core.records import Records
 from core.registry import ModelRegistry
@@ -17,12 +18,21 @@ from core.settings import load_settings
 from core.tables import ModelVersionRecord
 from supportloop.app import SupportLoop
 from supportloop.demo_site import load_questions
-from training.pipeline import RetrainSettings, retrain
+from training.pipeline import RetrainPaths, RetrainSettings, retrain
 from training.ppo import PPOSettings
 
 pytestmark = pytest.mark.slow  # trains a reward model and runs PPO (about a minute)
 
 TINY_RUN = PPOSettings(updates=4, batch_size=4, response_length=16, ppo_epochs=1, learning_rate=1e-4)
+# These tests are about the run and the reward/grounding gate: an audit that cannot fail (and no SHAP)
+# keeps the verdict theirs. tests/audit covers the audit and its gate.
+LENIENT_AUDIT = AuditSettings(fairness_threshold=1.0, max_win_rate=1.0, cases=4)
+AUDIT_ENV = {
+    "AUDIT_FAIRNESS_THRESHOLD": "1",
+    "AUDIT_MAX_WIN_RATE": "1",
+    "AUDIT_SHAP": "false",
+    "AUDIT_CASES": "4",
+}
 
 
 @pytest.fixture
@@ -54,14 +64,16 @@ def vote_on_good_and_bad_answers(records: Records, questions: int = 10, voters: 
 @pytest.mark.parametrize("margin", [-1.0, 10.0])
 def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(setup, margin):
     db, registry, retrieve, checker, tmp_path = setup
-    settings = RetrainSettings(min_votes=30, ppo=TINY_RUN, margin=margin, max_new_tokens=16)
+    settings = RetrainSettings(
+        min_votes=30, ppo=TINY_RUN, margin=margin, max_new_tokens=16, audit=LENIENT_AUDIT, explain=False
+    )
     lines: list[str] = []
     result = retrain(
         db,
         registry,
         retrieve,
         checker,
-        (tmp_path / "reward_models", tmp_path / "reports"),
+        RetrainPaths(tmp_path / "reward_models", tmp_path / "reports", tmp_path / "audit"),
         settings,
         lambda f, line: lines.append(line),
         facts={q.question: q.facts for q in load_questions() if q.facts},
@@ -75,6 +87,9 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
     assert result.before.reward.n == result.after.reward.n > 0
     assert result.after.fact_recall.n > 0 and 0 <= result.after.citation_rate.mean <= 1
     assert result.kl == pytest.approx(candidate.metrics["kl"]) and result.kl == result.kl  # not NaN
+    assert result.audit_passed and candidate.audit_status == "passed"
+    audit = json.loads((tmp_path / "reports" / "audit-1.json").read_text())
+    assert audit["passed"] and len(audit["adversarial"]["probes"]) == 10
     report = json.loads((tmp_path / "reports" / "retrain-1.json").read_text())
     assert len(report["ppo"]["history"]) == 4 and report["promoted"] == result.promoted
     assert set(report["evaluation"]["after"]) >= {"reward", "grounding", "citation_rate", "fact_recall"}
@@ -101,7 +116,8 @@ def test_the_retrain_job_runs_through_the_worker_and_is_recorded(fresh_dir, tiny
     monkeypatch.setenv("SUPPORTLOOP_HUB_TOKEN", "hf_secret")
     monkeypatch.setenv("SUPPORTLOOP_PROMOTION_MARGIN", "-1")
     monkeypatch.setenv("SUPPORTLOOP_MODEL_PATH", str(tiny_policy))
-    for name, value in {"RETRAIN_MIN_VOTES": "30", "PPO_UPDATES": "2", "PPO_BATCH_SIZE": "4"}.items():
+    settings = {"RETRAIN_MIN_VOTES": "30", "PPO_UPDATES": "2", "PPO_BATCH_SIZE": "4", **AUDIT_ENV}
+    for name, value in settings.items():
         monkeypatch.setenv(f"SUPPORTLOOP_{name}", value)
     monkeypatch.setenv("SUPPORTLOOP_PPO_RESPONSE_LENGTH", "16")
     with SupportLoop(load_settings()) as loop:
@@ -140,6 +156,7 @@ def test_a_killed_retrain_leaves_the_current_version_serving_and_its_run_failed(
         "RETRAIN_MIN_VOTES": "30",
         "PPO_BATCH_SIZE": "4",
         "PPO_RESPONSE_LENGTH": "16",
+        **AUDIT_ENV,
     }.items():
         monkeypatch.setenv(f"SUPPORTLOOP_{name}", value)
     with SupportLoop(load_settings()) as loop:
@@ -153,7 +170,7 @@ def test_a_killed_retrain_leaves_the_current_version_serving_and_its_run_failed(
     process = subprocess.Popen(command, env=endless, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
-        while not (fresh_dir / "reward_models" / "1").is_dir():  # saved just before PPO starts
+        while not (fresh_dir / "reports" / "audit-1.json").is_file():  # written just before PPO starts
             assert process.poll() is None and time.monotonic() < deadline, "retrain ended or stalled"
             time.sleep(0.2)
         time.sleep(3)  # well into PPO
