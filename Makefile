@@ -40,6 +40,7 @@ bench: install
 	$(OFFLINE) $(BIN)/python bench/slack_events.py
 	$(OFFLINE) $(BIN)/python bench/bot_throughput.py
 	$(OFFLINE) $(BIN)/python bench/learning_loop.py
+	$(OFFLINE) $(BIN)/python bench/audit.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
