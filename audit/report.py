@@ -65,6 +65,7 @@ def _shap_plot(explanations: Explanations) -> str:
         color=["#3a8a3a" if v > 0 else "#b03030" for _, v in tokens][::-1],
     )
     left.set_title("tokens that raise / lower reward (mean SHAP)")
+    left.tick_params(axis="x", labelsize=7, rotation=30)
     labels = [f"{a}: {g}" for a, groups in explanations.marker_effect.items() for g in groups]
     values = [v for groups in explanations.marker_effect.values() for v in groups.values()]
     right.barh(labels[::-1], values[::-1], color="#4878a8")

@@ -100,6 +100,8 @@ def main() -> None:
     print(f"reward gain: {gain_sd:+.2f} SD; fact recall not lower: {fact_ok}  → {verdict} the target")
     print(f"KL(candidate ‖ current) on held-out answers: {report['evaluation']['kl']:.3f} nats")
     print(f"reward model ({args.objective}): {report['reward_model']}")
+    audit = report["audit"]
+    print(f"audit of the reward model: {'passed' if audit['passed'] else 'failed'}; {audit['report']}")
     print(
         f"PPO: {ppo['seconds'] / max(len(ppo['history']), 1):.1f} s per update, {ppo['seconds']:.0f} s in all"
     )
