@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,9 +83,11 @@ def run_audit(
     checker: GroundingChecker | None = None,
     composite: CompositeScorer | None = None,
     explain: bool = True,
+    context: Mapping[str, object] | None = None,
     progress: Callable[[float, str], None] = lambda fraction, line: None,
 ) -> AuditResult:
-    """Audit ``reward``; ``composite`` adds the composite reward's numbers, ``checker`` the calibration."""
+    """Audit ``reward``; ``composite`` adds the composite reward's numbers, ``checker`` the calibration,
+    ``context`` the caller's data decisions for the report (the reward model's data, the weights)."""
     settings = settings or AuditSettings()
     started = time.perf_counter()
     cases = load_cases()
@@ -125,6 +127,7 @@ def run_audit(
         "adversarial probes": [p.probe for p in adversarial.probes],
         "settings": asdict(settings),
         "scored with": ["reward model"] + (["composite reward"] if composite is not None else []),
+        **(context or {}),
     }
     return AuditResult(
         passed=not reasons,

@@ -7,6 +7,7 @@ the jobs a worker in this process runs: re-indexing, retraining and auditing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -171,13 +172,19 @@ def audit_version(loop: SupportLoop, version: int | None, progress: Progress) ->
     reward_model = RewardModel.load(folder)
     progress(0.05, f"auditing the reward model of version {version}")
     checker = loop.answerer.checker
-    composite = CompositeReward(checker, RewardWeights.from_settings(s), reward_model)
+    weights = RewardWeights.from_settings(s)
+    composite = CompositeReward(checker, weights, reward_model)
+    context = {
+        "reward model held-out metrics": reward_model.metrics,
+        "composite reward weights": asdict(weights),
+    }
     result = run_audit(
         reward_model,
         audit_settings(loop),
         checker=checker,
         composite=composite.totals,
         explain=s.audit_shap,
+        context=context,
         progress=progress,
     )
     report = write_audit_report(s.data_dir / "reports", version, result)

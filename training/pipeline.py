@@ -111,8 +111,18 @@ def retrain(
     reward_model.save(paths.reward_models / str(version_id))
     progress(0.15, f"reward model: held-out {reward_model.metrics}")
     reward = CompositeReward(checker, settings.weights, reward_model)
+    context = {
+        "reward model training data": data.decisions,
+        "reward model held-out metrics": reward_model.metrics,
+        "composite reward weights": asdict(settings.weights),
+    }
     audit = run_audit(
-        reward_model, settings.audit, checker=checker, composite=reward.totals, explain=settings.explain
+        reward_model,
+        settings.audit,
+        checker=checker,
+        composite=reward.totals,
+        explain=settings.explain,
+        context=context,
     )
     audit_report = write_audit_report(paths.reports, version_id, audit)
     save_counter_examples(paths.audit, audit.counter_examples)

@@ -44,6 +44,11 @@ def test_the_audit_command_writes_the_report_and_records_the_verdict(version_wit
     verdict = "passed" if report["passed"] else "failed"
     assert f"audit {verdict}" in result.stdout.lower()
     assert report["decisions"]["cases"] == 2 and report["explanations"] is None
+    assert report["decisions"]["composite reward weights"] == {
+        "satisfaction": 0.4,
+        "grounding": 0.4,
+        "ethics": 0.2,
+    }
     assert (data_dir / "reports" / "audit-0.html").read_text().startswith("<!doctype html>")
     with SupportLoop(load_settings()) as loop:
         assert loop.registry.versions()[0].audit_status == verdict

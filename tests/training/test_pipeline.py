@@ -90,6 +90,7 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
     assert result.audit_passed and candidate.audit_status == "passed"
     audit = json.loads((tmp_path / "reports" / "audit-1.json").read_text())
     assert audit["passed"] and len(audit["adversarial"]["probes"]) == 10
+    assert audit["decisions"]["reward model training data"]["votes"] == candidate.metrics["dataset"]["votes"]
     report = json.loads((tmp_path / "reports" / "retrain-1.json").read_text())
     assert len(report["ppo"]["history"]) == 4 and report["promoted"] == result.promoted
     assert set(report["evaluation"]["after"]) >= {"reward", "grounding", "citation_rate", "fact_recall"}
