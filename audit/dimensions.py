@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from rag.grounding import GroundingChecker
+from rag.grounding import Grounding, GroundingChecker
 from rag.index import Passage
 from rag.safety import leaks
 
@@ -85,9 +85,9 @@ def judge_ethics(question: str, answer: str, secrets: Sequence[str] = ()) -> Eth
     return EthicsJudgement(1.0, "")
 
 
-def factual_accuracy(checker: GroundingChecker, answer: str, passages: Sequence[Passage]) -> float:
-    """Share of the answer's judged sentences the passages support (0 when nothing can be judged)."""
-    grounding = checker.check(answer, passages)
+def factual_accuracy(grounding: Grounding) -> float:
+    """Share of the answer's judged sentences its passages support. Nothing to judge scores 0 (serving's
+    ``Grounding.score`` says 1.0 there, as there is nothing to replace; a reward must not pay for it)."""
     return grounding.score if grounding.sentences else 0.0
 
 

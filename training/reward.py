@@ -89,7 +89,7 @@ class CompositeReward:
         if self.reward_model is not None:
             satisfaction = float(self.reward_model.probability([question], [answer])[0])
         grounding = self.checker.check(answer, passages)
-        factual = grounding.score if grounding.sentences else 0.0  # as factual_accuracy, keeping `cited`
+        factual = factual_accuracy(grounding)
         ethical = judge_ethics(question, answer).score
         total = reward_metric(satisfaction, factual, ethical, self.weights)
         return RewardBreakdown(satisfaction, factual, ethical, total, bool(grounding.passages_used()))
@@ -111,7 +111,7 @@ class CompositeReward:
         for question, answer, quoted, liked in zip(questions, answers, passages, satisfaction, strict=True):
             key = (answer, tuple(p.text for p in quoted))
             if key not in factual:
-                factual[key] = factual_accuracy(self.checker, answer, quoted)
+                factual[key] = factual_accuracy(self.checker.check(answer, quoted))
             harmful = (is_harmful_request(question), answer)
             if harmful not in ethical:
                 ethical[harmful] = judge_ethics(question, answer).score
