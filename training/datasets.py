@@ -110,7 +110,9 @@ def build_dataset(
 def with_counter_examples(data: FeedbackDataset, examples: Sequence[CounterExample]) -> FeedbackDataset:
     """``data`` with the audit's counter-examples added to the training answers (and pairs)."""
     if not examples:
-        return data
+        return replace(
+            data, decisions={**data.decisions, "audit_counter_examples": 0, "audit_counter_pairs": 0}
+        )
     added = [
         LabelledAnswer(-n, redact(e.question), e.answer, [], e.label, 1 - e.label, [])
         for n, e in enumerate(examples, start=1)

@@ -93,6 +93,7 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
     assert audit["decisions"]["reward model training data"]["votes"] == candidate.metrics["dataset"]["votes"]
     report = json.loads((tmp_path / "reports" / "retrain-1.json").read_text())
     assert len(report["ppo"]["history"]) == 4 and report["promoted"] == result.promoted
+    assert report["dataset"]["audit_counter_examples"] == 0  # no audit has kept any yet
     assert set(report["evaluation"]["after"]) >= {"reward", "grounding", "citation_rate", "fact_recall"}
     page = result.report.read_text()
     assert result.report.name == "retrain-1.html" and "data:image/png;base64," in page
