@@ -7,7 +7,6 @@ the jobs a worker in this process runs: re-indexing, retraining and auditing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -112,7 +111,7 @@ def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
             loop.registry,
             lambda question: answerer.relevant(answerer.retrieve(question)),
             answerer.checker,
-            RetrainPaths(s.data_dir / "reward_models", s.data_dir / "reports", s.data_dir / "audit"),
+            RetrainPaths.under(s.data_dir),
             settings,
             progress,
             facts={q.question: q.facts for q in load_questions() if q.facts},
@@ -149,8 +148,7 @@ def audit_version(loop: SupportLoop, version: int | None, progress: Progress) ->
     The report goes to the reports directory, the version's audit status is updated, and the failures
     are kept as counter-examples for the next retraining.
     """
-    from audit.report import write_audit_report
-    from audit.suite import run_audit, save_counter_examples
+    from training.pipeline import RetrainPaths, audit_reward_model
     from training.reward import CompositeReward, RewardWeights
     from training.reward_model import RewardModel
 
@@ -163,32 +161,20 @@ def audit_version(loop: SupportLoop, version: int | None, progress: Progress) ->
         )
     if version is None:
         raise SupportLoopError("There is no model version yet: nothing to audit.")
-    folder = s.data_dir / "reward_models" / str(version)
+    paths = RetrainPaths.under(s.data_dir)
+    folder = paths.reward_models / str(version)
     if not folder.is_dir():
         raise SupportLoopError(
             f"Model version {version} has no reward model to audit: versions get one when they are "
             "trained from feedback (`supportloop retrain`)."
         )
-    reward_model = RewardModel.load(folder)
     progress(0.05, f"auditing the reward model of version {version}")
-    checker = loop.answerer.checker
-    weights = RewardWeights.from_settings(s)
-    composite = CompositeReward(checker, weights, reward_model)
-    context = {
-        "reward model held-out metrics": reward_model.metrics,
-        "composite reward weights": asdict(weights),
-    }
-    result = run_audit(
-        reward_model,
-        audit_settings(loop),
-        checker=checker,
-        composite=composite.totals,
-        explain=s.audit_shap,
-        context=context,
-        progress=progress,
+    composite = CompositeReward(
+        loop.answerer.checker, RewardWeights.from_settings(s), RewardModel.load(folder)
     )
-    report = write_audit_report(s.data_dir / "reports", version, result)
-    save_counter_examples(s.data_dir / "audit", result.counter_examples)
+    result, report = audit_reward_model(
+        composite, audit_settings(loop), s.audit_shap, paths, version, progress=progress
+    )
     loop.registry.set_audit_status(version, "passed" if result.passed else "failed")
     progress(1.0, result.summary())
     return result, report
@@ -210,6 +196,7 @@ def score_answers(loop: SupportLoop, limit: int = 500) -> int:
     Satisfaction comes from the current version's reward model (0.5 before the first retraining);
     factual accuracy from the passages the answer was based on, as indexed now.
     """
+    from training.pipeline import RetrainPaths
     from training.reward import CompositeReward, RewardWeights
     from training.reward_model import RewardModel
 
@@ -217,7 +204,7 @@ def score_answers(loop: SupportLoop, limit: int = 500) -> int:
     if not answers:
         return 0
     version = loop.registry.current_id()
-    folder = loop.settings.data_dir / "reward_models" / str(version)
+    folder = RetrainPaths.under(loop.settings.data_dir).reward_models / str(version)
     reward_model = RewardModel.load(folder) if version is not None and folder.is_dir() else None
     composite = CompositeReward(
         loop.answerer.checker, RewardWeights.from_settings(loop.settings), reward_model

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.report import write_audit_report
-from audit.suite import AuditSettings, load_counter_examples, run_audit, save_counter_examples
+from audit.suite import AuditResult, AuditSettings, load_counter_examples, run_audit, save_counter_examples
 from core.database import Database
 from core.errors import SupportLoopError
 from core.registry import ModelRegistry, ModelVersion, clear_leftovers
@@ -67,6 +67,11 @@ class RetrainPaths:
     reward_models: Path
     reports: Path
     audit: Path  # where the audit keeps its counter-examples
+
+    @classmethod
+    def under(cls, data_dir: Path) -> RetrainPaths:
+        """The standard layout in a data directory."""
+        return cls(data_dir / "reward_models", data_dir / "reports", data_dir / "audit")
 
 
 @dataclass(frozen=True)
@@ -111,21 +116,14 @@ def retrain(
     reward_model.save(paths.reward_models / str(version_id))
     progress(0.15, f"reward model: held-out {reward_model.metrics}")
     reward = CompositeReward(checker, settings.weights, reward_model)
-    context = {
-        "reward model training data": data.decisions,
-        "reward model held-out metrics": reward_model.metrics,
-        "composite reward weights": asdict(settings.weights),
-    }
-    audit = run_audit(
-        reward_model,
+    audit, audit_report = audit_reward_model(
+        reward,
         settings.audit,
-        checker=checker,
-        composite=reward.totals,
-        explain=settings.explain,
-        context=context,
+        settings.explain,
+        paths,
+        version_id,
+        context={"reward model training data": data.decisions},
     )
-    audit_report = write_audit_report(paths.reports, version_id, audit)
-    save_counter_examples(paths.audit, audit.counter_examples)
     progress(0.25, audit.summary())
 
     train_prompts = _prompts([a.question for a in data.train], retrieve)
@@ -195,6 +193,38 @@ def retrain(
         audit.passed,
         audit_report,
     )
+
+
+def audit_reward_model(
+    reward: CompositeReward,
+    settings: AuditSettings,
+    explain: bool,
+    paths: RetrainPaths,
+    version: int,
+    context: Mapping[str, object] | None = None,
+    progress: Callable[[float, str], None] = lambda fraction, line: None,
+) -> tuple[AuditResult, Path]:
+    """Audit ``reward``'s reward model (and the composite reward), write the report as ``version``'s,
+    and keep the failures as counter-examples for the next run."""
+    if reward.reward_model is None:
+        raise SupportLoopError("There is no reward model to audit.")
+    context = {
+        "reward model held-out metrics": reward.reward_model.metrics,
+        "composite reward weights": asdict(reward.weights),
+        **(context or {}),
+    }
+    result = run_audit(
+        reward.reward_model,
+        settings,
+        checker=reward.checker,
+        composite=reward.totals,
+        explain=explain,
+        context=context,
+        progress=progress,
+    )
+    report = write_audit_report(paths.reports, version, result)
+    save_counter_examples(paths.audit, result.counter_examples)
+    return result, report
 
 
 def _prompts(questions: Sequence[str], retrieve: Retrieve) -> list[HeldOutPrompt]:
