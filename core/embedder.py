@@ -5,9 +5,14 @@ Loaded by path, so it works offline; nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from langchain_huggingface import HuggingFaceEmbeddings
+from langchain_core.embeddings import Embeddings
+
+if TYPE_CHECKING:
+    from langchain_huggingface import HuggingFaceEmbeddings
 
 
 def embedding_model_path() -> Path:
@@ -18,8 +23,36 @@ def embedding_model_path() -> Path:
 
 def load_embeddings(batch_size: int = 32) -> HuggingFaceEmbeddings:
     """Normalised embeddings, so a dot product is a cosine similarity."""
+    from langchain_huggingface import HuggingFaceEmbeddings
+
     return HuggingFaceEmbeddings(
         model_name=str(embedding_model_path()),
         model_kwargs={"device": "cpu"},
         encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
     )
+
+
+class LazyEmbeddings(Embeddings):
+    """``load_embeddings`` on first use.
+
+    Loading the embedder (sentence-transformers and the model) takes seconds; commands that only read
+    the index's metadata (``status``) or fail on their input (a bad URL) should not wait for it.
+    """
+
+    def __init__(self, batch_size: int = 32) -> None:
+        self.batch_size = batch_size
+        self._model: HuggingFaceEmbeddings | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> HuggingFaceEmbeddings:
+        with self._lock:  # bots embed from several threads; load once
+            if self._model is None:
+                self._model = load_embeddings(self.batch_size)
+            return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.model.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model.embed_query(text)

@@ -10,12 +10,10 @@ import time
 from contextlib import nullcontext
 from functools import cached_property
 
-from langchain_core.embeddings import Embeddings
-
 from bots.conversation import ConversationService, RateLimit
 from core.batching import BatchingGenerator
 from core.database import Database, open_database
-from core.embedder import load_embeddings
+from core.embedder import LazyEmbeddings
 from core.jobs import JobQueue, JobWorker
 from core.llm import Conversation, TransformersChatBackend
 from core.records import Records
@@ -50,8 +48,8 @@ class SupportLoop:
         self.close()
 
     @cached_property
-    def embeddings(self) -> Embeddings:
-        return load_embeddings(self.settings.embed_batch_size)
+    def embeddings(self) -> LazyEmbeddings:
+        return LazyEmbeddings(self.settings.embed_batch_size)
 
     @cached_property
     def index(self) -> HelpIndex:

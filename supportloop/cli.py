@@ -77,6 +77,7 @@ def _load_model(loop: SupportLoop, *, recording: bool = True, require_index: boo
                 "[yellow]No help pages are indexed yet:[/] answers will say so until you run "
                 "`supportloop index URL`."
             )
+        loop.embeddings.model  # noqa: B018  (questions are embedded: load it now, not at the first one)
         if loop.settings.answer_mode == "generate":
             loop.generator  # noqa: B018
         if recording:

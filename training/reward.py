@@ -150,16 +150,19 @@ class TextRewardModel(torch.nn.Module):
         self.score = torch.nn.Identity()
 
     def score_transcripts(self, texts: list[str]) -> list[float]:
-        return [self.score_transcript(text).total for text in texts]
+        """The composite reward of decoded prompt + answer texts, in one batch."""
+        questions, answers, passages = zip(*map(self.parse_transcript, texts), strict=True)
+        return [float(total) for total in self.reward.totals(questions, answers, passages)]
 
-    def score_transcript(self, text: str) -> RewardBreakdown:
-        """Score a decoded prompt + answer: the answer is what follows the last assistant turn marker."""
+    def parse_transcript(self, text: str) -> tuple[str, str, list[Passage]]:
+        """Question, answer and passages of a decoded prompt + answer: the answer is what follows the
+        last assistant turn marker."""
         prompt, _, answer = text.rpartition(self.answer_prefix)
         for special in self.tokenizer.all_special_tokens:
             answer = answer.replace(special, "")
         question, quoted = parse_user_message(prompt)
         passages = [Passage(f"p{n}", body, source, "", "", 1.0) for n, (source, body) in enumerate(quoted)]
-        return self.reward.score(question, answer.strip(), passages)
+        return question, answer.strip(), passages
 
 
 def _generation_prefix(tokenizer: Any) -> str:

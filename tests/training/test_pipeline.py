@@ -26,12 +26,12 @@ pytestmark = pytest.mark.slow  # trains a reward model and runs PPO (about a min
 TINY_RUN = PPOSettings(updates=4, batch_size=4, response_length=16, ppo_epochs=1, learning_rate=1e-4)
 # These tests are about the run and the reward/grounding gate: an audit that cannot fail (and no SHAP)
 # keeps the verdict theirs. tests/audit covers the audit and its gate.
-LENIENT_AUDIT = AuditSettings(fairness_threshold=1.0, max_win_rate=1.0, cases=4)
+LENIENT_AUDIT = AuditSettings(fairness_threshold=1.0, max_win_rate=1.0, cases=2)
 AUDIT_ENV = {
     "AUDIT_FAIRNESS_THRESHOLD": "1",
     "AUDIT_MAX_WIN_RATE": "1",
     "AUDIT_SHAP": "false",
-    "AUDIT_CASES": "4",
+    "AUDIT_CASES": "2",
 }
 
 
