@@ -3,6 +3,7 @@
 import _thread
 import os
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -167,11 +168,18 @@ def test_ctrl_c_halfway_through_a_crawl_leaves_the_index_unchanged(indexed):
     before = snapshot(index)
     changed_site(directory)
     slow = settings.model_copy(update={"crawl_rate_per_host": 8.0})  # ~4 s for the whole site
-    timer = threading.Timer(1.0, _thread.interrupt_main)  # what Ctrl-C does
+    # Ctrl-C as in the CLI, whose SIGINT handler is Python's default. In one full run of the suite the
+    # interrupt was swallowed mid-crawl (paced, the crawl cannot end within the second), so an earlier
+    # test had left another handler: the test installs the default itself.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(1.0, _thread.interrupt_main)
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        ingest_site([url + "/"], index, slow)
-    timer.join()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ingest_site([url + "/"], index, slow)
+    finally:
+        timer.cancel()  # an interrupt after the crawl would land in whatever runs next
+        signal.signal(signal.SIGINT, previous)
     assert snapshot(index) == before
 
 
