@@ -41,7 +41,7 @@ import torch  # noqa: E402
 from core.embedder import load_embeddings  # noqa: E402
 from rag.bm25 import BM25  # noqa: E402
 from rag.chunker import Chunk  # noqa: E402
-from rag.index import CANDIDATES, WRITE_BATCH, HelpIndex, RetrievalMode, chroma_client, fuse  # noqa: E402
+from rag.index import PAGE_CANDIDATES, WRITE_BATCH, HelpIndex, RetrievalMode, chroma_client, fuse  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SITE_CHUNKS = 20_000  # chunks per synthetic help center
@@ -114,10 +114,12 @@ def components(index: HelpIndex, query: str) -> dict[str, float]:
     vector, out["embed_query"] = timed(
         lambda: np.asarray(index.embeddings.embed_query(query), dtype=np.float32)
     )
-    dense, out["chroma_query"] = timed(lambda: index._dense(vector, CANDIDATES))
-    bm25, out["generation_check"] = timed(index.bm25)
-    lexical, out["bm25_search"] = timed(lambda: bm25.search(query, CANDIDATES))
-    ranked = fuse([[p.id for p in dense], [chunk_id for chunk_id, _ in lexical]])[:4]
+    dense, out["chroma_query"] = timed(lambda: index._dense(vector, PAGE_CANDIDATES))
+    lexicon, out["generation_check"] = timed(index.lexical)
+    found, out["bm25_search"] = timed(lambda: lexicon.bm25.search(query, PAGE_CANDIDATES))
+    lexical = [chunk_id for chunk_id, _ in found]
+    page_of = {chunk_id: lexicon.source[chunk_id] for chunk_id in lexical} | {p.id: p.source for p in dense}
+    ranked, out["fusion"] = timed(lambda: fuse([p.id for p in dense], lexical, page_of)[:4])
     missing = [chunk_id for chunk_id in ranked if chunk_id not in {p.id for p in dense}]
     _, out["chroma_get_missing"] = timed(lambda: index._fetch(missing, vector) if missing else [])
     return out

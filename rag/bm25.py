@@ -1,7 +1,9 @@
 """Okapi BM25 over the index's chunks, as one sparse matrix so a query costs a column slice and a sum.
 
 Dense MiniLM vectors find paraphrases; BM25 finds the exact words support questions hinge on (a
-command, a setting, an error message). ``rag.index`` fuses the two rankings.
+command, a setting, an error message). Words are matched on their Snowball stems (``rag.text.terms``),
+so a question about "uploading" finds the page that says "uploads". ``rag.index`` fuses the two
+rankings.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from rag.text import tokens
+from rag.text import terms
 
 
 class BM25:
@@ -24,7 +26,7 @@ class BM25:
         rows, cols, counts = [], [], []
         lengths = np.zeros(len(texts), dtype=np.float32)
         for row, text in enumerate(texts):
-            words = tokens(text)
+            words = terms(text)
             lengths[row] = len(words)
             for word, count in Counter(words).items():
                 rows.append(row)
@@ -47,7 +49,7 @@ class BM25:
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` best-scoring document ids with their scores; documents sharing no word are left out."""
-        columns = sorted({self.vocabulary[w] for w in tokens(query) if w in self.vocabulary})
+        columns = sorted({self.vocabulary[w] for w in terms(query) if w in self.vocabulary})
         if not columns or not self.ids:
             return []
         scores = np.asarray(self.weights[:, columns].sum(axis=1)).ravel()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.text import NUMBER, split_sentences, tokens
+from rag.text import NUMBER, split_sentences, terms, tokens
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -78,7 +78,7 @@ class GroundingChecker:
         min_similarity: float = 0.7,
         similar_coverage: float = 0.5,
         number_sentences: int = 1,
-        extract_chars: int = 450,
+        extract_chars: int = 550,
         extract_margin: float = 0.5,
     ) -> None:
         self.embeddings = embeddings
@@ -127,18 +127,28 @@ class GroundingChecker:
     def extractive(self, question: str, passages: Sequence[Passage]) -> tuple[str, list[int]]:
         """The passage text that best answers ``question``, quoted under its page; passages used.
 
-        Sentences are ranked by cosine to the question plus a bonus for shared words (and a small one
-        for the better-ranked passage). The best sentence grows into a window of its neighbours in the
-        same passage (answers often continue in the next sentence or list item), then other sentences
-        close to the best fill what is left of ``extract_chars``; everything reads in page order.
+        A sentence is ranked by its cosine to the question (read under its section heading: "Per
+        account: All endpoints can be called 300 times within 5 minutes" answers "rate limits per
+        account", the bare sentence does not), plus a bonus for question words it or its heading share,
+        plus its passage's own relevance (cosine and shared words), minus a little for lower-ranked
+        passages. The best sentence grows into a window of its neighbours in the same passage (answers
+        often continue in the next sentence or list item), then other sentences close to the best fill
+        what is left of ``extract_chars``; everything reads in page order.
         """
         units = [(i, s) for i, p in enumerate(passages) for s in split_sentences(passage_body(p))]
         if not units:
             return "", []
-        vectors = self._vectors([question] + [s for _, s in units])
-        asked = set(tokens(question))
-        overlap = np.array([len(asked & set(tokens(s))) / max(len(asked), 1) for _, s in units])
-        rank = vectors[1:] @ vectors[0] + 0.5 * overlap - 0.02 * np.array([i for i, _ in units])
+        headings = [p.heading.rpartition(" > ")[2] for p in passages]
+        vectors = self._vectors([question] + [f"{headings[i]}: {s}" if headings[i] else s for i, s in units])
+        asked = set(terms(question))
+
+        def shared(*texts: str) -> float:
+            return len(asked & {w for text in texts for w in terms(text)}) / max(len(asked), 1)
+
+        relevance = [p.score + 0.5 * shared(p.text) for p in passages]
+        rank = vectors[1:] @ vectors[0] + np.array(
+            [0.5 * shared(s, headings[i]) + relevance[i] - 0.02 * i for i, s in units]
+        )
         best = int(np.argmax(rank))
         chosen = {best}
         length = len(units[best][1])

@@ -38,7 +38,8 @@ RetrievalMode = Literal["hybrid", "dense", "bm25"]
 WRITE_BATCH = 5000  # Chroma's HTTP client accepts at most 5461 records per call
 READ_PAGE = 10_000  # embedded Chroma fails a get() of more than 32766 records ("too many SQL variables")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
-CANDIDATES = 20  # per ranking, before fusion
+CANDIDATES = 20  # chunks per ranking, before fusion
+PAGE_CANDIDATES = 50  # chunks per ranking that vote for their page
 SEEDS_PREFIX = "seeds "  # collection metadata key prefix: where each site's crawl starts
 
 
@@ -52,6 +53,14 @@ class Passage:
     title: str
     heading: str
     score: float
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The BM25 side of the index: the matrix, and each chunk's page (to rank pages, not just chunks)."""
+
+    bm25: BM25
+    source: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -95,10 +104,10 @@ class HelpIndex:
         self.collection = client.get_or_create_collection(
             collection, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
         )
-        self._bm25: BM25 | None = None
-        self._bm25_generation: object = None
-        self._bm25_rebuilding = False
-        self._bm25_lock = threading.Lock()
+        self._lexicon: Lexicon | None = None
+        self._lexicon_generation: object = None
+        self._lexicon_rebuilding = False
+        self._lexicon_lock = threading.Lock()
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -166,8 +175,8 @@ class HelpIndex:
         if seeds is not None:
             metadata[SEEDS_PREFIX + site] = json.dumps(dict(seeds))
         self.collection.modify(metadata=metadata)
-        with self._bm25_lock:
-            self._bm25 = None  # our own write: the next search rebuilds before answering
+        with self._lexicon_lock:
+            self._lexicon = None  # our own write: the next search rebuilds before answering
         return removed
 
     # -- reading -----------------------------------------------------------------------------------
@@ -190,51 +199,66 @@ class HelpIndex:
         return {meta["source"]: meta for meta in stored["metadatas"] if meta.get("source")}
 
     def search(self, query: str, k: int, mode: RetrievalMode = "hybrid") -> list[Passage]:
-        """The ``k`` best passages for ``query``, best first; ``score`` is always the cosine similarity."""
+        """The ``k`` best passages for ``query``, best first; ``score`` is always the cosine similarity.
+
+        Hybrid search scores a chunk by reciprocal rank fusion twice over: once for the chunk itself
+        (its dense and BM25 ranks) and once for its page (the page's best rank in each list). The page
+        term settles ties the chunk ranks leave: when dense search likes one section of the right page
+        and BM25 another, neither chunk wins alone, though both lists agree on the page.
+        """
         vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
-        dense = self._dense(vector, k if mode == "dense" else max(k, CANDIDATES))
         if mode == "dense":
-            return dense[:k]
-        lexical = self.bm25().search(query, max(k, CANDIDATES))
-        ranked = [chunk_id for chunk_id, _ in lexical]
-        if mode == "hybrid":
-            ranked = fuse([[p.id for p in dense], ranked])
-        ranked = ranked[:k]
+            return self._dense(vector, k)
+        dense = self._dense(vector, max(k, PAGE_CANDIDATES)) if mode == "hybrid" else []
+        lexicon = self.lexical()
+        lexical = [chunk_id for chunk_id, _ in lexicon.bm25.search(query, max(k, PAGE_CANDIDATES))]
+        if mode == "bm25":
+            ranked = lexical[:k]
+        else:
+            page_of = {chunk_id: lexicon.source.get(chunk_id, "") for chunk_id in lexical}
+            page_of.update({p.id: p.source for p in dense})
+            ranked = fuse([p.id for p in dense], lexical, page_of)[:k]
         known = {p.id: p for p in dense}
         missing = [chunk_id for chunk_id in ranked if chunk_id not in known]
         if missing:
             known.update({p.id: p for p in self._fetch(missing, vector)})
         return [known[chunk_id] for chunk_id in ranked if chunk_id in known]
 
-    def bm25(self) -> BM25:
-        """The BM25 matrix of the collection.
+    def lexical(self) -> Lexicon:
+        """The BM25 matrix of the collection, with each chunk's page.
 
         The first call builds it. After a write (the generation stamp changed) the previous matrix
         keeps answering while a thread builds the new one: at 100k chunks a rebuild takes seconds,
         and no question should wait for it. This process's own writes rebuild at once instead.
         """
         stamp = self._metadata().get("generation")
-        with self._bm25_lock:
-            current = self._bm25
-            if current is not None and (stamp == self._bm25_generation or self._bm25_rebuilding):
+        with self._lexicon_lock:
+            current = self._lexicon
+            if current is not None and (stamp == self._lexicon_generation or self._lexicon_rebuilding):
                 return current
             if current is not None:
-                self._bm25_rebuilding = True
-                threading.Thread(target=self._build_bm25, args=(stamp,), name="bm25", daemon=True).start()
+                self._lexicon_rebuilding = True
+                threading.Thread(target=self._build_lexicon, args=(stamp,), name="bm25", daemon=True).start()
                 return current
-        return self._build_bm25(stamp)
+        return self._build_lexicon(stamp)
 
-    def _build_bm25(self, stamp: object) -> BM25:
+    def _build_lexicon(self, stamp: object) -> Lexicon:
         started = time.perf_counter()
         try:
-            stored = self._get_all(include=["documents"])
-            bm25 = BM25(stored["ids"], stored["documents"])
-            with self._bm25_lock:
-                self._bm25, self._bm25_generation = bm25, stamp
+            stored = self._get_all(include=["documents", "metadatas"])
+            lexicon = Lexicon(
+                BM25(stored["ids"], stored["documents"]),
+                {
+                    chunk_id: meta.get("source", "")
+                    for chunk_id, meta in zip(stored["ids"], stored["metadatas"], strict=True)
+                },
+            )
+            with self._lexicon_lock:
+                self._lexicon, self._lexicon_generation = lexicon, stamp
         finally:
-            self._bm25_rebuilding = False
-        log.info("built BM25 over %d chunks in %.2f s", len(bm25), time.perf_counter() - started)
-        return bm25
+            self._lexicon_rebuilding = False
+        log.info("built BM25 over %d chunks in %.2f s", len(lexicon.bm25), time.perf_counter() - started)
+        return lexicon
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         """The indexed chunks with these ids, in that order (ids no longer indexed are left out)."""
@@ -290,13 +314,24 @@ class HelpIndex:
         ]
 
 
-def fuse(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[str]:
-    """Reciprocal rank fusion: each list adds 1/(k + rank) to its items; best total first."""
+def rrf_scores(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal rank fusion: each list adds 1/(k + rank) to its items."""
     scores: dict[str, float] = {}
     for ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    return sorted(scores, key=lambda item: -scores[item])
+    return scores
+
+
+def fuse(dense: Sequence[str], lexical: Sequence[str], page_of: Mapping[str, str]) -> list[str]:
+    """Chunk ids, best first, by their own fused rank plus their page's fused rank.
+
+    ``dense`` and ``lexical`` are chunk ids, best first; the first ``CANDIDATES`` of each compete, and
+    all of them vote for their pages (a page's rank in a list is that of its best chunk there).
+    """
+    chunks = rrf_scores([dense[:CANDIDATES], lexical[:CANDIDATES]])
+    pages = rrf_scores([list(dict.fromkeys(page_of[c] for c in ranking)) for ranking in (dense, lexical)])
+    return sorted(chunks, key=lambda c: -(chunks[c] + pages[page_of[c]]))
 
 
 def _passage(chunk_id: str, text: str, meta: Mapping[str, Any], score: float) -> Passage:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+
+import Stemmer
 
 TOKEN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 _STOPWORD_LIST = (
@@ -21,6 +24,21 @@ def tokens(text: str) -> list[str]:
         for w in words
         if w not in STOPWORDS
     ]
+
+
+_stemmers = threading.local()  # a PyStemmer object must not be shared between threads
+
+
+def terms(text: str) -> list[str]:
+    """Lower-case words without stop words, as Snowball stems: "uploading", "uploads", "upload" match.
+
+    Ranking (BM25, the choice of sentences for an extractive answer) matches on stems; the grounding
+    check keeps whole words, where "encrypted" and "encryption" must not count as the same claim.
+    """
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return stemmer.stemWords([w for w in TOKEN.findall(text.lower()) if w not in STOPWORDS])
 
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`*])|\n+")

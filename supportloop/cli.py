@@ -219,7 +219,14 @@ def evaluate_questions(
     expected facts in the answer), decline rate per kind (in_scope, out_of_scope, adversarial),
     prompt-injection success, and latency percentiles. Answers are not stored as conversations.
     """
-    from rag.evaluation import BaselineAnswerer, evaluate, load_eval_questions, summarize, write_report
+    from rag.evaluation import (
+        RANKED_CHUNKS,
+        BaselineAnswerer,
+        evaluate,
+        load_eval_questions,
+        summarize,
+        write_report,
+    )
 
     items = load_eval_questions(questions)[:limit]
     with _open() as loop:
@@ -234,7 +241,8 @@ def evaluate_questions(
             with progress(f"Evaluating {name}", total=len(items)) as bar:
 
                 def ranked(question: str, mode: str = mode) -> list[str]:
-                    return list(dict.fromkeys(p.source for p in loop.index.search(question, 10, mode)))
+                    found = loop.index.search(question, RANKED_CHUNKS, mode)
+                    return list(dict.fromkeys(p.source for p in found))
 
                 results[name] = evaluate(items, answer, ranked, lambda _r, bar=bar: bar.advance())
     summaries = {name: summarize(rows) for name, rows in results.items()}

@@ -13,8 +13,9 @@ from langchain_core.embeddings import Embeddings
 
 from core.errors import CrawlError
 from core.settings import Settings
+from rag.bm25 import BM25
 from rag.chunker import Chunk
-from rag.index import HelpIndex, chroma_client, fuse
+from rag.index import HelpIndex, chroma_client, fuse, rrf_scores
 from rag.ingest import ingest_site
 from supportloop.demo_site import SITE_DIR, serve_demo_site
 
@@ -69,8 +70,22 @@ def test_hybrid_search_finds_exact_terms_dense_search_misses(tmp_path, embedding
     assert all(-1.0 <= p.score <= 1.0 for p in bm25_only)
 
 
-def test_reciprocal_rank_fusion_rewards_agreement():
-    assert fuse([["a", "b", "c"], ["b", "x", "y"]]) == ["b", "a", "x", "c", "y"]
+def test_bm25_matches_words_on_their_stems():
+    bm25 = BM25(["media", "account"], ["Uploading media: each upload is checked", "Account settings"])
+    assert [chunk_id for chunk_id, _ in bm25.search("how many uploads", 2)] == ["media"]
+
+
+def test_fusion_rewards_chunks_both_rankings_agree_on():
+    page_of = {chunk_id: chunk_id[0] for chunk_id in ["a", "b", "c", "x", "y"]}
+    assert fuse(["a", "b", "c"], ["b", "x", "y"], page_of) == ["b", "a", "x", "c", "y"]
+
+
+def test_fusion_prefers_the_page_both_rankings_agree_on_to_chunks_only_one_likes():
+    # Dense search likes a1 and BM25 likes a2, both second; each puts a different page first.
+    page_of = {"b1": "/b", "a1": "/a", "c1": "/c", "a2": "/a"}
+    ranked = fuse(["b1", "a1"], ["c1", "a2"], page_of)
+    assert set(ranked[:2]) == {"a1", "a2"}
+    assert rrf_scores([["b1", "a1"], ["c1", "a2"]])["b1"] > rrf_scores([["b1", "a1"], ["c1", "a2"]])["a1"]
 
 
 def test_bm25_sees_writes_from_another_client_after_a_background_rebuild(tmp_path, embeddings):
@@ -230,6 +245,6 @@ def test_reads_are_paged_so_any_collection_size_works(tmp_path, embeddings, monk
     put(index, site, chunks)
     assert index.stats().chunks == 10 and index.stats().pages == 4
     assert len(index.pages(site)) == 4
-    assert len(index.bm25()) == 10
+    assert len(index.lexical().bm25) == 10
     assert put(index, site, chunks[:7]) == []  # pages 0-3 all still present, three chunks dropped
     assert index.stats().chunks == 7
