@@ -63,6 +63,7 @@ class ScriptedSite:
                 if response.delay_s:
                     time.sleep(response.delay_s)
                 body = response.body.encode() if isinstance(response.body, str) else response.body
+                sent = 0
                 try:
                     self.send_response(response.status)
                     self.send_header("Content-Type", response.content_type)
@@ -72,7 +73,7 @@ class ScriptedSite:
                         self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
-                    sent = len(body)
+                    sent += len(body)
                     filler = b"<p>" + b"x" * 65_530 + b"</p>\n"
                     while sent < len(body) + response.stream_bytes:
                         self.wfile.write(filler)
