@@ -28,8 +28,9 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 
+# Two workers, each taking whole files (module fixtures such as trained reward models are built once).
 test: lint
-	$(OFFLINE) $(BIN)/pytest
+	$(OFFLINE) $(BIN)/pytest -n 2 --dist loadfile
 
 bench: install
 	$(OFFLINE) $(BIN)/python bench/answer_quality.py
