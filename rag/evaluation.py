@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 Kind = Literal["in_scope", "out_of_scope", "adversarial"]
 KINDS: tuple[Kind, ...] = ("in_scope", "out_of_scope", "adversarial")
-RANKED_CHUNKS = 50  # hit@k ranks the pages of this many retrieved chunks (every hybrid candidate)
+RANKED_CHUNKS = 50  # hit@k ranks the pages of this many retrieved chunks (more than hybrid search returns)
 MARKDOWN_NOISE = re.compile(r"\\(?=[_*`])|\*\*|`")
 
 
