@@ -118,8 +118,9 @@ def components(index: HelpIndex, query: str) -> dict[str, float]:
     lexicon, out["generation_check"] = timed(index.lexical)
     found, out["bm25_search"] = timed(lambda: lexicon.bm25.search(query, PAGE_CANDIDATES))
     lexical = [chunk_id for chunk_id, _ in found]
-    page_of = {chunk_id: lexicon.source[chunk_id] for chunk_id in lexical} | {p.id: p.source for p in dense}
-    ranked, out["fusion"] = timed(lambda: fuse([p.id for p in dense], lexical, page_of)[:4])
+    ranked, out["fusion"] = timed(
+        lambda: fuse([p.id for p in dense], lexical, lexicon.pages_of(dense, lexical))[:4]
+    )
     missing = [chunk_id for chunk_id in ranked if chunk_id not in {p.id for p in dense}]
     _, out["chroma_get_missing"] = timed(lambda: index._fetch(missing, vector) if missing else [])
     return out

@@ -62,6 +62,12 @@ class Lexicon:
     bm25: BM25
     source: dict[str, str]
 
+    def pages_of(self, dense: Sequence[Passage], lexical: Sequence[str]) -> dict[str, str]:
+        """The page of each candidate; dense passages carry their own (newer, if a rebuild is pending)."""
+        return {chunk_id: self.source.get(chunk_id, "") for chunk_id in lexical} | {
+            p.id: p.source for p in dense
+        }
+
 
 @dataclass(frozen=True)
 class IndexStats:
@@ -215,9 +221,7 @@ class HelpIndex:
         if mode == "bm25":
             ranked = lexical[:k]
         else:
-            page_of = {chunk_id: lexicon.source.get(chunk_id, "") for chunk_id in lexical}
-            page_of.update({p.id: p.source for p in dense})
-            ranked = fuse([p.id for p in dense], lexical, page_of)[:k]
+            ranked = fuse([p.id for p in dense], lexical, lexicon.pages_of(dense, lexical))[:k]
         known = {p.id: p for p in dense}
         missing = [chunk_id for chunk_id in ranked if chunk_id not in known]
         if missing:
