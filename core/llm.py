@@ -11,12 +11,15 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
 from core.errors import ModelError
 from core.registry import ModelVersion
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, StaticCache
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,21 @@ def resolve_dtype(name: DtypeName, device: str) -> torch.dtype:
     return torch.bfloat16 if cpu_supports_bf16() else torch.float32
 
 
+def _store_weights_column_major(model: PreTrainedModel) -> None:
+    """Lay each linear layer's weight out transposed in memory; shapes stay, results agree to rounding.
+
+    ``F.linear`` multiplies by the weight's transpose. On CPU, a batch of a few rows times a transposed
+    row-major matrix is slow: for 8 rows and a 1536x576 weight, 274 µs against 124 µs with the weight
+    stored column-major (one row: 94 against 78 µs; a 600-row prompt: the same). Writing the answers of a
+    batch is such a product at every token. The output layer shares its weight with the token embedding
+    and is left as it is.
+    """
+    output = model.get_output_embeddings()
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and module is not output:
+            module.weight.data = module.weight.data.t().contiguous().t()
+
+
 class TransformersChatBackend(ChatBackend):
     """The local policy model: a Hugging Face folder loaded with transformers."""
 
@@ -82,6 +100,8 @@ class TransformersChatBackend(ChatBackend):
                 "Restore the folder, or set SUPPORTLOOP_MODEL_PATH to a Hugging Face model folder."
             ) from exc
         self.model.to(self.device).eval()
+        if self.device == "cpu":
+            _store_weights_column_major(self.model)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -97,6 +117,7 @@ class TransformersChatBackend(ChatBackend):
         batch = batch.to(self.device)
         output = self.model.generate(
             **batch,
+            cache=self._read_prompts(batch["input_ids"], batch["attention_mask"], max_new_tokens),
             max_new_tokens=max_new_tokens,
             **self._decoding(),
             repetition_penalty=1.1,
@@ -104,6 +125,35 @@ class TransformersChatBackend(ChatBackend):
         )
         new_tokens = output[:, batch["input_ids"].shape[1] :]
         return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+    def _read_prompts(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int
+    ) -> StaticCache:
+        """Run each prompt alone, all but its last token, into one left-padded cache for the batch.
+
+        Reading a prompt is compute-bound, so a padded batch only adds work: a padded prefill of eight
+        prompts of 465-806 tokens took 12-16 s on two cores, one prompt at a time 8 s. ``generate``
+        then reads the last tokens and writes the answers together, where batching pays. Positions
+        count from each prompt's first real token, as they do for the padded batch, so every reply
+        equals the one its prompt gets alone. A static cache is written in place; a dynamic one is
+        copied whole at every new token.
+        """
+        from transformers import StaticCache
+
+        rows, length = input_ids.shape
+        cache = StaticCache(config=self.model.config, max_cache_len=length + max_new_tokens)
+        keys: list[list[torch.Tensor]] = [[] for _ in cache.layers]
+        values: list[list[torch.Tensor]] = [[] for _ in cache.layers]
+        for row in range(rows):
+            prefix = input_ids[row, attention_mask[row].bool()][None, :-1]
+            read = self.model(input_ids=prefix, use_cache=True, logits_to_keep=1).cache
+            for n, layer in enumerate(read.layers):
+                padding = (0, 0, length - 1 - prefix.shape[1], 0)  # left-pad the sequence axis
+                keys[n].append(torch.nn.functional.pad(layer.keys, padding))
+                values[n].append(torch.nn.functional.pad(layer.values, padding))
+        for n, layer in enumerate(cache.layers):
+            layer.update(torch.cat(keys[n]), torch.cat(values[n]))
+        return cache
 
     def _decoding(self) -> dict[str, object]:
         if self.temperature <= 0:
