@@ -7,8 +7,8 @@ are asked twice in the same run: one at a time (each waits for the previous answ
 eight users asking together, which the batching generator can serve in one batch. Prints answers per
 minute, p50/p95 time to answer, the batch sizes seen, and the ratio (target: at least 3×).
 
-To show what bounds that ratio, it also times the chat backend alone on the prompts of the first
-eight questions: one after another, then in one batch.
+To show what bounds that ratio, it also times the chat backend alone on prompts built from the first
+eight questions and their retrieved passages: one after another, then in one batch.
 
     python bench/bot_throughput.py [--questions 24] [--max-new-tokens 64]
 """
