@@ -133,8 +133,8 @@ class TransformersChatBackend(ChatBackend):
         for row in range(rows):
             prefix = input_ids[row, attention_mask[row].bool()][None, :-1]
             read = self.model(input_ids=prefix, use_cache=True, logits_to_keep=1).cache
+            padding = (0, 0, length - 1 - prefix.shape[1], 0)  # left-pad the sequence axis
             for n, layer in enumerate(read.layers):
-                padding = (0, 0, length - 1 - prefix.shape[1], 0)  # left-pad the sequence axis
                 keys[n].append(torch.nn.functional.pad(layer.keys, padding))
                 values[n].append(torch.nn.functional.pad(layer.values, padding))
         for n, layer in enumerate(cache.layers):
