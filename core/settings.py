@@ -178,6 +178,13 @@ class Settings(BaseSettings):
         "pointwise",
         description="How the reward model learns: from each answer's votes, or from answer pairs.",
     )
+    sft_epochs: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="Epochs of the warm start on liked answers before PPO (0: PPO starts from the current "
+        "version).",
+    )
     ppo_updates: int = Field(20, ge=1, le=10_000, description="PPO updates in one retraining run.")
     ppo_batch_size: int = Field(8, ge=1, le=512, description="Prompts per PPO update.")
     ppo_response_length: int = Field(

@@ -90,6 +90,7 @@ def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
         from training.pipeline import RetrainPaths, RetrainSettings, retrain
         from training.ppo import PPOSettings
         from training.reward import RewardWeights
+        from training.sft import SFTSettings
 
         s = loop.settings
         settings = RetrainSettings(
@@ -97,6 +98,7 @@ def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
             min_votes=s.retrain_min_votes,
             reward_objective=s.reward_objective,
             weights=RewardWeights.from_settings(s),
+            sft=SFTSettings(epochs=s.sft_epochs),
             ppo=PPOSettings(
                 updates=s.ppo_updates, batch_size=s.ppo_batch_size, response_length=s.ppo_response_length
             ),

@@ -8,13 +8,17 @@
 3. Prompts are the training questions with the passages retrieved for them, built by ``build_messages``
    exactly as serving builds them (questions the help pages don't cover are left out: serving declines
    those without the model).
-4. PPO tunes the current version against the composite reward; the result is saved as the next version.
-5. Both versions answer the held-out questions (``training.evaluation``): composite reward and each
+4. Warm start (``training.sft``): the current version is fine-tuned on the liked answers to the training
+   questions, when there are enough of them.
+5. PPO tunes that policy against the composite reward, with its KL penalty to it; the result is saved as
+   the next version. The warm-started policy alone is evaluated too, so the report shows what each
+   stage added.
+6. Both versions answer the held-out questions (``training.evaluation``): composite reward and each
    dimension, citation rate, fact recall where the expected facts are known, and the candidate's KL to
    the current version.
-6. The candidate is registered with those numbers and its audit status, and made current only if the
+7. The candidate is registered with those numbers and its audit status, and made current only if the
    gate lets it through (a failed audit always stops it).
-7. The run's report (JSON and HTML with the PPO curves) goes to the reports directory.
+8. The run's report (JSON and HTML with the PPO curves) goes to the reports directory.
 
 A run that fails anywhere leaves the current version serving: the candidate is registered only after it
 is complete and made current only by the last step.
@@ -23,6 +27,8 @@ is complete and made current only by the last step.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,13 +42,14 @@ from core.registry import ModelRegistry, ModelVersion, clear_leftovers
 from rag.grounding import GroundingChecker
 from rag.index import Passage
 from rag.prompt import build_messages
-from training.datasets import Source, build_dataset, with_counter_examples
+from training.datasets import FeedbackDataset, Source, build_dataset, with_counter_examples
 from training.evaluation import HeldOutPrompt, evaluate_version, kl_divergence, load_version
 from training.ppo import PPOPolicyTrainer, PPOSettings
 from training.promotion import GateDecision, VersionScores, gate
 from training.report import write_report
 from training.reward import CompositeReward, RewardWeights, TextRewardModel
 from training.reward_model import Objective, train_reward_model
+from training.sft import SFTSettings, demonstrations, fine_tune
 
 log = logging.getLogger(__name__)
 Retrieve = Callable[[str], list[Passage]]
@@ -55,6 +62,7 @@ class RetrainSettings:
     min_votes: int = 50
     reward_objective: Objective = "pointwise"
     weights: RewardWeights = field(default_factory=RewardWeights)
+    sft: SFTSettings = field(default_factory=SFTSettings)
     ppo: PPOSettings = field(default_factory=PPOSettings)
     margin: float = 0.02
     max_new_tokens: int = 64
@@ -132,14 +140,26 @@ def retrain(
         raise SupportLoopError(
             "The voted questions are not covered by the indexed help pages: nothing to train on."
         )
-    trainer = PPOPolicyTrainer(current.path, TextRewardModel(reward, _tokenizer(current)), settings.ppo)
-    history = trainer.train([p.conversation for p in train_prompts])
-    trainer.save(target)
+    facts = facts or {}
+    current_model = load_version(current)
+    before, _ = evaluate_version(current_model, test_prompts, reward, settings.max_new_tokens, facts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{version_id}-warm-", dir=target.parent))  # cleared if killed
+    try:
+        policy, sft = _warm_start(
+            current, data, train_prompts, test_prompts, reward, settings, facts, scratch
+        )
+        if sft:
+            warmed = sft["evaluation"]["reward"]["mean"]
+            progress(0.4, f"warm start on {sft['examples']} liked answers: held-out reward {warmed:.3f}")
+        trainer = PPOPolicyTrainer(policy, TextRewardModel(reward, _tokenizer(current)), settings.ppo)
+        history = trainer.train([p.conversation for p in train_prompts])
+        trainer.save(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     progress(0.7, f"PPO: {len(history.history)} updates in {history.seconds:.0f} s")
 
-    facts = facts or {}
-    current_model, candidate_model = load_version(current), load_version(ModelVersion(version_id, target))
-    before, _ = evaluate_version(current_model, test_prompts, reward, settings.max_new_tokens, facts)
+    candidate_model = load_version(ModelVersion(version_id, target))
     after, answers = evaluate_version(candidate_model, test_prompts, reward, settings.max_new_tokens, facts)
     kl = kl_divergence(candidate_model, current_model, test_prompts, answers)
     decision = gate(before, after, settings.margin, audit.reasons)
@@ -155,6 +175,7 @@ def retrain(
             "dataset": data.decisions,
             "reward_model": reward_model.metrics,
             "audit": {"passed": audit.passed, "reasons": audit.reasons, "report": str(audit_report)},
+            "sft": sft or {"skipped": f"fewer than {settings.sft.min_examples} liked answers, or turned off"},
             "ppo": {"settings": asdict(settings.ppo), "history": history.history, "seconds": history.seconds},
             "evaluation": {"before": asdict(before), "after": asdict(after), "kl": kl},
         },
@@ -170,6 +191,7 @@ def retrain(
         "reward_before": before.reward.mean,
         "kl": kl,
         "reward_model": reward_model.metrics,
+        "sft_examples": sft["examples"] if sft else 0,
         "ppo_updates": len(history.history),
         "dataset": data.decisions,
         "ppo": asdict(settings.ppo),
@@ -225,6 +247,29 @@ def audit_reward_model(
     report = write_audit_report(paths.reports, version, result)
     save_counter_examples(paths.audit, result.counter_examples)
     return result, report
+
+
+def _warm_start(
+    current: ModelVersion,
+    data: FeedbackDataset,
+    train_prompts: Sequence[HeldOutPrompt],
+    test_prompts: Sequence[HeldOutPrompt],
+    reward: CompositeReward,
+    settings: RetrainSettings,
+    facts: Mapping[str, Sequence[str]],
+    scratch: Path,
+) -> tuple[Path, dict[str, Any] | None]:
+    """The policy PPO starts from: the current version fine-tuned on liked answers (saved in
+    ``scratch`` and evaluated on the held-out prompts), or the current version itself when there are
+    too few of them or the warm start is off."""
+    examples = demonstrations(data.train, {p.question: p.conversation for p in train_prompts})
+    if not settings.sft.epochs or len(examples) < settings.sft.min_examples:
+        return current.path, None
+    policy = scratch / "policy"
+    result = fine_tune(current.path, examples, policy, settings.sft)
+    backend = load_version(ModelVersion(current.id, policy))
+    scores, _ = evaluate_version(backend, test_prompts, reward, settings.max_new_tokens, facts)
+    return policy, {**asdict(result), "evaluation": asdict(scores)}
 
 
 def _prompts(questions: Sequence[str], retrieve: Retrieve) -> list[HeldOutPrompt]:

@@ -1,9 +1,10 @@
 """The report of one retraining run, for admins: JSON for tools, HTML with curves for people.
 
 Both go to ``<reports_dir>/retrain-<version>.json|.html``. The HTML is one self-contained file (plots
-embedded as PNG) showing the PPO curves (mean reward of each update's answers, KL to the current
-version, policy and value loss), the before/after table of every held-out measure with its 95%
-interval, the gate's decision, the reward model's held-out accuracy, and every data decision.
+embedded as PNG) showing the PPO curves (mean reward of each update's answers, KL to the policy PPO
+started from, policy and value loss), the before/after table of every held-out measure with its 95%
+interval (the warm-started policy between them, when there was a warm start), the gate's decision,
+the reward model's held-out accuracy, and every data decision.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from core.reports import figure_img, html_page, html_table, pyplot, write_atomic
 
 CURVES = (
     ("score", "mean reward"),
-    ("kl", "KL to current"),
+    ("kl", "KL to the starting policy"),
     ("policy_loss", "policy loss"),
     ("value_loss", "value loss"),
 )
@@ -48,9 +49,24 @@ def _curves(history: Sequence[Mapping[str, float]]) -> str:
 def _html(version: int, report: Mapping[str, Any]) -> str:
     history = report["ppo"]["history"]
     before, after = report["evaluation"]["before"], report["evaluation"]["after"]
+    warm = report["sft"].get("evaluation")
+    columns = [before, *([warm] if warm else []), after]
     measures = html_table(
-        [(name, _estimate(before[name]), _estimate(after[name])) for name in after],
-        ("held-out measure", "current version", f"version {version}"),
+        [(name, *(_estimate(c[name]) for c in columns)) for name in after],
+        (
+            "held-out measure",
+            "current version",
+            *(["after the warm start"] if warm else []),
+            f"version {version}",
+        ),
+    )
+    sft = report["sft"]
+    warm_start = (
+        f"{sft['examples']} liked answers, {len(sft['losses'])} epochs in {sft['seconds']:.0f} s; "
+        + "answer loss "
+        + " → ".join(f"{loss:.3f}" for loss in sft["losses"])
+        if warm
+        else sft["skipped"]
     )
     decisions = html_table(sorted(report["dataset"].items()), ("data decision", "value"))
     reward_model = html_table(sorted(report["reward_model"].items()), ("reward model", "value"))
@@ -60,6 +76,7 @@ def _html(version: int, report: Mapping[str, Any]) -> str:
 <p>{html.escape("; ".join(report["gate"]))}</p>
 <p>KL(version {version} ‖ current) on held-out answers: {report["evaluation"]["kl"]:.3f} nats;
 {len(history)} PPO updates in {report["ppo"]["seconds"]:.0f} s.</p>
+<h2>Warm start</h2><p>{html.escape(warm_start)}</p>
 <h2>PPO</h2>{curves}
 <h2>Held-out evaluation (mean ± 95% interval)</h2>{measures}
 <h2>Reward model</h2>{reward_model}

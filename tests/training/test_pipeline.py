@@ -93,10 +93,15 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
     assert audit["decisions"]["reward model training data"]["votes"] == candidate.metrics["dataset"]["votes"]
     report = json.loads((tmp_path / "reports" / "retrain-1.json").read_text())
     assert len(report["ppo"]["history"]) == 4 and report["promoted"] == result.promoted
+    # Warm start on the liked answers (one per training question), evaluated on the same questions.
+    assert report["sft"]["examples"] == candidate.metrics["sft_examples"] >= 4
+    assert report["sft"]["evaluation"]["reward"]["n"] == result.before.reward.n
+    assert not list((tmp_path / "models").glob(".1-*"))  # the warm-started policy is not left behind
     assert report["dataset"]["audit_counter_examples"] == 0  # no audit has kept any yet
     assert set(report["evaluation"]["after"]) >= {"reward", "grounding", "citation_rate", "fact_recall"}
     page = result.report.read_text()
     assert result.report.name == "retrain-1.html" and "data:image/png;base64," in page
+    assert "after the warm start" in page and "liked answers" in page
     assert page.count("<tr>") > 10  # measures, reward model and data decisions
     if margin == 10.0:  # no candidate beats the current one by 10: the gate must refuse it
         assert not result.promoted and registry.current_id() == 0
@@ -151,8 +156,9 @@ def test_retraining_without_enough_votes_fails_clearly_and_changes_nothing(fresh
 def test_a_killed_retrain_leaves_the_current_version_serving_and_its_run_failed(
     fresh_dir, tiny_policy, monkeypatch
 ):
-    """SIGKILL in the middle of PPO: nothing registered, version 0 still current; the run is marked
-    failed when a worker next starts; the next run reuses the version id over the leftovers."""
+    """SIGKILL while the policy trains: nothing registered, version 0 still current; the run is marked
+    failed when a worker next starts; the next run reuses the version id over the leftovers (the
+    warm-started policy's folder among them)."""
     monkeypatch.delenv("SUPPORTLOOP_MODEL_PATH")
     for name, value in {
         "RETRAIN_MIN_VOTES": "30",
@@ -172,10 +178,10 @@ def test_a_killed_retrain_leaves_the_current_version_serving_and_its_run_failed(
     process = subprocess.Popen(command, env=endless, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 600  # the whole test took 315 s beside another test worker
-        while not (fresh_dir / "reports" / "audit-1.json").is_file():  # written just before PPO starts
+        while not list((fresh_dir / "models").glob(".1-warm-*")):  # made just before training starts
             assert process.poll() is None and time.monotonic() < deadline, "retrain ended or stalled"
             time.sleep(0.2)
-        time.sleep(3)  # well into PPO
+        time.sleep(3)  # well into the warm start or PPO
     finally:
         process.kill()
         process.wait()
