@@ -188,7 +188,7 @@ class Settings(BaseSettings):
     ppo_updates: int = Field(20, ge=1, le=10_000, description="PPO updates in one retraining run.")
     ppo_batch_size: int = Field(8, ge=1, le=512, description="Prompts per PPO update.")
     ppo_response_length: int = Field(
-        48, ge=4, le=1024, description="Longest answer generated during PPO, in tokens."
+        64, ge=4, le=1024, description="Longest answer generated during PPO, in tokens."
     )
     promotion_margin: float = Field(
         0.02,
