@@ -141,17 +141,13 @@ def retrain(
             "The voted questions are not covered by the indexed help pages: nothing to train on."
         )
     facts = facts or {}
-    current_model = load_version(current)
-    before, _ = evaluate_version(current_model, test_prompts, reward, settings.max_new_tokens, facts)
+    before, _ = evaluate_version(load_version(current), test_prompts, reward, settings.max_new_tokens, facts)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{version_id}-warm-", dir=target.parent))  # cleared if killed
     try:
         policy, sft = _warm_start(
-            current, data, train_prompts, test_prompts, reward, settings, facts, scratch
+            current, data, train_prompts, test_prompts, reward, settings, facts, scratch, progress
         )
-        if sft:
-            warmed = sft["evaluation"]["reward"]["mean"]
-            progress(0.4, f"warm start on {sft['examples']} liked answers: held-out reward {warmed:.3f}")
         trainer = PPOPolicyTrainer(policy, TextRewardModel(reward, _tokenizer(current)), settings.ppo)
         history = trainer.train([p.conversation for p in train_prompts])
         trainer.save(target)
@@ -161,7 +157,7 @@ def retrain(
 
     candidate_model = load_version(ModelVersion(version_id, target))
     after, answers = evaluate_version(candidate_model, test_prompts, reward, settings.max_new_tokens, facts)
-    kl = kl_divergence(candidate_model, current_model, test_prompts, answers)
+    kl = kl_divergence(candidate_model, load_version(current), test_prompts, answers)
     decision = gate(before, after, settings.margin, audit.reasons)
     progress(0.95, f"evaluated: composite reward {before.reward} → {after.reward}, KL {kl:.3f}")
     report_path = write_report(
@@ -175,7 +171,7 @@ def retrain(
             "dataset": data.decisions,
             "reward_model": reward_model.metrics,
             "audit": {"passed": audit.passed, "reasons": audit.reasons, "report": str(audit_report)},
-            "sft": sft or {"skipped": f"fewer than {settings.sft.min_examples} liked answers, or turned off"},
+            "sft": sft,
             "ppo": {"settings": asdict(settings.ppo), "history": history.history, "seconds": history.seconds},
             "evaluation": {"before": asdict(before), "after": asdict(after), "kl": kl},
         },
@@ -191,7 +187,7 @@ def retrain(
         "reward_before": before.reward.mean,
         "kl": kl,
         "reward_model": reward_model.metrics,
-        "sft_examples": sft["examples"] if sft else 0,
+        "sft_examples": sft.get("examples", 0),
         "ppo_updates": len(history.history),
         "dataset": data.decisions,
         "ppo": asdict(settings.ppo),
@@ -258,17 +254,29 @@ def _warm_start(
     settings: RetrainSettings,
     facts: Mapping[str, Sequence[str]],
     scratch: Path,
-) -> tuple[Path, dict[str, Any] | None]:
-    """The policy PPO starts from: the current version fine-tuned on liked answers (saved in
-    ``scratch`` and evaluated on the held-out prompts), or the current version itself when there are
-    too few of them or the warm start is off."""
+    progress: Callable[[float, str], None],
+) -> tuple[Path, dict[str, Any]]:
+    """The policy PPO starts from, and what the report says of it: the current version fine-tuned on
+    liked answers (saved in ``scratch``, evaluated on the held-out prompts), or the current version
+    itself when the warm start is off or has too few liked answers."""
     examples = demonstrations(data.train, {p.question: p.conversation for p in train_prompts})
-    if not settings.sft.epochs or len(examples) < settings.sft.min_examples:
-        return current.path, None
+    if not settings.sft.epochs:
+        return current.path, {"skipped": "turned off (SUPPORTLOOP_SFT_EPOCHS=0)"}
+    if len(examples) < settings.sft.min_examples:
+        return current.path, {
+            "skipped": f"{len(examples)} liked answers, fewer than {settings.sft.min_examples}"
+        }
     policy = scratch / "policy"
-    result = fine_tune(current.path, examples, policy, settings.sft)
+    result = fine_tune(
+        current.path,
+        examples,
+        policy,
+        settings.sft,
+        lambda done, total: progress(0.25 + 0.15 * done / total, f"warm start: step {done} of {total}"),
+    )
     backend = load_version(ModelVersion(current.id, policy))
     scores, _ = evaluate_version(backend, test_prompts, reward, settings.max_new_tokens, facts)
+    progress(0.4, f"warm start on {result.examples} liked answers: held-out reward {scores.reward}")
     return policy, {**asdict(result), "evaluation": asdict(scores)}
 
 
