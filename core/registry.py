@@ -15,8 +15,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -204,16 +206,48 @@ def convert_bundled_model(target: Path) -> None:
     # model.dequantize() is not implemented for GGUF; the weights are already float, only the
     # quantization config must go so that save_pretrained writes a plain folder.
     model.hf_quantizer.remove_quantization_config(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        os.replace(staging, target)
+        write_folder_atomically(target, lambda staging: save_servable(model, tokenizer, staging))
     except OSError:
         if not target.exists():
             raise
         log.info("another process created %s first", target)
+
+
+def save_servable(model: Any, tokenizer: Any, folder: Path) -> None:
+    """``save_pretrained`` a chat model and its tokenizer so that model servers load the folder too.
+
+    transformers 5 records the tokenizer class as ``TokenizersBackend``, a name the transformers 4
+    inside many vLLM and TGI images does not know; ``PreTrainedTokenizerFast`` is the same tokenizer to
+    both. The chat template also goes into ``tokenizer_config.json``, where servers that predate
+    ``chat_template.jinja`` look for it.
+    """
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    path = folder / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    if config.get("tokenizer_class") == "TokenizersBackend":
+        config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    for machine_specific in ("is_local", "local_files_only"):
+        config.pop(machine_specific, None)
+    template = folder / "chat_template.jinja"
+    if template.exists():
+        config.setdefault("chat_template", template.read_text())
+    path.write_text(json.dumps(config, indent=2))
+
+
+def write_folder_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """Have ``write`` fill a temporary sibling folder, then rename it to ``target``.
+
+    Readers see the old folder or the whole new one, never a half-written one; a crash or an error in
+    ``write`` leaves at most a hidden ``.<name>-*`` folder, which is removed here or by the next run.
+    Raises ``OSError`` from the rename when ``target`` already exists as a non-empty folder.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        write(staging)
+        os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

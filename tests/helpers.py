@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -90,3 +91,14 @@ def record_answer(
         **fields,
     }
     return records.add_answer(question=question, answer=answer, **values)
+
+
+def assert_servable_by_model_servers(folder: Path) -> None:
+    """What vLLM and TGI load from a version folder, also on transformers 4: safetensors weights, a
+    tokenizer class they know and the chat template inside ``tokenizer_config.json``."""
+    assert json.loads((folder / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
+    assert list(folder.glob("*.safetensors"))
+    tokenizer = json.loads((folder / "tokenizer_config.json").read_text())
+    assert tokenizer["tokenizer_class"] == "PreTrainedTokenizerFast"
+    assert "{% for message in messages %}" in tokenizer["chat_template"]
+    assert not {"is_local", "local_files_only"} & set(tokenizer)

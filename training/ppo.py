@@ -14,7 +14,6 @@ bfloat16 through accelerate. LoRA (peft) is optional: then no separate reference
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 import torch
 
 from core.llm import Conversation
+from core.registry import save_servable, write_folder_atomically
 
 log = logging.getLogger(__name__)
 TRAINING_PAD = "<|endoftext|>"  # SmolLM2's eos (<|im_end|>) also ends every chat turn inside prompts
@@ -171,11 +171,7 @@ class PPOPolicyTrainer:
         policy = self._trainer.model.policy
         if self.settings.lora:
             policy = policy.merge_and_unload()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
-            policy.to(torch.float32).save_pretrained(staging)
-            AutoTokenizer.from_pretrained(self.policy_path).save_pretrained(staging)  # serving's pad token
-            os.replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        tokenizer = AutoTokenizer.from_pretrained(self.policy_path)  # serving's pad token, not training's
+        write_folder_atomically(
+            target, lambda staging: save_servable(policy.to(torch.float32), tokenizer, staging)
+        )

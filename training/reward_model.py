@@ -18,10 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import re
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ import numpy as np
 import torch
 
 from core.errors import ModelError, SupportLoopError
+from core.registry import write_folder_atomically
 from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair
 
 log = logging.getLogger(__name__)
@@ -142,20 +141,14 @@ class RewardModel:
 
     def save(self, target: Path) -> None:
         """Write the folder atomically (temporary name, then rename)."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
+        meta = {"objective": self.objective, "calibration": list(self.calibration), "metrics": self.metrics}
+
+        def write(staging: Path) -> None:
             self.model.save_pretrained(staging)
             self.tokenizer.save_pretrained(staging)
-            meta = {
-                "objective": self.objective,
-                "calibration": list(self.calibration),
-                "metrics": self.metrics,
-            }
             (staging / METADATA).write_text(json.dumps(meta, indent=2))
-            os.replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+
+        write_folder_atomically(target, write)
 
 
 def train_reward_model(

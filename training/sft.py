@@ -15,10 +15,7 @@ version's, written atomically.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +25,7 @@ from typing import Any
 import torch
 
 from core.llm import Conversation
+from core.registry import save_servable, write_folder_atomically
 from training.datasets import LabelledAnswer
 
 log = logging.getLogger(__name__)
@@ -124,11 +122,4 @@ def _tokenize(tokenizer: Any, example: Demonstration, max_answer_tokens: int) ->
 
 
 def _save(model: Any, tokenizer: Any, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        model.to("cpu").save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_folder_atomically(target, lambda staging: save_servable(model.to("cpu"), tokenizer, staging))

@@ -1,7 +1,7 @@
 """Model version 0 and the checks that keep a broken model folder from being served."""
 
 import pytest
-from helpers import copy_model
+from helpers import assert_servable_by_model_servers, copy_model
 
 from core import registry as registry_module
 from core.database import open_database
@@ -24,6 +24,7 @@ def test_version_0_is_registered_current_and_loaded_from_its_folder(prepared_dir
     assert registry.current_id() == 0
     assert weights.stat().st_mtime_ns == mtime  # later loads use the folder, no second conversion
     assert not [p for p in (prepared_dir / "models").iterdir() if p.name.startswith(".")]  # no leftovers
+    assert_servable_by_model_servers(version.path)
 
 
 def test_a_missing_override_folder_is_a_clear_error(tmp_path):
@@ -95,3 +96,25 @@ def test_a_trained_version_is_registered_promoted_and_rolled_back(prepared_dir, 
     with pytest.raises(ModelError, match="corrupt"):
         registry.activate(1)
     assert registry.current_id() == 0
+
+
+def test_a_folder_write_that_fails_leaves_the_old_folder_and_no_leftovers(tmp_path):
+    target = tmp_path / "models" / "3"
+    target.mkdir(parents=True)
+    (target / "config.json").write_text("old")
+
+    def fail_halfway(staging):
+        (staging / "config.json").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        registry_module.write_folder_atomically(target, fail_halfway)
+    assert (target / "config.json").read_text() == "old"
+    assert [p.name for p in target.parent.iterdir()] == ["3"]
+
+    fresh = tmp_path / "models" / "4"
+    registry_module.write_folder_atomically(
+        fresh, lambda staging: (staging / "config.json").write_text("new")
+    )
+    assert (fresh / "config.json").read_text() == "new"
+    assert sorted(p.name for p in fresh.parent.iterdir()) == ["3", "4"]

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from helpers import assert_servable_by_model_servers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.modeling_outputs import BaseModelOutput
 
@@ -54,6 +55,7 @@ def test_ppo_raises_a_learnable_reward_and_saves_a_servable_version(tiny_policy,
 
     trainer.save(tmp_path / "1")
     check_model_folder(ModelVersion(1, tmp_path / "1"))
+    assert_servable_by_model_servers(tmp_path / "1")
     tuned = AutoModelForCausalLM.from_pretrained(tmp_path / "1")
     original = AutoModelForCausalLM.from_pretrained(tiny_policy)
     changed = [not torch.equal(a, b) for a, b in zip(tuned.parameters(), original.parameters(), strict=True)]

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from helpers import assert_servable_by_model_servers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from core.registry import ModelVersion, check_model_folder
@@ -64,6 +65,7 @@ def test_fine_tuning_makes_the_liked_answers_likely_and_saves_a_servable_folder(
     assert result.examples == 6 and len(result.losses) == 3
     assert result.losses[-1] < result.losses[0]
     check_model_folder(ModelVersion(1, tmp_path / "warm"))
+    assert_servable_by_model_servers(tmp_path / "warm")
     after = answer_loss(tmp_path / "warm", examples)
     assert after < before - 1.0, (before, after)  # nats per answer token
     assert not list(tmp_path.glob(".warm-*"))  # no staging folder left behind
