@@ -79,6 +79,7 @@ class BatchingGenerator:
     def close(self) -> None:
         self._requests.put(None)
         self._worker.join()
+        self.backend.close()
 
     def _serve(self) -> None:
         while (first := self._requests.get()) is not None:

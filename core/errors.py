@@ -25,6 +25,10 @@ class ModelError(SupportLoopError):
     """A model folder is missing, corrupt, or cannot be loaded."""
 
 
+class LLMServerError(ModelError):
+    """The OpenAI-compatible model server is unreachable, failing, or refuses our requests."""
+
+
 class CrawlError(SupportLoopError):
     """A help site could not be crawled into anything worth indexing."""
 

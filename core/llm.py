@@ -2,7 +2,7 @@
 
 A backend is a class with one abstract method, ``generate``; ``core.batching`` groups concurrent
 requests into the batches it receives. The local backend runs the current model version with
-transformers; an HTTP backend for OpenAI-compatible servers comes with scale-out.
+transformers; ``core.openai_compat`` sends generation to an OpenAI-compatible server instead.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ class ChatBackend(ABC):
     @abstractmethod
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int) -> list[str]:
         """Return the assistant's reply to each conversation, in order."""
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
+        """Release connections and threads; the backend is not used afterwards."""
 
 
 def cpu_supports_bf16() -> bool:

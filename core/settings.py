@@ -54,6 +54,24 @@ class Settings(BaseSettings):
         description="generate: the chat model answers, checked for grounding (extractive if it fails); "
         "extractive: always quote the best passage sentences, without the chat model.",
     )
+    llm_url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="Base URL of an OpenAI-compatible model server (vLLM, TGI, Ollama), e.g. "
+        "http://127.0.0.1:8000/v1; default: the local model answers.",
+    )
+    llm_model: str = Field(
+        "supportloop",
+        min_length=1,
+        description="Model name sent to the model server (vLLM: --served-model-name).",
+    )
+    llm_api_key: SecretStr | None = Field(None, description="API key of the model server, if it wants one.")
+    llm_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait for the model server's next reply chunk, in seconds."
+    )
+    llm_stream: bool = Field(
+        True, description="Stream replies from the model server (a stalled server is noticed sooner)."
+    )
     max_batch_size: int = Field(
         8, ge=1, le=256, description="Most concurrent questions generated together in one batch."
     )

@@ -17,12 +17,13 @@ is what PPO then tunes. Real users are always served checked answers.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from core.errors import IndexEmptyError, SupportLoopError
+from core.errors import IndexEmptyError, LLMServerError, SupportLoopError
 from rag.prompt import build_messages
 from rag.safety import leaks, strip_injections
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # kept out of import time: the CLI starts without loading tor
     from rag.index import HelpIndex, Passage, RetrievalMode
 
     Generate = Callable[[Conversation, int], str]
+
+log = logging.getLogger(__name__)
 AnswerMode = Literal["generate", "extractive"]
 MAX_QUESTION_CHARS = 4000
 DECLINE = "I couldn't find this in the help pages. The closest pages are: "
@@ -97,10 +100,16 @@ class Answerer:
             return Answer(question, text, [], passages, True, retrieved - started, 0.0)
         reply, score, used, extractive = "", 1.0, [], True
         if self.mode == "generate" or draft:
-            reply = self.generate(build_messages(question, relevant), self.max_new_tokens).strip()
-            grounding = self.checker.check(reply, relevant)
-            score, used = grounding.score, grounding.passages_used()
-            extractive = not draft and (not grounding.grounded or leaks(reply, self.secrets))
+            try:
+                reply = self.generate(build_messages(question, relevant), self.max_new_tokens).strip()
+            except LLMServerError as exc:  # the user still gets an answer: quotes from the pages
+                if draft:
+                    raise
+                log.warning("%s Answering with quotes from the pages.", exc)
+            else:
+                grounding = self.checker.check(reply, relevant)
+                score, used = grounding.score, grounding.passages_used()
+                extractive = not draft and (not grounding.grounded or leaks(reply, self.secrets))
         if extractive:
             reply, used = self.checker.extractive(question, relevant)
         citations = self.citations([relevant[i] for i in used] or relevant)

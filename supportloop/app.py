@@ -15,7 +15,8 @@ from core.batching import BatchingGenerator
 from core.database import Database, open_database
 from core.embedder import LazyEmbeddings
 from core.jobs import JobQueue, JobWorker
-from core.llm import Conversation, TransformersChatBackend
+from core.llm import ChatBackend, Conversation, TransformersChatBackend
+from core.openai_compat import OpenAICompatibleBackend
 from core.records import Records
 from core.registry import ModelRegistry, ModelVersion
 from core.settings import Settings
@@ -73,7 +74,20 @@ class SupportLoop:
     @cached_property
     def generator(self) -> BatchingGenerator:
         s = self.settings
-        backend = TransformersChatBackend(self.model_version, s.llm_dtype, s.torch_threads, s.temperature)
+        backend: ChatBackend
+        if s.llm_url:
+            key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
+            backend = OpenAICompatibleBackend(
+                s.llm_url,
+                s.llm_model,
+                key,
+                temperature=s.temperature,
+                timeout_s=s.llm_timeout_s,
+                stream=s.llm_stream,
+                max_parallel=s.max_batch_size,
+            )
+        else:
+            backend = TransformersChatBackend(self.model_version, s.llm_dtype, s.torch_threads, s.temperature)
         return BatchingGenerator(backend, s.max_batch_size, s.batch_wait_ms)
 
     @cached_property
