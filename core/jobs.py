@@ -183,6 +183,11 @@ class JobWorker:
         self._wake.set()
 
     def start(self) -> None:
+        """Start (or start again after ``stop``): first mark runs a dead worker left ``running`` failed.
+
+        Only one worker of a deployment runs at a time (the scheduler lease), so such runs are orphans.
+        """
+        self._stop.clear()
         for run_id in self.queue.fail_interrupted(self.jobs):
             log.warning("job %s was interrupted when the worker last stopped; marked failed", run_id)
         self._thread = threading.Thread(target=self._serve, name="job-worker", daemon=True)

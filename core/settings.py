@@ -245,6 +245,13 @@ class Settings(BaseSettings):
     hub_token: SecretStr | None = Field(
         None, description="Hugging Face access token with write access to SUPPORTLOOP_HUB_REPO."
     )
+    lease_ttl_s: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="Seconds after a worker process dies before another one takes over the scheduler "
+        "and jobs.",
+    )
     collect_minutes: int = Field(
         15, ge=1, le=1440, description="How often the scheduler counts new votes (minutes)."
     )

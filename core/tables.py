@@ -148,3 +148,13 @@ class JobRunRecord(Base):
     created_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), default=utcnow, nullable=True
     )
+
+
+class LeaseRecord(Base):
+    """Who holds a named lease (e.g. running the scheduler) and until when; see ``core.lease``."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -15,8 +15,9 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-from collections.abc import Iterable  # noqa: E402
+from collections.abc import Callable, Iterable  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from enum import StrEnum  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Annotated, Any  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
@@ -294,19 +295,37 @@ def status():
         out.print(table)
 
 
+class Role(StrEnum):
+    bot = "bot"
+    worker = "worker"
+    all = "all"
+
+
 @app.command()
-def serve():
-    """Answer on Slack and Discord (each that has credentials) and run admin jobs, until stopped.
+def serve(
+    role: Annotated[
+        Role,
+        typer.Option(
+            "--role",
+            help="bot: answer on the chat platforms; worker: run scheduled and requested jobs (re-crawl, "
+            "retrain, audit); all: both. Many bot replicas may share one database and Chroma server; "
+            "of all worker processes, exactly one runs the jobs at a time.",
+        ),
+    ] = Role.all,
+):
+    """Answer on Slack and Discord (each that has credentials) and/or run jobs, until stopped.
 
     Slack: SUPPORTLOOP_SLACK_BOT_TOKEN plus SUPPORTLOOP_SLACK_APP_TOKEN (Socket Mode) or
     SUPPORTLOOP_SLACK_SIGNING_SECRET (HTTP events at http://SLACK_HOST:SLACK_PORT/slack/events).
     Discord: SUPPORTLOOP_DISCORD_TOKEN. A platform that fails to start is reported and the others keep
-    running. The scheduler queues re-crawls, retrains and audits on the SUPPORTLOOP_*_CRON schedules.
-    Ctrl-C or SIGTERM stops cleanly.
+    running. The worker queues re-crawls, retrains and audits on the SUPPORTLOOP_*_CRON schedules and
+    runs them; several workers elect one through a lease in the database. Ctrl-C or SIGTERM stops cleanly.
     """
     import asyncio
     import signal
 
+    from core.lease import Lease
+    from supportloop.leader import Leader
     from supportloop.scheduler import start_scheduler
     from supportloop.serve import configured_platforms, run_platforms
 
@@ -315,10 +334,25 @@ def serve():
 
     signal.signal(signal.SIGTERM, interrupt)
     with _open() as loop:
-        platforms = configured_platforms(loop.settings, loop.conversations)
-        _load_model(loop, require_index=False)
-        loop.worker.start()
-        scheduler = start_scheduler(loop.settings, loop.db)
+        platforms = []
+        if role is not Role.worker:
+            platforms = configured_platforms(loop.settings, loop.conversations)
+            _load_model(loop, require_index=False)
+
+        def lead() -> Callable[[], None]:
+            loop.worker.start()
+            scheduler = start_scheduler(loop.settings, loop.db)
+
+            def stop() -> None:
+                scheduler.shutdown(wait=False)
+                loop.worker.stop()
+
+            return stop
+
+        leader = None
+        if role is not Role.bot:
+            leader = Leader(Lease(loop.db, "scheduler", loop.settings.lease_ttl_s), lead)
+            leader.start()
 
         def started(names: list[str]) -> None:
             loop.platforms[:] = names
@@ -326,7 +360,8 @@ def serve():
         try:
             asyncio.run(run_platforms(platforms, err.print, started=started))
         finally:
-            scheduler.shutdown(wait=False)
+            if leader is not None:
+                leader.stop()
 
 
 @app.command("slack-manifest")

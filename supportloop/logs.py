@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"  # several processes may share the file
 
 
 def quiet_environment() -> None:

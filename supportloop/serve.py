@@ -50,7 +50,8 @@ async def run_platforms(
 ) -> list[str]:
     """Start every platform, serve until ``stop`` is set (or SIGTERM/SIGINT), then stop them.
 
-    Returns the descriptions of the platforms that ran; raises ``SupportLoopError`` when none could start.
+    Returns the descriptions of the platforms that ran; raises ``SupportLoopError`` when there were
+    platforms and none could start. With no platforms (a worker) it only waits for the stop.
     """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -74,11 +75,15 @@ async def run_platforms(
             say(f"{platform.description} did not start: {reason}")
         else:
             running.append(platform)
-    if not running:
+    if platforms and not running:
         raise SupportLoopError("No chat platform could start; see the messages above.")
     names = [p.description for p in running]
     started(names)
-    say(f"Serving on {', '.join(names)}. Stop with Ctrl-C (or SIGTERM).")
+    say(
+        f"Serving on {', '.join(names)}. Stop with Ctrl-C (or SIGTERM)."
+        if names
+        else "Running jobs. Stop with Ctrl-C (or SIGTERM)."
+    )
     try:
         await stop.wait()
     finally:

@@ -1,4 +1,5 @@
-"""``supportloop serve`` as a process: both platforms from settings, one failing alone, SIGTERM exits 0."""
+"""``supportloop serve`` as a process: both platforms from settings, one failing alone, SIGTERM exits 0,
+and of several worker processes exactly one runs the jobs."""
 
 from __future__ import annotations
 
@@ -108,3 +109,59 @@ def test_one_platform_failing_does_not_stop_the_other(fresh_dir, fakes, tmp_path
         assert "Slack (Socket Mode) did not start: Slack rejected SUPPORTLOOP_SLACK_BOT_TOKEN" in output
         asked = discord_fake.user_message("2002", QUESTION, mention_bot=True)
         wait_for(lambda: discord_answered(discord_fake, asked["id"]), 30, "no Discord answer", log)
+
+
+def start_worker(log: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "supportloop"), "serve", "--role", "worker"],
+        env={**os.environ, "PYTHONPATH": str(GUARD_DIR), "SUPPORTLOOP_LEASE_TTL_S": "2"},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    wait_for(lambda: "Running jobs" in log.read_text(), 60, "no 'Running jobs' line", log)
+    return process
+
+
+def test_of_two_workers_one_runs_the_jobs_and_the_other_takes_over_when_it_dies(fresh_dir, tmp_path):
+    from core.database import open_database
+    from core.jobs import SUCCEEDED, JobQueue
+    from core.lease import Lease
+
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = start_worker(first_log)
+    db = open_database(f"sqlite:///{fresh_dir / 'db.sqlite'}")
+    lease, jobs = Lease(db, "scheduler", ttl_s=2, holder="test"), JobQueue(db)
+
+    def holder_pid() -> int | None:
+        holder = lease.holder_now()
+        return int(holder.split(":")[1]) if holder else None
+
+    def finishes(kind: str) -> None:
+        run = jobs.enqueue(kind)
+        wait_for(lambda: jobs.get(run.id).status == SUCCEEDED, 30, f"{kind} did not succeed", first_log)
+
+    second = start_worker(second_log)
+    try:
+        wait_for(lambda: holder_pid() == first.pid, 30, "the first worker never took the lease", first_log)
+        time.sleep(2)  # the second worker has tried for the lease several times meanwhile
+        assert holder_pid() == first.pid
+        finishes("collect")
+
+        first.kill()  # no clean shutdown: the lease must expire before the second worker takes over
+        first.wait(10)
+        wait_for(lambda: holder_pid() == second.pid, 15, "the second worker never took over", second_log)
+        finishes("collect")
+    finally:
+        first.kill()
+        second.send_signal(signal.SIGTERM)
+        code = second.wait(30)
+    assert code == 0, second_log.read_text()
+    leaders = [
+        int(line.split()[2])
+        for line in (fresh_dir / "supportloop.log").read_text().splitlines()
+        if "holds the scheduler lease" in line
+    ]
+    assert leaders == [first.pid, second.pid]
+    assert lease.holder_now() is None  # the second worker handed the lease back when it stopped
+    db.close()

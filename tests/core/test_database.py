@@ -46,6 +46,7 @@ EXPECTED_COLUMNS = {
     ],
     "answer_messages": ["id", "answer_id", "platform", "channel", "message"],
     "handled_events": ["id", "key", "created_at"],
+    "leases": ["name", "holder", "expires_at"],
 }
 
 
@@ -65,7 +66,7 @@ def test_opening_twice_is_an_upgrade_to_the_same_head(tmp_path):
     open_database(url).close()
     db = open_database(url)
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
 
 
 def test_the_migrated_schema_matches_the_table_definitions(tmp_path):
