@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from bots import messages
 from bots.admin import JOB_KINDS, AdminBackend, StatusReport
+from core import metrics
 from core.errors import IndexEmptyError, SupportLoopError
 from core.records import Records, hash_user
 
@@ -258,12 +259,18 @@ class ConversationService:
                 answer = self.answerer.answer(question, draft=draft)
             answer_id = self._record(answer, origin)
         except IndexEmptyError:
+            metrics.ANSWERS.labels(origin.platform, "failed").inc()
             return Reply(messages.NOT_INDEXED, "error")
         except SupportLoopError as exc:
+            metrics.ANSWERS.labels(origin.platform, "failed").inc()
             return Reply(str(exc), "error")
         except Exception:
             log.exception("answering %r failed", question[:200])
+            metrics.ANSWERS.labels(origin.platform, "failed").inc()
             return Reply(messages.INTERNAL_ERROR, "error")
+        outcome = "declined" if answer.declined else "quoted" if answer.extractive else "answered"
+        metrics.ANSWERS.labels(origin.platform, outcome).inc()
+        metrics.ANSWER_SECONDS.labels(origin.platform).observe(answer.latency_s)
         return Reply(
             answer.text,
             "declined" if answer.declined else "answer",
@@ -306,6 +313,7 @@ class ConversationService:
             self.records.vote(answer_id, user_hash, vote, reason, simulated=origin.simulated)
         except SupportLoopError:
             return Reply(messages.VOTE_GONE, "error", private=True)
+        metrics.VOTES.labels(origin.platform, "up" if vote > 0 else "down").inc()
         return Reply(messages.VOTE_THANKS[vote], "notice", private=True)
 
     def react(self, origin: Origin, channel: str, message_id: str, emoji: str, added: bool) -> bool:
@@ -321,10 +329,14 @@ class ConversationService:
         if answer_id is None:
             return False
         if not added:
-            return self.records.retract(answer_id, user_hash, vote)
+            retracted = self.records.retract(answer_id, user_hash, vote)
+            if retracted:
+                metrics.VOTES.labels(origin.platform, "retracted").inc()
+            return retracted
         current = self.records.feedback(answer_id, user_hash)
         reason = current[1] if current and current[0] == vote else None
         self.records.vote(answer_id, user_hash, vote, reason, simulated=origin.simulated)
+        metrics.VOTES.labels(origin.platform, "up" if vote > 0 else "down").inc()
         return True
 
     def give_reason(self, answer_id: int, origin: Origin, reason: str) -> Reply:

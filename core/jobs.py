@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from core import metrics
 from core.database import Database
 from core.errors import SupportLoopError
 from core.tables import JobRunRecord, utcnow
@@ -248,9 +249,11 @@ class JobWorker:
             log.log(level, "job %s failed: %s", run.id, exc, exc_info=not known)
             message = str(exc) if known else f"{type(exc).__name__}: {exc} (details in the log)"
             finished = self.queue.finish(run.id, False, {"error": message})
+            metrics.JOB_RUNS.labels(run.kind, FAILED).inc()
             self._tell(finished, f"Job #{run.id} ({run.kind}) failed: {message}")
         else:
             finished = self.queue.finish(run.id, True, {"result": result})
+            metrics.JOB_RUNS.labels(run.kind, SUCCEEDED).inc()
             self._tell(finished, f"Job #{run.id} ({run.kind}) finished: {result}")
         with self._lock:
             self._listeners.pop(run.id, None)

@@ -245,6 +245,12 @@ class Settings(BaseSettings):
     hub_token: SecretStr | None = Field(
         None, description="Hugging Face access token with write access to SUPPORTLOOP_HUB_REPO."
     )
+    ops_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address `supportloop serve` answers /healthz and /metrics on (0.0.0.0 in containers).",
+    )
+    ops_port: int = Field(8081, ge=0, le=65535, description="Port of /healthz and /metrics (0: any free).")
     lease_ttl_s: float = Field(
         30.0,
         ge=1,

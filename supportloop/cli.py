@@ -326,6 +326,7 @@ def serve(
 
     from core.lease import Lease
     from supportloop.leader import Leader
+    from supportloop.ops_server import ops_server
     from supportloop.scheduler import start_scheduler
     from supportloop.serve import configured_platforms, run_platforms
 
@@ -357,8 +358,12 @@ def serve(
         def started(names: list[str]) -> None:
             loop.platforms[:] = names
 
+        async def run() -> None:
+            async with ops_server(loop, role.value, leader, err.print):
+                await run_platforms(platforms, err.print, started=started)
+
         try:
-            asyncio.run(run_platforms(platforms, err.print, started=started))
+            asyncio.run(run())
         finally:
             if leader is not None:
                 leader.stop()

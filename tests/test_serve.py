@@ -4,6 +4,7 @@ and of several worker processes exactly one runs the jobs."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from fakes.discord_api import FakeDiscord
 from fakes.slack_api import FakeSlack
@@ -28,7 +30,7 @@ def serving(env: dict[str, str], log: Path) -> Iterator[None]:
     with log.open("w") as handle:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "supportloop"), "serve"],
-            env={**os.environ, "PYTHONPATH": str(GUARD_DIR), **env},
+            env={**os.environ, "PYTHONPATH": str(GUARD_DIR), "SUPPORTLOOP_OPS_PORT": "0", **env},
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -42,6 +44,12 @@ def serving(env: dict[str, str], log: Path) -> Iterator[None]:
     output = log.read_text()
     assert code == 0, output
     assert "Stopping" in output and "Traceback" not in output
+
+
+def health(log: Path) -> dict:
+    """``/healthz`` of the process whose output is ``log`` (it prints where it serves it)."""
+    url = re.search(r"Health and metrics: (http://\S+/healthz)", log.read_text())[1]
+    return httpx.get(url, timeout=10).json()
 
 
 def wait_for(predicate, timeout: float, what: str, log: Path) -> None:
@@ -94,6 +102,11 @@ def test_serve_runs_slack_and_discord_and_stops_on_sigterm(fresh_dir, fakes, tmp
         asked = discord_fake.user_message("2002", QUESTION, mention_bot=True)
         wait_for(lambda: discord_answered(discord_fake, asked["id"]), 30, "no Discord answer", log)
 
+        report = health(log)
+        assert report["status"] == "ok" and report["role"] == "all"
+        assert report["platforms"] == ["Slack (Socket Mode)", "Discord (as SupportLoop)"]
+        assert report["scheduler"] == "running here"
+
 
 def test_one_platform_failing_does_not_stop_the_other(fresh_dir, fakes, tmp_path):
     slack, discord_fake = fakes
@@ -114,7 +127,12 @@ def test_one_platform_failing_does_not_stop_the_other(fresh_dir, fakes, tmp_path
 def start_worker(log: Path) -> subprocess.Popen:
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "supportloop"), "serve", "--role", "worker"],
-        env={**os.environ, "PYTHONPATH": str(GUARD_DIR), "SUPPORTLOOP_LEASE_TTL_S": "2"},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(GUARD_DIR),
+            "SUPPORTLOOP_LEASE_TTL_S": "2",
+            "SUPPORTLOOP_OPS_PORT": "0",
+        },
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -146,12 +164,16 @@ def test_of_two_workers_one_runs_the_jobs_and_the_other_takes_over_when_it_dies(
         wait_for(lambda: holder_pid() == first.pid, 30, "the first worker never took the lease", first_log)
         time.sleep(2)  # the second worker has tried for the lease several times meanwhile
         assert holder_pid() == first.pid
+        assert health(first_log)["scheduler"] == "running here"
+        assert health(second_log)["scheduler"] == "standby (another worker runs it)"
+        assert health(second_log)["status"] == "ok"  # a worker needs no chat platform
         finishes("collect")
 
         first.kill()  # no clean shutdown: the lease must expire before the second worker takes over
         first.wait(10)
         wait_for(lambda: holder_pid() == second.pid, 15, "the second worker never took over", second_log)
         finishes("collect")
+        assert health(second_log)["scheduler"] == "running here"
     finally:
         first.kill()
         second.send_signal(signal.SIGTERM)
