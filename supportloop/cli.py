@@ -369,6 +369,29 @@ def serve(
                 leader.stop()
 
 
+@app.command()
+def health():
+    """Ask the `supportloop serve` on this machine whether it is healthy (exit 0) or not (exit 1).
+
+    Reads http://127.0.0.1:SUPPORTLOOP_OPS_PORT/healthz; container health checks run this.
+    """
+    import httpx
+
+    settings = load_settings()
+    host = "127.0.0.1" if settings.ops_host in ("0.0.0.0", "::") else settings.ops_host
+    url = f"http://{host}:{settings.ops_port}/healthz"
+    try:
+        response = httpx.get(url, timeout=5)
+        report = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise SupportLoopError(
+            f"No health report at {url} ({type(exc).__name__}): is `supportloop serve` running?"
+        ) from exc
+    out.print(report.get("status", "no status"))
+    if response.status_code != 200:
+        raise typer.Exit(1)
+
+
 @app.command("slack-manifest")
 def slack_manifest(
     request_url: Annotated[

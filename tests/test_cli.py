@@ -40,7 +40,7 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
 def test_help_explains_every_command():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("index", "ask", "eval", "demo", "status", "settings"):
+    for command in ("index", "ask", "eval", "demo", "status", "settings", "serve", "health"):
         assert re.search(rf"│ {command}\s+\S", result.stdout), command
     ask_help = run_cli("ask", "--help").stdout
     assert "--json" in ask_help and "--file" in ask_help and "--out" in ask_help
@@ -108,6 +108,17 @@ def test_an_invalid_setting_value(tmp_path):
     assert result.returncode == 2
     assert "SUPPORTLOOP_TOP_K='lots'" in one_line_error(result)
     assert not (tmp_path / "data").exists()
+
+
+def test_health_without_a_running_service_fails_with_one_line(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again below: nothing listens there
+    result = run_cli("health", env=env_for(tmp_path / "data", SUPPORTLOOP_OPS_PORT=str(port)))
+    assert result.returncode == 1
+    assert one_line_error(result).startswith(
+        f"Error: No health report at http://127.0.0.1:{port}/healthz (ConnectError)"
+    )
 
 
 def test_a_database_file_that_is_not_a_database(tmp_path):

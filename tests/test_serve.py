@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fakes.discord_api import FakeDiscord
 from fakes.slack_api import FakeSlack
-from helpers import GUARD_DIR
+from helpers import GUARD_DIR, run_cli
 
 pytestmark = pytest.mark.slow  # needs the prepared index
 
@@ -174,6 +174,9 @@ def test_of_two_workers_one_runs_the_jobs_and_the_other_takes_over_when_it_dies(
         wait_for(lambda: holder_pid() == second.pid, 15, "the second worker never took over", second_log)
         finishes("collect")
         assert health(second_log)["scheduler"] == "running here"
+        port = re.search(r"127.0.0.1:(\d+)/healthz", second_log.read_text())[1]
+        checked = run_cli("health", env={"SUPPORTLOOP_OPS_PORT": port})  # the containers' health check
+        assert checked.returncode == 0 and checked.stdout.strip() == "ok", checked
     finally:
         first.kill()
         second.send_signal(signal.SIGTERM)

@@ -1,5 +1,7 @@
 """Model version 0 and the checks that keep a broken model folder from being served."""
 
+import os
+
 import pytest
 from helpers import assert_servable_by_model_servers, copy_model
 
@@ -25,6 +27,7 @@ def test_version_0_is_registered_current_and_loaded_from_its_folder(prepared_dir
     assert weights.stat().st_mtime_ns == mtime  # later loads use the folder, no second conversion
     assert not [p for p in (prepared_dir / "models").iterdir() if p.name.startswith(".")]  # no leftovers
     assert_servable_by_model_servers(version.path)
+    assert (prepared_dir / "models" / "current").resolve() == version.path
 
 
 def test_a_missing_override_folder_is_a_clear_error(tmp_path):
@@ -84,8 +87,10 @@ def test_a_trained_version_is_registered_promoted_and_rolled_back(prepared_dir, 
     assert registry.current_id() == 0  # registered, not promoted
     registry.activate(1)
     assert registry.current_id() == 1 and registry.current().path == path.resolve()
+    current = tmp_path / "models" / "current"  # what a model server is started on
+    assert current.resolve() == path.resolve() and os.readlink(current) == "1"
     registry.activate(0)  # rollback
-    assert registry.current_id() == 0
+    assert registry.current_id() == 0 and current.resolve() == registry_path.resolve()
     assert [(v.id, v.is_current, v.parent_id) for v in registry.versions()] == [
         (1, False, 0),
         (0, True, None),
@@ -95,7 +100,7 @@ def test_a_trained_version_is_registered_promoted_and_rolled_back(prepared_dir, 
     (path / "config.json").write_text("{}")  # a damaged folder is refused and the current one stays
     with pytest.raises(ModelError, match="corrupt"):
         registry.activate(1)
-    assert registry.current_id() == 0
+    assert registry.current_id() == 0 and os.readlink(current) == "0"
 
 
 def test_a_folder_write_that_fails_leaves_the_old_folder_and_no_leftovers(tmp_path):
