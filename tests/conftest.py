@@ -101,3 +101,24 @@ def serving(prepared_dir: Path) -> Iterator[object]:
 
     with SupportLoop(Settings(data_dir=prepared_dir, max_new_tokens=24, answer_mode="generate")) as loop:
         yield loop
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server on 127.0.0.1 for the session (Debian's package); its base SQLAlchemy URL."""
+    from postgres_server import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database for one test, in SQLite and (a second run of the test) in PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db.sqlite'}"
+        return
+    from postgres_server import fresh_database
+
+    with fresh_database(request.getfixturevalue("postgres")) as url:
+        yield url

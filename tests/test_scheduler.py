@@ -18,8 +18,8 @@ from supportloop.scheduler import collect_job, queue_job, start_scheduler
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return load_settings(data_dir=tmp_path / "data", retrain_min_new_votes=3)
+def settings(tmp_path, database_url):
+    return load_settings(data_dir=tmp_path / "data", database_url=database_url, retrain_min_new_votes=3)
 
 
 def test_schedules_survive_a_restart_and_follow_changed_settings(settings):

@@ -124,11 +124,12 @@ def test_one_platform_failing_does_not_stop_the_other(fresh_dir, fakes, tmp_path
         wait_for(lambda: discord_answered(discord_fake, asked["id"]), 30, "no Discord answer", log)
 
 
-def start_worker(log: Path) -> subprocess.Popen:
+def start_worker(log: Path, database_url: str) -> subprocess.Popen:
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "supportloop"), "serve", "--role", "worker"],
         env={
             **os.environ,
+            "SUPPORTLOOP_DATABASE_URL": database_url,
             "PYTHONPATH": str(GUARD_DIR),
             "SUPPORTLOOP_LEASE_TTL_S": "2",
             "SUPPORTLOOP_OPS_PORT": "0",
@@ -141,14 +142,17 @@ def start_worker(log: Path) -> subprocess.Popen:
     return process
 
 
-def test_of_two_workers_one_runs_the_jobs_and_the_other_takes_over_when_it_dies(fresh_dir, tmp_path):
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # as deployed: one shared database
+def test_of_two_workers_one_runs_the_jobs_and_the_other_takes_over_when_it_dies(
+    fresh_dir, database_url, tmp_path
+):
     from core.database import open_database
     from core.jobs import SUCCEEDED, JobQueue
     from core.lease import Lease
 
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
-    first = start_worker(first_log)
-    db = open_database(f"sqlite:///{fresh_dir / 'db.sqlite'}")
+    first = start_worker(first_log, database_url)
+    db = open_database(database_url)
     lease, jobs = Lease(db, "scheduler", ttl_s=2, holder="test"), JobQueue(db)
 
     def holder_pid() -> int | None:
@@ -159,7 +163,7 @@ def test_of_two_workers_one_runs_the_jobs_and_the_other_takes_over_when_it_dies(
         run = jobs.enqueue(kind)
         wait_for(lambda: jobs.get(run.id).status == SUCCEEDED, 30, f"{kind} did not succeed", first_log)
 
-    second = start_worker(second_log)
+    second = start_worker(second_log, database_url)
     try:
         wait_for(lambda: holder_pid() == first.pid, 30, "the first worker never took the lease", first_log)
         time.sleep(2)  # the second worker has tried for the lease several times meanwhile

@@ -50,8 +50,8 @@ EXPECTED_COLUMNS = {
 }
 
 
-def test_migrations_create_exactly_the_schema(tmp_path):
-    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_migrations_create_exactly_the_schema(database_url):
+    db = open_database(database_url)
     inspector = inspect(db.engine)
     tables = set(inspector.get_table_names()) - {"alembic_version"}
     assert tables == set(EXPECTED_COLUMNS)
@@ -61,22 +61,22 @@ def test_migrations_create_exactly_the_schema(tmp_path):
     assert ("answer_id", "user_hash") in unique
 
 
-def test_opening_twice_is_an_upgrade_to_the_same_head(tmp_path):
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+def test_opening_twice_is_an_upgrade_to_the_same_head(database_url):
+    url = database_url
     open_database(url).close()
     db = open_database(url)
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
 
 
-def test_the_migrated_schema_matches_the_table_definitions(tmp_path):
-    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_the_migrated_schema_matches_the_table_definitions(database_url):
+    db = open_database(database_url)
     with db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
-def test_an_older_database_is_upgraded_and_keeps_its_rows(tmp_path):
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+def test_an_older_database_is_upgraded_and_keeps_its_rows(database_url):
+    url = database_url
     engine = create_engine(url)
     with engine.begin() as conn:
         config = Config()
@@ -108,8 +108,8 @@ def test_an_invalid_url_is_refused():
         open_database("not a url")
 
 
-def test_only_one_model_version_can_be_current(tmp_path):
-    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_only_one_model_version_can_be_current(database_url):
+    db = open_database(database_url)
     with db.session() as session:
         session.add(ModelVersionRecord(id=0, path="a", is_current=True))
         session.add(ModelVersionRecord(id=1, path="b", is_current=False))

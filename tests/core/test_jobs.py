@@ -10,8 +10,8 @@ from core.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue, JobWorker
 
 
 @pytest.fixture
-def queue(tmp_path):
-    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def queue(database_url):
+    db = open_database(database_url)
     yield JobQueue(db)
     db.close()
 
@@ -27,8 +27,8 @@ def test_a_run_is_claimed_once_and_only_by_a_worker_that_knows_its_kind(queue):
     assert [run.id for run in queue.recent()] == [second.id, first.id]
 
 
-def test_competing_workers_never_run_the_same_job_twice(tmp_path):
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+def test_competing_workers_never_run_the_same_job_twice(database_url):
+    url = database_url
     setup = JobQueue(open_database(url))
     for _ in range(20):
         setup.enqueue("reindex")

@@ -6,8 +6,8 @@ from core.database import open_database
 from core.lease import Lease
 
 
-def test_one_holder_at_a_time_until_it_expires_or_is_released(tmp_path):
-    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_one_holder_at_a_time_until_it_expires_or_is_released(database_url):
+    db = open_database(database_url)
     first, second = (Lease(db, "scheduler", ttl_s=0.5, holder=name) for name in ("a", "b"))
     assert first.acquire() and not second.acquire()
     assert first.acquire()  # renewed

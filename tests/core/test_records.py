@@ -7,8 +7,10 @@ from core.records import Records, hash_user
 
 
 @pytest.fixture
-def records(tmp_path):
-    return Records(open_database(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+def records(database_url):
+    db = open_database(database_url)
+    yield Records(db)
+    db.close()
 
 
 def test_one_vote_per_user_per_answer_and_changes_update_it(records):
