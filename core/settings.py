@@ -275,6 +275,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Level of the log file <data_dir>/supportloop.log."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="text: readable lines in the log file, warnings on stderr; json: one JSON object per "
+        "line, in the file and on stderr at the log level (for container log collectors).",
+    )
 
     @field_validator("crawl_hosts", "crawl_path_prefixes", "slack_admins", mode="before")
     @classmethod

@@ -58,7 +58,7 @@ def _open(**overrides: object) -> SupportLoop:
     from supportloop.app import SupportLoop  # torch, transformers and Chroma load only when needed
 
     settings = load_settings()
-    setup_logging(settings.log_file, settings.log_level)
+    setup_logging(settings.log_file, settings.log_level, settings.log_format)
     return SupportLoop(settings.model_copy(update=overrides))
 
 

@@ -1,9 +1,15 @@
-"""Logging: everything to ``<data_dir>/supportloop.log``, warnings and worse to stderr too."""
+"""Logging: everything to ``<data_dir>/supportloop.log``, warnings and worse to stderr too.
+
+With ``SUPPORTLOOP_LOG_FORMAT=json`` (the container images set it) every record is one JSON object per
+line, and stderr gets the log level's records too, for the log collector of the orchestrator.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"  # several processes may share the file
@@ -36,20 +42,42 @@ class OneLine(logging.Formatter):
         return f"{record.levelname}: {record.getMessage()}"
 
 
-def setup_logging(log_file: Path | None, level: str = "INFO") -> None:
+class JsonLines(logging.Formatter):
+    """One JSON object per record: time (UTC), level, logger, process, message, and the traceback if any."""
+
+    converter = time.gmtime
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "process": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(log_file: Path | None, level: str = "INFO", log_format: str = "text") -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     root.setLevel(logging.DEBUG)
     stderr = logging.StreamHandler()
-    stderr.setLevel(logging.WARNING)
-    stderr.setFormatter(OneLine())
+    if log_format == "json":
+        stderr.setLevel(level)
+        stderr.setFormatter(JsonLines())
+    else:
+        stderr.setLevel(logging.WARNING)
+        stderr.setFormatter(OneLine())
     root.addHandler(stderr)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setLevel(level)
-        file_handler.setFormatter(logging.Formatter(FORMAT))
+        file_handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(FORMAT))
         root.addHandler(file_handler)
     for noisy in ("httpx", "httpcore", "chromadb", "urllib3", "sentence_transformers", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
