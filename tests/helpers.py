@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -102,3 +103,11 @@ def assert_servable_by_model_servers(folder: Path) -> None:
     assert tokenizer["tokenizer_class"] == "PreTrainedTokenizerFast"
     assert "{% for message in messages %}" in tokenizer["chat_template"]
     assert not {"is_local", "local_files_only"} & set(tokenizer)
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (closed again: a test may start a server there, or
+    use it as a place where nothing answers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import copy_model, one_line_error, run_cli
+from helpers import copy_model, free_port, one_line_error, run_cli
 
 from supportloop.demo_site import load_questions, serve_demo_site
 
@@ -111,9 +110,7 @@ def test_an_invalid_setting_value(tmp_path):
 
 
 def test_health_without_a_running_service_fails_with_one_line(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again below: nothing listens there
+    port = free_port()
     result = run_cli("health", env=env_for(tmp_path / "data", SUPPORTLOOP_OPS_PORT=str(port)))
     assert result.returncode == 1
     assert one_line_error(result).startswith(
@@ -132,19 +129,13 @@ def test_a_database_file_that_is_not_a_database(tmp_path):
     assert (data_dir / "db.sqlite").read_bytes() == junk
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_bad_sites_leave_the_index_untouched(fresh_dir, tmp_path):
     before = run_cli("status").stdout
     empty = tmp_path / "empty-site"
     empty.mkdir()
     with serve_demo_site(0) as demo_url, serve_demo_site(0, site_dir=empty) as empty_url:
         cases = {
-            f"http://127.0.0.1:{closed_port()}/": "Could not reach",
+            f"http://127.0.0.1:{free_port()}/": "Could not reach",
             empty_url + "/": "hold no text to index",
             empty_url + "/index.html": "HTTP 404",
             demo_url + "/downloads/release-notes.txt": "not an HTML page",

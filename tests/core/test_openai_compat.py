@@ -2,10 +2,9 @@
 retries, clear errors, and answers that survive the server being down. The server is a local fake
 speaking vLLM's chat-completions API on 127.0.0.1."""
 
-import socket
-
 import pytest
 from fakes.openai_server import Failure, FakeModelServer
+from helpers import free_port
 
 from core.errors import LLMServerError
 from core.openai_compat import OpenAICompatibleBackend
@@ -97,9 +96,7 @@ def test_a_refusal_is_not_retried_and_says_what_to_check(options, hint):
 
 def test_nothing_listening_is_a_clear_error(monkeypatch):
     monkeypatch.setattr("core.openai_compat.BACKOFF_S", 0.01)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again below: nothing listens there
+    port = free_port()
     llm = OpenAICompatibleBackend(f"http://127.0.0.1:{port}/v1", "supportloop", retries=1)
     with pytest.raises(LLMServerError, match=f"127.0.0.1:{port}/v1/chat/completions failed 2 times"):
         llm.generate([HELLO], 8)

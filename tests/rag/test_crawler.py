@@ -1,11 +1,11 @@
 """The crawler against the bundled demo site and against scripted sites that go wrong, all on 127.0.0.1."""
 
-import socket
 import time
 from urllib.parse import urlsplit
 
 import pytest
 from fakes.scripted_site import Response, ScriptedSite, page
+from helpers import free_port
 
 from core.errors import CrawlError
 from rag.crawler import CrawlConfig, PageState, crawl, normalise
@@ -55,15 +55,9 @@ def test_path_prefixes_keep_the_crawl_in_one_section(site_url):
     assert paths(result) and all(p.startswith("/billing/") for p in paths(result))
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_an_unreachable_url_is_a_clear_error():
     with pytest.raises(CrawlError, match=r"robots\.txt|Could not reach"):
-        crawl([f"http://127.0.0.1:{closed_port()}/"], FAST)
+        crawl([f"http://127.0.0.1:{free_port()}/"], FAST)
 
 
 def test_a_non_html_start_url_is_a_clear_error(site_url):
