@@ -25,11 +25,11 @@ QUESTION = "How do I get a refund on an annual plan?"
 
 
 @contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[None]:
+def serving(env: dict[str, str], log: Path, *args: str) -> Iterator[None]:
     """``supportloop serve`` until it says it is serving; on leaving, SIGTERM, and it must exit 0."""
     with log.open("w") as handle:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "supportloop"), "serve"],
+            [str(Path(sys.executable).parent / "supportloop"), "serve", *args],
             env={**os.environ, "PYTHONPATH": str(GUARD_DIR), "SUPPORTLOOP_OPS_PORT": "0", **env},
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -108,7 +108,7 @@ def test_serve_runs_slack_and_discord_and_stops_on_sigterm(fresh_dir, fakes, tmp
         assert report["scheduler"] == "running here"
 
 
-def test_one_platform_failing_does_not_stop_the_other(fresh_dir, fakes, tmp_path):
+def test_one_platform_failing_does_not_stop_the_other_and_a_bot_runs_no_jobs(fresh_dir, fakes, tmp_path):
     slack, discord_fake = fakes
     env = {
         "SUPPORTLOOP_SLACK_BOT_TOKEN": "xoxb-revoked",
@@ -117,11 +117,16 @@ def test_one_platform_failing_does_not_stop_the_other(fresh_dir, fakes, tmp_path
         **discord_env(discord_fake),
     }
     log = tmp_path / "serve.log"
-    with serving(env, log):
+    with serving(env, log, "--role", "bot"):
         output = log.read_text()
         assert "Slack (Socket Mode) did not start: Slack rejected SUPPORTLOOP_SLACK_BOT_TOKEN" in output
         asked = discord_fake.user_message("2002", QUESTION, mention_bot=True)
         wait_for(lambda: discord_answered(discord_fake, asked["id"]), 30, "no Discord answer", log)
+        report = health(log)
+        assert (report["role"], report["status"]) == ("bot", "ok") and "scheduler" not in report
+    assert (
+        "holds the scheduler lease" not in (fresh_dir / "supportloop.log").read_text()
+    )  # a bot runs no jobs
 
 
 def start_worker(log: Path, database_url: str) -> subprocess.Popen:
