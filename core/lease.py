@@ -23,6 +23,7 @@ from core.database import Database
 from core.tables import LeaseRecord, utcnow
 
 log = logging.getLogger(__name__)
+SCHEDULER_LEASE = "scheduler"  # held by the worker process that runs the scheduler and the jobs
 
 
 def process_name() -> str:

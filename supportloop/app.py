@@ -14,7 +14,7 @@ from bots.conversation import ConversationService, RateLimit
 from core.batching import BatchingGenerator
 from core.database import Database, open_database
 from core.embedder import LazyEmbeddings
-from core.jobs import JobQueue, JobWorker
+from core.jobs import JobQueue, JobWorker, RunWatcher
 from core.llm import ChatBackend, Conversation, TransformersChatBackend
 from core.openai_compat import OpenAICompatibleBackend
 from core.records import Records
@@ -23,6 +23,7 @@ from core.settings import Settings
 from rag.answerer import Answerer
 from rag.grounding import GroundingChecker
 from rag.index import HelpIndex, chroma_client
+from supportloop.leader import Leader
 from supportloop.operations import Operations, audit_job, reindex_job, retrain_job, score_answers
 from supportloop.scheduler import collect_job
 
@@ -36,6 +37,9 @@ class SupportLoop:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.platforms: list[str] = []  # chat platforms being served, for status
+        # Set by `serve`: whether this process may run jobs (not a bot replica), and whether it does now.
+        self.runs_jobs = True
+        self.leader: Leader | None = None
         self._model_checked = time.monotonic()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db: Database = open_database(settings.resolved_database_url)
@@ -111,6 +115,15 @@ class SupportLoop:
         return JobQueue(self.db)
 
     @cached_property
+    def run_watcher(self) -> RunWatcher:
+        """Reports on jobs that a worker in another process runs (for a bot replica's admins)."""
+        return RunWatcher(self.jobs)
+
+    def jobs_run_here(self) -> bool:
+        """Whether this process's worker runs the deployment's jobs now (else a worker elsewhere does)."""
+        return self.runs_jobs and (self.leader is None or self.leader.leading)
+
+    @cached_property
     def worker(self) -> JobWorker:
         """Runs queued jobs; started by ``serve`` (and by tests), not by one-shot commands."""
         jobs = {
@@ -154,6 +167,8 @@ class SupportLoop:
     def close(self) -> None:
         if "worker" in self.__dict__:
             self.worker.stop()
+        if "run_watcher" in self.__dict__:
+            self.run_watcher.close()
         if "conversations" in self.__dict__:
             self.conversations.close()
         if "generator" in self.__dict__:

@@ -324,7 +324,7 @@ def serve(
     import asyncio
     import signal
 
-    from core.lease import Lease
+    from core.lease import SCHEDULER_LEASE, Lease
     from supportloop.leader import Leader
     from supportloop.ops_server import ops_server
     from supportloop.scheduler import start_scheduler
@@ -352,8 +352,9 @@ def serve(
 
         leader = None
         if role is not Role.bot:
-            leader = Leader(Lease(loop.db, "scheduler", loop.settings.lease_ttl_s), lead)
+            leader = Leader(Lease(loop.db, SCHEDULER_LEASE, loop.settings.lease_ttl_s), lead)
             leader.start()
+        loop.runs_jobs, loop.leader = leader is not None, leader
 
         def started(names: list[str]) -> None:
             loop.platforms[:] = names

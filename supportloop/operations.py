@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bots.admin import JobTicket, StatusReport
 from core.errors import SupportLoopError
 from core.jobs import JobRun, Progress
+from core.lease import SCHEDULER_LEASE, Lease
 
 if TYPE_CHECKING:
     from audit.suite import AuditResult, AuditSettings
@@ -47,11 +48,18 @@ class Operations:
         )
 
     def start_job(self, kind: str, requested_by: str, listener: Callable[[str], None]) -> JobTicket:
-        run = self.loop.jobs.enqueue(kind, requested_by=requested_by)
-        will_run = kind in self.loop.worker.jobs
-        if will_run:
-            self.loop.worker.watch(run.id, lambda _run, line: listener(line))
-        return JobTicket(run, will_run)
+        """Queue the job and have its progress told to ``listener``, by whichever process runs it."""
+        loop = self.loop
+        run = loop.jobs.enqueue(kind, requested_by=requested_by)
+        if kind not in loop.worker.jobs:
+            return JobTicket(run, False)
+        if loop.jobs_run_here():
+            loop.worker.watch(run.id, lambda _run, line: listener(line))
+            return JobTicket(run, True)
+        loop.run_watcher.watch(run.id, lambda _run, line: listener(line))
+        return JobTicket(
+            run, Lease(loop.db, SCHEDULER_LEASE, loop.settings.lease_ttl_s).holder_now() is not None
+        )
 
     def rollback(self, version: int) -> str:
         before = self.loop.registry.current_id()

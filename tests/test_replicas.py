@@ -1,9 +1,12 @@
 """Bot replicas, as deployed: separate processes sharing one PostgreSQL database and one Chroma server.
 Here two app instances stand in for two replicas; whatever one stores, the other sees."""
 
+import time
+
 import pytest
 
 from bots.conversation import IncomingMessage, Origin
+from core.lease import SCHEDULER_LEASE, Lease
 from core.settings import Settings
 from rag.ingest import ingest_site
 from supportloop.app import SupportLoop
@@ -49,3 +52,19 @@ def test_replicas_share_the_index_answers_votes_and_handled_events(
         again = second.conversations.ask(QUESTION, Origin("slack", "U3", "C2"))
         assert again.text == reply.text and again.sources == reply.sources
         assert first.records.counts().answers == second.records.counts().answers == 2
+
+        # An admin asks the first replica (a bot) for a job; the second one (the worker) runs it, and the
+        # first reports its progress from the database.
+        first.runs_jobs = False
+        heard: list[str] = []
+        waiting = first.operations.start_job("collect", "U1", heard.append)
+        assert not waiting.will_run  # no worker holds the scheduler lease yet
+        assert Lease(second.db, SCHEDULER_LEASE, ttl_s=30, holder="worker").acquire()
+        ticket = first.operations.start_job("collect", "U1", heard.append)
+        assert ticket.will_run
+        assert second.worker.run_pending() == 2
+        deadline = time.monotonic() + 15
+        while len(heard) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert heard[0] == f"Job #{waiting.run.id} (collect) started."
+        assert heard[-1].startswith(f"Job #{ticket.run.id} (collect) finished: ")

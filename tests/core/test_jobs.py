@@ -1,12 +1,13 @@
 """Job runs: queued in the database, claimed by exactly one worker, reported to whoever watches."""
 
 import threading
+import time
 
 import pytest
 
 from core.database import open_database
 from core.errors import SupportLoopError
-from core.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue, JobWorker
+from core.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue, JobWorker, RunWatcher
 
 
 @pytest.fixture
@@ -103,3 +104,41 @@ def test_a_run_left_running_by_a_killed_worker_is_marked_failed_when_a_worker_st
     failed = queue.get(interrupted.id)
     assert (failed.status, failed.summary["error"].split(":")[0]) == (FAILED, "interrupted")
     assert queue.get(waiting.id).status == QUEUED  # not this worker's kind, and never started
+
+
+def test_a_run_that_another_process_runs_is_reported_from_the_database(database_url):
+    here, there = open_database(database_url), open_database(database_url)  # a bot replica, the worker
+    progressed = threading.Event()
+    heard: list[str] = []
+
+    def reindex(_run, progress):
+        progress(0.5, "half of the pages")
+        assert progressed.wait(10)  # the replica saw the progress before the run ends
+        return "30 pages"
+
+    def audit(_run, _progress):
+        raise SupportLoopError("no reward model yet")
+
+    def listener(_run, line):
+        heard.append(line)
+        if line.endswith("50% done"):
+            progressed.set()
+
+    watcher = RunWatcher(JobQueue(here), poll_s=0.05)
+    runs = [JobQueue(here).enqueue(kind) for kind in ("reindex", "audit")]
+    for run in runs:
+        watcher.watch(run.id, listener)
+    JobWorker(JobQueue(there), {"reindex": reindex, "audit": audit}).run_pending()
+    deadline = time.monotonic() + 10
+    while len(heard) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    watcher.close()
+    assert heard == [
+        "Job #1 (reindex) started.",
+        "Job #1 (reindex): 50% done",
+        "Job #1 (reindex) finished: 30 pages",
+        "Job #2 (audit) started.",
+        "Job #2 (audit) failed: no reward model yet",
+    ]
+    here.close()
+    there.close()
