@@ -9,6 +9,7 @@ import logging
 import time
 from contextlib import nullcontext
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from bots.conversation import ConversationService, RateLimit
 from core.batching import BatchingGenerator
@@ -23,9 +24,11 @@ from core.settings import Settings
 from rag.answerer import Answerer
 from rag.grounding import GroundingChecker
 from rag.index import HelpIndex, chroma_client
-from supportloop.leader import Leader
 from supportloop.operations import Operations, audit_job, reindex_job, retrain_job, score_answers
 from supportloop.scheduler import collect_job
+
+if TYPE_CHECKING:
+    from supportloop.leader import Leader
 
 log = logging.getLogger(__name__)
 MODEL_CHECK_S = 5.0  # how often a running bot looks for a model switched by another process

@@ -32,9 +32,13 @@ async def ops_server(
     """Serve ``/healthz`` and ``/metrics`` while the block runs; yields the bound port."""
 
     def model_version() -> int | None:
-        if role == "worker" or "model_version" not in loop.__dict__:
-            return loop.registry.current_id()  # a cheap read; the bot's loaded version is known below
-        return loop.served_model().id
+        """The version this process serves (a bot, once loaded), else the registry's current one.
+
+        Read only: a probe must not load a model or switch versions (answering does that).
+        """
+        if role != "worker" and "model_version" in loop.__dict__:
+            return loop.model_version.id
+        return loop.registry.current_id()
 
     def health() -> tuple[int, dict[str, Any]]:
         report: dict[str, Any] = {"role": role, "platforms": list(loop.platforms)}
