@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from core import metrics
+from core.errors import SupportLoopError
 
 if TYPE_CHECKING:
     from supportloop.app import SupportLoop
@@ -82,7 +83,15 @@ async def ops_server(
     await runner.setup()
     host, port = loop.settings.ops_host, loop.settings.ops_port
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise SupportLoopError(
+            f"Cannot serve /healthz and /metrics on {host}:{port} ({exc.strerror or exc}): set "
+            "SUPPORTLOOP_OPS_PORT to a free port (0: any) or SUPPORTLOOP_OPS_HOST to an address of this "
+            "machine."
+        ) from exc
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  (the bound one, for port 0)
     say(f"Health and metrics: http://{host}:{port}/healthz and /metrics")
     try:

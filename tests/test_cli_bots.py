@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from urllib.parse import parse_qs, urlsplit
 
 import discord
@@ -111,3 +112,19 @@ def test_models_lists_versions_and_rollback_switches(model_dir, tmp_path):
     assert switched.returncode == 0 and "Now serving model version 0 (was 1)" in switched.stdout
     missing = run_cli("rollback", "9", env=env)
     assert missing.returncode != 0 and "no model version 9" in one_line_error(missing)
+
+
+def test_serve_with_its_health_port_taken_says_what_to_set(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "serve",
+            "--role",
+            "worker",
+            env={"SUPPORTLOOP_DATA_DIR": str(tmp_path / "data"), "SUPPORTLOOP_OPS_PORT": str(port)},
+        )
+    assert result.returncode == 1
+    assert one_line_error(result).startswith(f"Error: Cannot serve /healthz and /metrics on 127.0.0.1:{port}")
+    assert "SUPPORTLOOP_OPS_PORT" in one_line_error(result)
