@@ -183,11 +183,6 @@ class JobWorker:
             self._listeners[run_id] = listener
         self._wake.set()
 
-    @property
-    def running(self) -> bool:
-        """True while the worker thread serves (this process runs the deployment's jobs)."""
-        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
-
     def start(self) -> None:
         """Start (or start again after ``stop``): first mark runs a dead worker left ``running`` failed.
 

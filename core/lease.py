@@ -10,7 +10,6 @@ Hosts are assumed to keep their clocks in sync (NTP): expiry times are written b
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import uuid
@@ -22,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from core.database import Database
 from core.tables import LeaseRecord, utcnow
 
-log = logging.getLogger(__name__)
 SCHEDULER_LEASE = "scheduler"  # held by the worker process that runs the scheduler and the jobs
 
 
