@@ -81,6 +81,7 @@ class Records:
                         vote=vote,
                         reason=reason,
                         simulated=simulated,
+                        source="simulated" if simulated else "platform",
                     )
                 )
             else:

@@ -102,6 +102,8 @@ class FeedbackRecord(Base):
     retracted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # platform | simulated | import (``supportloop votes import``)
+    source: Mapped[str] = mapped_column(String(16), default="platform", server_default="platform")
 
 
 class ModelVersionRecord(Base):
@@ -148,6 +150,8 @@ class JobRunRecord(Base):
     created_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), default=utcnow, nullable=True
     )
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True)  # "host:pid:started", while run
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class LeaseRecord(Base):

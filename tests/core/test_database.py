@@ -30,7 +30,17 @@ EXPECTED_COLUMNS = {
         "created_at",
         "reward",
     ],
-    "feedback": ["id", "answer_id", "user_hash", "vote", "reason", "retracted", "created_at", "simulated"],
+    "feedback": [
+        "id",
+        "answer_id",
+        "user_hash",
+        "vote",
+        "reason",
+        "retracted",
+        "created_at",
+        "simulated",
+        "source",
+    ],
     "model_versions": ["id", "parent_id", "path", "created_at", "metrics", "audit_status", "is_current"],
     "job_runs": [
         "id",
@@ -43,6 +53,8 @@ EXPECTED_COLUMNS = {
         "params",
         "requested_by",
         "created_at",
+        "owner",
+        "heartbeat_at",
     ],
     "answer_messages": ["id", "answer_id", "platform", "channel", "message"],
     "handled_events": ["id", "key", "created_at"],
@@ -66,7 +78,7 @@ def test_opening_twice_is_an_upgrade_to_the_same_head(database_url):
     open_database(url).close()
     db = open_database(url)
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0006"
 
 
 def test_the_migrated_schema_matches_the_table_definitions(database_url):
