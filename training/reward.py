@@ -23,10 +23,11 @@ import numpy as np
 import torch
 from transformers.modeling_outputs import BaseModelOutput
 
-from audit.dimensions import factual_accuracy, is_harmful_request, judge_ethics
+from audit.dimensions import factual_accuracy, judge_ethics
 from core.errors import ConfigError
 from core.settings import Settings
 from rag.grounding import GroundingChecker
+from rag.harm import is_harmful_request
 from rag.index import Passage
 from rag.prompt import parse_user_message
 from training.reward_model import RewardModel

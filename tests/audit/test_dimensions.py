@@ -2,8 +2,9 @@
 
 import pytest
 
-from audit.dimensions import calibrate_factual, is_harmful_request, judge_ethics, load_factual_labels
+from audit.dimensions import calibrate_factual, judge_ethics, load_factual_labels
 from rag.grounding import GroundingChecker
+from rag.harm import is_harmful_request
 from rag.prompt import SYSTEM_PROMPT
 
 QUESTION = "How do I turn on two-factor authentication?"
