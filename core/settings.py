@@ -95,11 +95,18 @@ class Settings(BaseSettings):
     retrieval: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="How passages are found: MiniLM vectors and BM25 fused (hybrid), or one alone."
     )
-    min_relevance: float = Field(
-        0.35,
+    rerank_candidates: int = Field(
+        16,
+        ge=1,
+        le=100,
+        description="Hybrid-search candidates the cross-encoder reads again per question (more: slower).",
+    )
+    answerability_threshold: float | None = Field(
+        None,
         ge=0.0,
         le=1.0,
-        description="Cosine similarity of the best passage below which a question counts as not covered.",
+        description="Probability that the pages answer a question below which it is declined; "
+        "default: the threshold calibrated on the dev questions.",
     )
     max_citations: int = Field(3, ge=1, le=10, description="Most source pages cited under an answer.")
     crawl_max_pages: int = Field(500, ge=1, le=100_000, description="Most pages one crawl fetches.")

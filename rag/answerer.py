@@ -1,13 +1,17 @@
-"""Answer a question from the index: retrieve, decide whether the pages cover it, generate, check, cite.
+"""Answer a question from the index: refuse, rank, decide whether the pages cover it, compose, cite.
 
-1. Retrieve ``top_k`` passages (hybrid dense + BM25 by default). If the best one is less similar to
-   the question than ``min_relevance``, decline politely and point to the closest pages.
-2. Remove sentences that try to instruct the assistant from the passages (``rag.safety``), then
-   generate with the passages quoted as data (in ``extractive`` mode, skip to the fallback of step 3).
-3. Check the answer sentence by sentence against the passages (``rag.grounding``). An answer that
-   is not fully supported, or that repeats our instructions or a secret, is replaced by an extractive
-   answer: the passage sentences closest to the question, quoted, with their page.
-4. Cite the pages whose passages support the answer.
+1. A harmful request (getting into someone else's account, phishing, stalking…; ``rag.harm``) is
+   refused with the legitimate route: the pages on recovering one's own account, and support.
+2. Sentences that try to instruct the assistant are removed from the question; nothing left means
+   there is nothing to answer.
+3. ``rag.ranking`` finds hybrid candidates and reranks them with the cross-encoder.
+4. ``rag.answerability`` decides whether the pages answer the question; if not, decline in one plain
+   sentence with the closest pages.
+5. Compose from the best ``top_k`` passages (injections removed, ``rag.safety``): in ``extractive``
+   mode the page's own sentences and steps are chosen and ordered (``rag.compose``); in ``generate``
+   mode the chat model writes, and an answer that its passages don't support sentence by sentence
+   (``rag.grounding``), or that repeats our instructions or a secret, is replaced by the extractive one.
+6. Cite the pages the answer quotes, best first, at most ``max_citations``.
 
 A *draft* (``answer(question, draft=True)``) is the model's own answer with the check's score but no
 replacement: simulated users rate drafts so the reward model learns what the model gets wrong, which
@@ -28,9 +32,15 @@ from rag.prompt import build_messages
 from rag.safety import leaks, strip_injections
 
 if TYPE_CHECKING:  # kept out of import time: the CLI starts without loading torch or Chroma
+    from langchain_core.embeddings import Embeddings
+
     from core.llm import Conversation
+    from rag.answerability import AnswerabilityModel
+    from rag.compose import Composer
     from rag.grounding import GroundingChecker
+    from rag.harm import HarmClassifier
     from rag.index import HelpIndex, Passage, RetrievalMode
+    from rag.ranking import Ranker, Ranking
 
     Generate = Callable[[Conversation, int], str]
 
@@ -38,6 +48,12 @@ log = logging.getLogger(__name__)
 AnswerMode = Literal["generate", "extractive"]
 MAX_QUESTION_CHARS = 4000
 DECLINE = "I couldn't find this in the help pages. The closest pages are: "
+REFUSAL = (
+    "I can't help with that: it would mean getting into someone else's account or data, or getting "
+    "around their security. If it's your own account, you can recover it yourself"
+)
+NO_QUESTION = "I couldn't find a question about the help pages in that message."
+RECOVERY_QUERY = "recover access to my own account: reset my password or two-factor authentication"
 
 
 @dataclass(frozen=True)
@@ -48,9 +64,11 @@ class Answer:
     passages: list[Passage]
     declined: bool
     retrieval_s: float
-    generation_s: float  # generating and checking the answer
-    extractive: bool = False  # the generated answer failed the grounding check and was replaced
-    grounding: float = 1.0  # share of the generated answer's sentences the passages support
+    generation_s: float  # composing (or generating and checking) the answer
+    extractive: bool = False  # quoted from the pages (the default, or a generated answer that failed)
+    grounding: float = 1.0  # share of the generated answer's sentences its passages support
+    refused: bool = False  # a harmful request, answered with a refusal
+    answerability: float | None = None  # P(the pages answer it), None where it was not asked
 
     @property
     def latency_s(self) -> float:
@@ -58,32 +76,38 @@ class Answer:
 
 
 class Answerer:
-    """Turns a question into a cited answer, or a polite decline that points to the closest pages."""
+    """Turns a question into a cited answer, a polite decline, or a refusal (see the module doc)."""
 
     def __init__(
         self,
-        index: HelpIndex,
-        generate: Generate,
+        ranker: Ranker,
+        composer: Composer,
         checker: GroundingChecker,
+        answerability: AnswerabilityModel,
+        harm: HarmClassifier,
+        generate: Generate,
         *,
         top_k: int = 4,
-        min_relevance: float = 0.35,
         max_citations: int = 3,
         max_new_tokens: int = 64,
-        retrieval: RetrievalMode = "hybrid",
         mode: AnswerMode = "extractive",
         secrets: Sequence[str] = (),
     ) -> None:
-        self.index = index
-        self.generate = generate
+        self.ranker = ranker
+        self.composer = composer
         self.checker = checker
+        self.answerability = answerability
+        self.harm = harm
+        self.generate = generate
         self.top_k = top_k
-        self.min_relevance = min_relevance
         self.max_citations = max_citations
         self.max_new_tokens = max_new_tokens
-        self.retrieval = retrieval
         self.mode = mode
         self.secrets = [s for s in secrets if len(s) >= 6]
+
+    @property
+    def index(self) -> HelpIndex:
+        return self.ranker.index
 
     def answer(self, question: str, *, draft: bool = False) -> Answer:
         question = question.strip()
@@ -92,16 +116,27 @@ class Answerer:
         if len(question) > MAX_QUESTION_CHARS:
             raise SupportLoopError(f"The question is longer than {MAX_QUESTION_CHARS} characters.")
         started = time.perf_counter()
-        passages = self.retrieve(question)
-        relevant = [dataclasses.replace(p, text=strip_injections(p.text)) for p in self.relevant(passages)]
+        if self.harm.is_harmful(question):
+            return self._refuse(question, started)
+        asked = strip_injections(question).strip()
+        if not asked:
+            return Answer(question, NO_QUESTION, [], [], True, time.perf_counter() - started, 0.0)
+        ranking = self.rank(asked)
+        verdict = self.answerability.judge(ranking, self.index.lexical().bm25.vocabulary)
         retrieved = time.perf_counter()
-        if not relevant:
-            text = DECLINE + ", ".join(self.citations(passages))
-            return Answer(question, text, [], passages, True, retrieved - started, 0.0)
+        if not verdict.answerable:
+            text = DECLINE + ", ".join(ranking.pages()[: self.max_citations])
+            return Answer(
+                question, text, [], ranking.passages, True, retrieved - started, 0.0,
+                answerability=verdict.probability,
+            )  # fmt: skip
+        relevant = [
+            dataclasses.replace(p, text=strip_injections(p.text)) for p in ranking.passages[: self.top_k]
+        ]
         reply, score, used, extractive = "", 1.0, [], True
         if self.mode == "generate" or draft:
             try:
-                reply = self.generate(build_messages(question, relevant), self.max_new_tokens).strip()
+                reply = self.generate(build_messages(asked, relevant), self.max_new_tokens).strip()
             except LLMServerError as exc:  # the user still gets an answer: quotes from the pages
                 if draft:
                     raise
@@ -111,37 +146,72 @@ class Answerer:
                 score, used = grounding.score, grounding.passages_used()
                 extractive = not draft and (not grounding.grounded or leaks(reply, self.secrets))
         if extractive:
-            reply, used = self.checker.extractive(question, relevant)
-        citations = self.citations([relevant[i] for i in used] or relevant)
+            composition = self.composer.compose(asked, relevant)
+            reply, used = composition.text, composition.used
         return Answer(
             question,
             reply,
-            citations,
+            self.citations([relevant[i] for i in used] or relevant),
             relevant,
             False,
             retrieved - started,
             time.perf_counter() - retrieved,
             extractive,
             score,
+            answerability=verdict.probability,
         )
 
-    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        """The ``k`` (default ``top_k``) best passages for the question, best first."""
-        passages = self.index.search(question, k or self.top_k, self.retrieval)
-        if not passages:
+    def rank(self, question: str) -> Ranking:
+        """The reranked candidates for ``question``; raises ``IndexEmptyError`` when nothing is indexed."""
+        ranking = self.ranker.rank(question)
+        if not ranking.ranked:
             self.ensure_indexed()
-        return passages
+        return ranking
 
     def ensure_indexed(self) -> None:
         """Raise ``IndexEmptyError`` (saying what to do) when no help pages are indexed."""
         if self.index.collection.count() == 0:
             raise IndexEmptyError("No help pages are indexed yet: run `supportloop index URL` first.")
 
-    def relevant(self, passages: list[Passage]) -> list[Passage]:
-        """All passages when the best is similar enough to the question; none means "not covered"."""
-        best = max((p.score for p in passages), default=0.0)
-        return passages if best >= self.min_relevance else []
-
     def citations(self, passages: Sequence[Passage]) -> list[str]:
         """The distinct source pages of ``passages``, best first, at most ``max_citations``."""
         return list(dict.fromkeys(p.source for p in passages))[: self.max_citations]
+
+    def _refuse(self, question: str, started: float) -> Answer:
+        """The refusal, pointing to the pages on recovering one's own account (found by retrieval)."""
+        pages = self.rank(RECOVERY_QUERY).passages[:2]
+        citations = self.citations(pages)
+        where = f" (see {', '.join(citations)})" if citations else ""
+        text = f"{REFUSAL}{where}, or contact the support team."
+        elapsed = time.perf_counter() - started
+        return Answer(question, text, citations, pages, True, elapsed, 0.0, refused=True)
+
+
+def assemble(
+    index: HelpIndex,
+    embeddings: Embeddings,
+    generate: Generate,
+    *,
+    rerank_candidates: int = 16,
+    retrieval: RetrievalMode = "hybrid",
+    answerability_threshold: float | None = None,
+    **options: object,
+) -> Answerer:
+    """An ``Answerer`` over ``index`` with the packaged models: the shared cross-encoder, the calibrated
+    answerability model and the harm classifier over ``embeddings``. ``options`` go to ``Answerer``."""
+    from core.cross_encoder import shared_cross_encoder
+    from rag.answerability import AnswerabilityModel
+    from rag.compose import Composer
+    from rag.grounding import GroundingChecker
+    from rag.harm import HarmClassifier
+    from rag.ranking import Ranker
+
+    return Answerer(
+        Ranker(index, shared_cross_encoder(), candidates=rerank_candidates, retrieval=retrieval),
+        Composer(embeddings),
+        GroundingChecker(embeddings),
+        AnswerabilityModel(threshold=answerability_threshold),
+        HarmClassifier(embeddings),
+        generate,
+        **options,  # type: ignore[arg-type]
+    )

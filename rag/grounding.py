@@ -1,4 +1,4 @@
-"""Is an answer supported by its passages? And if not, which passage sentences answer the question?
+"""Is a generated answer supported by its passages?
 
 Our chat model is small and sometimes contradicts the passages it was given, so every generated
 answer is checked sentence by sentence before anyone sees it. A sentence counts as supported when its
@@ -6,8 +6,7 @@ numbers appear in the passage sentence it is closest to (MiniLM cosine), it is n
 that sentence is ("can" vs "cannot": embeddings barely see the difference), and either most of its
 content words are in the passages or that closest sentence says nearly the same thing and shares a
 good part of its words. Pure courtesy ("Hope this helps!") is not judged. An answer whose judged
-sentences are not all supported is replaced by an extractive answer: the passage sentences closest to
-the question, quoted, with the page they come from.
+sentences are not all supported is replaced by the page's own sentences (``rag.compose``).
 """
 
 from __future__ import annotations
@@ -19,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.text import NUMBER, split_sentences, terms, tokens
+from rag.compose import passage_body
+from rag.text import NUMBER, split_sentences, tokens
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -61,14 +61,8 @@ class Grounding:
         return list(dict.fromkeys(s.passage for s in self.sentences if s.supported))
 
 
-def passage_body(passage: Passage) -> str:
-    """A passage's text without its first line, the "Title > Heading" breadcrumb the chunker adds."""
-    first, _, rest = passage.text.partition("\n")
-    return rest if " > " in first or first == passage.title else passage.text
-
-
 class GroundingChecker:
-    """Judges answers against passages and builds extractive answers, with one embedder for both."""
+    """Judges generated answers against their passages, sentence by sentence."""
 
     def __init__(
         self,
@@ -78,16 +72,12 @@ class GroundingChecker:
         min_similarity: float = 0.7,
         similar_coverage: float = 0.5,
         number_sentences: int = 1,
-        extract_chars: int = 550,
-        extract_margin: float = 0.5,
     ) -> None:
         self.embeddings = embeddings
         self.min_coverage = min_coverage
         self.min_similarity = min_similarity
         self.similar_coverage = similar_coverage
         self.number_sentences = number_sentences
-        self.extract_chars = extract_chars
-        self.extract_margin = extract_margin
 
     def check(self, answer: str, passages: Sequence[Passage]) -> Grounding:
         judged = [s for s in split_sentences(answer) if not set(tokens(s)) <= COURTESY]
@@ -123,64 +113,6 @@ class GroundingChecker:
                 )
             )
         return Grounding(results)
-
-    def extractive(self, question: str, passages: Sequence[Passage]) -> tuple[str, list[int]]:
-        """The passage text that best answers ``question``, quoted under its page; passages used.
-
-        A sentence is ranked by its cosine to the question (read under its section heading: "Per
-        account: All endpoints can be called 300 times within 5 minutes" answers "rate limits per
-        account", the bare sentence does not), plus a bonus for question words it or its heading share,
-        plus its passage's own relevance (cosine and shared words), minus a little for lower-ranked
-        passages. The best sentence grows into a window of its neighbours in the same passage (answers
-        often continue in the next sentence or list item), then other sentences close to the best fill
-        what is left of ``extract_chars``; everything reads in page order.
-        """
-        units = [(i, s) for i, p in enumerate(passages) for s in split_sentences(passage_body(p))]
-        if not units:
-            return "", []
-        headings = [p.heading.rpartition(" > ")[2] for p in passages]
-        vectors = self._vectors([question] + [f"{headings[i]}: {s}" if headings[i] else s for i, s in units])
-        asked = set(terms(question))
-
-        def shared(*texts: str) -> float:
-            return len(asked & {w for text in texts for w in terms(text)}) / max(len(asked), 1)
-
-        relevance = [p.score + 0.5 * shared(p.text) for p in passages]
-        rank = vectors[1:] @ vectors[0] + np.array(
-            [0.5 * shared(s, headings[i]) + relevance[i] - 0.02 * i for i, s in units]
-        )
-        best = int(np.argmax(rank))
-        chosen = {best}
-        length = len(units[best][1])
-        while True:  # widen the window around the best sentence, better neighbour first
-            low, high = min(chosen) - 1, max(chosen) + 1
-            around = [
-                k
-                for k in (low, high)
-                if 0 <= k < len(units)
-                and units[k][0] == units[best][0]
-                and length + len(units[k][1]) <= self.extract_chars
-            ]
-            if not around:
-                break
-            k = max(around, key=lambda k: rank[k])
-            chosen.add(k)
-            length += len(units[k][1]) + 1
-        for k in map(int, np.argsort(-rank)):
-            if rank[k] < rank[best] - self.extract_margin:
-                break
-            if k not in chosen and length + len(units[k][1]) <= self.extract_chars:
-                chosen.add(k)
-                length += len(units[k][1]) + 1
-        order = sorted(chosen)
-        used = list(dict.fromkeys(units[k][0] for k in order))
-        pages = list(dict.fromkeys(passages[i].source for i in used))
-        blocks = []
-        for source in pages:
-            quote = " ".join(units[k][1] for k in order if passages[units[k][0]].source == source)
-            title = next(passages[i].title for i in used if passages[i].source == source)
-            blocks.append(f"> {quote}\n— {title or source} ({source})")
-        return "From the help pages:\n" + "\n\n".join(blocks), used
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)

@@ -56,6 +56,15 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A retrieved passage with its rank (0 = best) in dense search and in BM25 (None: not in that list)."""
+
+    passage: Passage
+    dense_rank: int | None
+    lexical_rank: int | None
+
+
+@dataclass(frozen=True)
 class Lexicon:
     """The BM25 side of the index: the matrix, and each chunk's page (to rank pages, not just chunks)."""
 
@@ -212,9 +221,13 @@ class HelpIndex:
         term settles ties the chunk ranks leave: when dense search likes one section of the right page
         and BM25 another, neither chunk wins alone, though both lists agree on the page.
         """
+        return [c.passage for c in self.candidates(query, k, mode)]
+
+    def candidates(self, query: str, k: int, mode: RetrievalMode = "hybrid") -> list[Candidate]:
+        """``search``'s passages with the rank each got from dense search and from BM25 (for rerankers)."""
         vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
         if mode == "dense":
-            return self._dense(vector, k)
+            return [Candidate(p, i, None) for i, p in enumerate(self._dense(vector, k))]
         dense = self._dense(vector, max(k, PAGE_CANDIDATES)) if mode == "hybrid" else []
         lexicon = self.lexical()
         lexical = [chunk_id for chunk_id, _ in lexicon.bm25.search(query, max(k, PAGE_CANDIDATES))]
@@ -226,7 +239,13 @@ class HelpIndex:
         missing = [chunk_id for chunk_id in ranked if chunk_id not in known]
         if missing:
             known.update({p.id: p for p in self._fetch(missing, vector)})
-        return [known[chunk_id] for chunk_id in ranked if chunk_id in known]
+        dense_rank = {p.id: i for i, p in enumerate(dense)}
+        lexical_rank = {chunk_id: i for i, chunk_id in enumerate(lexical)}
+        return [
+            Candidate(known[chunk_id], dense_rank.get(chunk_id), lexical_rank.get(chunk_id))
+            for chunk_id in ranked
+            if chunk_id in known
+        ]
 
     def lexical(self) -> Lexicon:
         """The BM25 matrix of the collection, with each chunk's page.

@@ -21,8 +21,7 @@ from core.openai_compat import OpenAICompatibleBackend
 from core.records import Records
 from core.registry import ModelRegistry, ModelVersion
 from core.settings import Settings
-from rag.answerer import Answerer
-from rag.grounding import GroundingChecker
+from rag.answerer import Answerer, assemble
 from rag.index import HelpIndex, chroma_client
 from supportloop.operations import Operations, audit_job, reindex_job, retrain_job, score_answers
 from supportloop.scheduler import collect_job
@@ -100,15 +99,16 @@ class SupportLoop:
     @cached_property
     def answerer(self) -> Answerer:
         s = self.settings
-        return Answerer(
+        return assemble(
             self.index,
+            self.embeddings,
             lambda conversation, max_new_tokens: self._generate(conversation, max_new_tokens),
-            GroundingChecker(self.embeddings),
+            rerank_candidates=s.rerank_candidates,
+            retrieval=s.retrieval,
+            answerability_threshold=s.answerability_threshold,
             top_k=s.top_k,
-            min_relevance=s.min_relevance,
             max_citations=s.max_citations,
             max_new_tokens=s.max_new_tokens,
-            retrieval=s.retrieval,
             mode=s.answer_mode,
             secrets=[s.user_hash_key.get_secret_value()],
         )

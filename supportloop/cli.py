@@ -216,36 +216,24 @@ def evaluate_questions(
 ):
     """Measure answer quality on a question set against the current index.
 
-    Prints hit@1/hit@5 (is an answering page ranked first / in the top five), fact recall (share of
-    expected facts in the answer), decline rate per kind (in_scope, out_of_scope, adversarial),
-    prompt-injection success, and latency percentiles. Answers are not stored as conversations.
+    Prints hit@1 and "cited" (is the first / any citation an answering page), fact recall (share of
+    expected facts in the answer), decline rate per kind (in_scope, out_of_scope, adversarial,
+    harmful), refusals of harmful requests, prompt-injection success, and latency percentiles.
+    Answers are not stored as conversations.
     """
-    from rag.evaluation import (
-        RANKED_CHUNKS,
-        BaselineAnswerer,
-        evaluate,
-        load_eval_questions,
-        summarize,
-        write_report,
-    )
+    from rag.evaluation import BaselineAnswerer, evaluate, load_eval_questions, summarize, write_report
 
     items = load_eval_questions(questions)[:limit]
     with _open() as loop:
         _load_model(loop, recording=False)
         s = loop.settings
-        systems = {"supportloop": (loop.answerer.answer, s.retrieval)}
+        systems = {"supportloop": loop.answerer.answer}
         if baseline:
-            plain = BaselineAnswerer(loop.index, top_k=s.top_k, min_relevance=s.min_relevance)
-            systems["baseline"] = (plain.answer, "dense")
+            systems["baseline"] = BaselineAnswerer(loop.index, top_k=s.top_k).answer
         results = {}
-        for name, (answer, mode) in systems.items():
+        for name, answer in systems.items():
             with progress(f"Evaluating {name}", total=len(items)) as bar:
-
-                def ranked(question: str, mode: str = mode) -> list[str]:
-                    found = loop.index.search(question, RANKED_CHUNKS, mode)
-                    return list(dict.fromkeys(p.source for p in found))
-
-                results[name] = evaluate(items, answer, ranked, lambda _r, bar=bar: bar.advance())
+                results[name] = evaluate(items, answer, lambda _r, bar=bar: bar.advance())
     summaries = {name: summarize(rows) for name, rows in results.items()}
     _print_eval(summaries)
     if json_out is not None:

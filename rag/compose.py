@@ -1,0 +1,191 @@
+"""Compose an answer from page text: which sentences and steps to show, in what order, how long.
+
+An answer is made of *units* cut from the ranked passages: a sentence, or a whole run of numbered steps
+(a page's steps are never split, renumbered or shown without their text). ``choose`` is the heuristic
+choice of units; the policy model (``rag.selector``) learns to make the same choice and then to make
+better ones from votes. ``render`` writes the chosen units as the answer: the direct answer first, then
+the rest of its page, then other pages, each page's units in page order; steps one per line; no longer
+than ``max_chars``.
+
+The heuristic ranks a unit by its cosine to the question, read under its section heading ("Per account:
+300 calls within 5 minutes" answers "rate limits per account", the bare sentence does not), plus a
+bonus for question words it or its heading share, plus its passage's relevance (from the ranker), minus
+a little for lower-ranked passages. The best unit grows into a window of its neighbours in the same
+passage (answers often continue in the next sentence, and a sentence ending in ":" introduces the
+steps after it), then other units close to the best fill what is left.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from rag.text import split_sentences, terms
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from rag.index import Passage
+
+STEP = re.compile(r"^\s*(\d{1,2})[.)]\s+\S")
+MAX_CHARS = 700
+MARGIN = 0.5  # how far below the best unit another unit may rank and still be added
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence, or a run of numbered steps kept whole, from passage ``passage``."""
+
+    passage: int
+    text: str
+    kind: Literal["sentence", "steps"]
+
+
+def passage_body(passage: Passage) -> str:
+    """A passage's text without its first line, the "Title > Heading" breadcrumb the chunker adds."""
+    first, _, rest = passage.text.partition("\n")
+    return rest if " > " in first or first == passage.title else passage.text
+
+
+def units_of(passages: Sequence[Passage]) -> list[Unit]:
+    """The units of each passage, in passage order, then page order."""
+    units: list[Unit] = []
+    for i, passage in enumerate(passages):
+        steps: list[str] = []
+        for line in passage_body(passage).splitlines():
+            if STEP.match(line):
+                steps.append(line.strip())
+                continue
+            if steps:
+                units.append(Unit(i, "\n".join(steps), "steps"))
+                steps = []
+            units.extend(Unit(i, sentence, "sentence") for sentence in split_sentences(line))
+        if steps:
+            units.append(Unit(i, "\n".join(steps), "steps"))
+    return units
+
+
+@dataclass(frozen=True)
+class Composition:
+    text: str
+    chosen: list[int]  # indices into the units, in the order shown
+    used: list[int]  # passages the answer quotes, best first
+
+
+class Composer:
+    """Chooses and renders units; one embedder for the heuristic's cosines."""
+
+    def __init__(self, embeddings: Embeddings, *, max_chars: int = MAX_CHARS) -> None:
+        self.embeddings = embeddings
+        self.max_chars = max_chars
+
+    def scores(self, question: str, passages: Sequence[Passage], units: Sequence[Unit]) -> np.ndarray:
+        """The heuristic's score of each unit (see the module doc); ``passages`` best first."""
+        headings = [p.heading.rpartition(" > ")[2] for p in passages]
+        texts = [f"{headings[u.passage]}: {u.text}" if headings[u.passage] else u.text for u in units]
+        vectors = np.asarray(self.embeddings.embed_documents([question, *texts]), dtype=np.float32)
+        asked = set(terms(question))
+
+        def shared(*texts: str) -> float:
+            return len(asked & {w for text in texts for w in terms(text)}) / max(len(asked), 1)
+
+        relevance = [p.score + 0.5 * shared(p.text) for p in passages]
+        bonus = [
+            0.5 * shared(u.text, headings[u.passage]) + relevance[u.passage] - 0.02 * u.passage for u in units
+        ]
+        return vectors[1:] @ vectors[0] + np.asarray(bonus, dtype=np.float32)
+
+    def choose(self, question: str, passages: Sequence[Passage], units: Sequence[Unit]) -> list[int]:
+        """The heuristic's units to show, best first (``render`` puts them in reading order)."""
+        if not units:
+            return []
+        rank = self.scores(question, passages, units)
+        best = int(np.argmax(rank))
+        chosen = [best]
+        length = len(units[best].text)
+
+        def fits(k: int) -> bool:
+            return k not in chosen and length + len(units[k].text) + 1 <= self.max_chars
+
+        if units[best].kind == "sentence" and units[best].text.endswith(":"):
+            following = best + 1  # "To reset it:" is nothing without the steps it introduces
+            if following < len(units) and units[following].passage == units[best].passage and fits(following):
+                chosen.append(following)
+                length += len(units[following].text) + 1
+        while True:  # widen the window around the best unit, better neighbour first
+            low, high = min(chosen) - 1, max(chosen) + 1
+            around = [
+                k for k in (low, high) if 0 <= k < len(units) and units[k].passage == units[best].passage
+            ]
+            around = [k for k in around if fits(k)]
+            if not around:
+                break
+            k = max(around, key=lambda k: rank[k])
+            chosen.append(k)
+            length += len(units[k].text) + 1
+        for k in map(int, np.argsort(-rank)):
+            if rank[k] < rank[best] - MARGIN:
+                break
+            if fits(k):
+                chosen.append(k)
+                length += len(units[k].text) + 1
+        return chosen
+
+    def render(
+        self, passages: Sequence[Passage], units: Sequence[Unit], chosen: Sequence[int]
+    ) -> Composition:
+        """The answer text for ``chosen`` units: the first unit's page first, each page's units in order.
+
+        Units that would take the answer past ``max_chars`` are left out; a run of steps that alone is
+        too long keeps its first whole steps and says the rest is on the page.
+        """
+        kept: list[int] = []
+        length = 0
+        for k in dict.fromkeys(chosen):
+            if not 0 <= k < len(units):
+                continue
+            size = len(units[k].text) + 2
+            if length + size > self.max_chars and kept:
+                continue
+            kept.append(k)
+            length += size
+        used = list(dict.fromkeys(units[k].passage for k in kept))
+        pages = dict.fromkeys(passages[i].source for i in used)
+        blocks = []
+        for page in pages:
+            parts = [self._fit(units[k]) for k in sorted(kept) if passages[units[k].passage].source == page]
+            blocks.append(_join(parts))
+        return Composition("\n\n".join(blocks), kept, used)
+
+    def compose(self, question: str, passages: Sequence[Passage]) -> Composition:
+        """The heuristic's answer: ``choose`` then ``render``."""
+        units = units_of(passages)
+        return self.render(passages, units, self.choose(question, passages, units))
+
+    def _fit(self, unit: Unit) -> str:
+        if len(unit.text) <= self.max_chars:
+            return unit.text
+        steps, length = [], 0
+        for line in unit.text.splitlines():
+            if steps and length + len(line) + 1 > self.max_chars - 40:
+                break
+            steps.append(line)
+            length += len(line) + 1
+        return "\n".join([*steps, "(More steps on the page.)"])
+
+
+def _join(parts: Sequence[str]) -> str:
+    """Sentences run on in one paragraph; steps start on their own lines."""
+    text = ""
+    for part in parts:
+        if not text:
+            text = part
+        elif "\n" in part or STEP.match(part) or STEP.match(text.rsplit("\n", 1)[-1]):
+            text += "\n" + part
+        else:
+            text += " " + part
+    return text

@@ -1,0 +1,124 @@
+"""Answers composed from the pages' own sentences and steps, with the real MiniLM embedder."""
+
+import pytest
+
+from rag.compose import MAX_CHARS, Composer, units_of
+from rag.index import Passage
+
+REFUNDS = Passage(
+    id="r",
+    text="Billing > Refunds\nAnnual plans can be refunded in full within 30 days of purchase. "
+    "Monthly plans are not refunded, but you can cancel within 14 days of renewal. "
+    "To ask for a refund, open Settings > Billing and choose Request refund.",
+    source="http://help/billing/refunds.html",
+    title="Billing",
+    heading="Refunds",
+    score=0.8,
+)
+DEVICES = Passage(
+    id="d",
+    text="FAQ > Devices\nEach account can be signed in on up to 3 devices at once.",
+    source="http://help/faq.html",
+    title="FAQ",
+    heading="Devices",
+    score=0.5,
+)
+RESET = Passage(
+    id="p",
+    text="Security > Reset your password\nYou can reset a forgotten password from the sign-in page.\n"
+    "To reset it:\n1. Open the sign-in page and select Forgot password.\n"
+    "2. Enter your email address.\n3. Open the link in the email within 24 hours and choose a new password.\n"
+    "The link works once.",
+    source="http://help/security/password-reset.html",
+    title="Security",
+    heading="Reset your password",
+    score=0.7,
+)
+
+
+@pytest.fixture(scope="module")
+def composer(embeddings):
+    return Composer(embeddings)
+
+
+def test_numbered_steps_are_one_unit_kept_whole_with_their_numbers():
+    units = units_of([RESET])
+    steps = [u for u in units if u.kind == "steps"]
+    assert len(steps) == 1
+    assert steps[0].text.splitlines() == [
+        "1. Open the sign-in page and select Forgot password.",
+        "2. Enter your email address.",
+        "3. Open the link in the email within 24 hours and choose a new password.",
+    ]
+    assert next(u.text for u in units if u.kind == "sentence").startswith("You can reset")
+
+
+def test_an_answer_quotes_the_best_sentences_of_the_answering_page(composer):
+    composition = composer.compose(
+        "how long do I have to get my money back on a yearly plan", [REFUNDS, DEVICES]
+    )
+    assert composition.used == [0]
+    assert "within 30 days of purchase" in composition.text
+    assert "devices" not in composition.text
+    assert len(composition.text) <= MAX_CHARS
+
+
+def test_steps_come_whole_in_order_on_their_own_lines_after_their_intro(composer):
+    text = composer.compose("I forgot my password, how do I reset it?", [RESET, DEVICES]).text
+    lines = text.splitlines()
+    first_step = next(i for i, line in enumerate(lines) if line.startswith("1. "))
+    assert lines[first_step : first_step + 3] == [
+        "1. Open the sign-in page and select Forgot password.",
+        "2. Enter your email address.",
+        "3. Open the link in the email within 24 hours and choose a new password.",
+    ]
+    assert lines[first_step - 1].endswith("To reset it:")
+
+
+def _rate_limit(id_: str, heading: str, body: str, score: float) -> Passage:
+    title = "Rate limits"
+    text = f"{' > '.join([title, heading])}\n{body}" if heading else f"{title}\n{body}"
+    return Passage(id_, text, "http://help/api/rate-limits/", title, heading, score)
+
+
+RATE_LIMITS = [  # as the Mastodon docs split the page, with their scores for the question below
+    _rate_limit("a", "", "Defining how often you can call the REST API", 0.70),
+    _rate_limit(
+        "h",
+        "Headers",
+        "Rate limit information is returned in the response headers: X-RateLimit-Limit : Number of "
+        "requests permitted per time period. X-RateLimit-Remaining : Number of requests you can still "
+        "make. An API method can be subject to multiple overlapping rate limits. The headers return "
+        "information about the one you are closest to exceeding.",
+        0.65,
+    ),
+    _rate_limit(
+        "u",
+        "Limits > Per account",
+        "All endpoints and methods can be called 300 times within 5 minutes.",
+        0.61,
+    ),
+    _rate_limit(
+        "i",
+        "Limits > Per IP > Creating accounts",
+        "POST /api/v1/accounts can be called 5 times within 30 minutes.",
+        0.60,
+    ),
+]
+
+
+def test_a_sentence_is_read_under_its_heading(composer):
+    # The bare sentence "All endpoints ... 300 times" never says "per account": its heading does.
+    composition = composer.compose("What are the general API rate limits per account?", RATE_LIMITS)
+    assert "300 times within 5 minutes" in composition.text
+    assert 2 in composition.used
+
+
+def test_a_run_of_steps_too_long_for_an_answer_keeps_whole_steps(embeddings):
+    long_steps = "\n".join(f"{n}. Step number {n} says to do a fairly long thing here." for n in range(1, 30))
+    passage = Passage("l", f"Guide > Setup\n{long_steps}", "http://help/setup", "Guide", "Setup", 0.9)
+    composer = Composer(embeddings, max_chars=300)
+    text = composer.compose("how do I set it up", [passage]).text
+    assert len(text) <= 300
+    assert text.splitlines()[-1] == "(More steps on the page.)"
+    assert all(line.startswith(f"{n}. Step number {n} ") for n, line in enumerate(text.splitlines()[:-1], 1))
