@@ -20,7 +20,8 @@ lines, never by one site's exact strings, and each keeps real content when in do
 - **UI labels**: a callout's label that stands alone ("Tip", "Note", "Warning", "Important", "Info", …,
   with an icon, a colon, or as ``:::note`` / ``!!! note``) is merged into the callout's text as
   "Tip: …". Before a list it becomes the list's first line ("Tip:"); before anything else (a heading, a
-  code block, nothing) it is dropped. A bare ``:::`` fence line is dropped.
+  code block, nothing) it is dropped. A bare ``:::`` fence line is dropped. A label in an element of its
+  own at the start of a paragraph ("<b>Note</b> Exports…") gets its colon: "Note: Exports…".
 - **Lone step numbers**: a paragraph that is only a step number ("1", "2.", "Step 3") is joined to the
   paragraph that follows as "1. …", so a step never reads as a number without its text.
 """
@@ -87,6 +88,7 @@ LABEL = re.compile(
     r"|notice|remember|success|error)\s*:?",
     re.IGNORECASE,
 )
+INLINE_LABEL_TAGS = {"b", "strong", "span", "em", "i", "mark", "label", "small"}
 FENCE_ONLY = re.compile(r"[:!]{3}")
 STEP_NUMBER = re.compile(r"(?:step\s*)?(\d{1,2})[.):]?", re.IGNORECASE)
 LIST_LINE = re.compile(r"(?:\d+\.|[-*])\s")
@@ -115,9 +117,12 @@ def drop_meta_lines(root: Tag) -> None:
 
 def drop_link_blocks(root: Tag) -> None:
     """Remove related-articles and contents blocks, anchor-only lists, permalinks, pagers and breadcrumbs."""
+    link_parents: dict[int, Tag] = {}
     for link in root.find_all("a"):
         if link.decomposed:
             continue
+        if isinstance(link.parent, Tag):
+            link_parents.setdefault(id(link.parent), link.parent)
         href = link.get("href") or ""
         text = link.get_text(" ", strip=True)
         if href.startswith("#") and not re.search(r"\w", text):
@@ -138,13 +143,13 @@ def drop_link_blocks(root: Tag) -> None:
             listing.decompose()
     heading = root.find("h1")
     title = " ".join(heading.get_text().split()) if isinstance(heading, Tag) else ""
-    for trail in root.find_all(lambda tag: len(tag.find_all("a", recursive=False)) >= 2):
-        if not trail.decomposed and title and _is_breadcrumb(trail, title):
+    for trail in link_parents.values():
+        if title and not trail.decomposed and _is_breadcrumb(trail, title):
             trail.decompose()
 
 
 def _is_breadcrumb(tag: Tag, title: str) -> bool:
-    """Links, then the title of the page they lead to, and nothing else with letters."""
+    """Two or more links, then the title of the page they lead to, and nothing else with letters."""
     children = [c for c in tag.children if re.search(r"\w", c.get_text() if isinstance(c, Tag) else str(c))]
     return (
         len(children) >= 3
@@ -195,6 +200,20 @@ def _anchor_list(listing: Tag) -> bool:
         and all((link.get("href") or "").startswith("#") for link in links)
         and _links_only(listing)
     )
+
+
+def mark_inline_labels(root: Tag) -> None:
+    """Give a label element that opens a paragraph, with the callout's text after it, its colon."""
+    for text in root.find_all(string=lambda s: LABEL.fullmatch(s.strip()) is not None and ":" not in s):
+        element = text.parent
+        if not isinstance(element, Tag) or element.name not in INLINE_LABEL_TAGS:
+            continue
+        after = element.next_sibling
+        first = (
+            element.parent.find(string=lambda s: bool(s.strip())) if isinstance(element.parent, Tag) else None
+        )
+        if first is text and type(after) is NavigableString and re.match(r"\s*\w", after):
+            text.replace_with(f"{text.rstrip()}:")
 
 
 # --- on the Markdown blocks ---------------------------------------------------------------------------------

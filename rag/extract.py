@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from rag.debris import STEP_NUMBER, clean_blocks, drop_link_blocks, drop_meta_lines
+from rag.debris import STEP_NUMBER, clean_blocks, drop_link_blocks, drop_meta_lines, mark_inline_labels
 
 CHROME_TAGS = (
     "script",
@@ -95,6 +95,7 @@ def extract(html: str) -> ExtractedPage:
         return ExtractedPage(title, "")
     drop_link_blocks(root)
     drop_meta_lines(root)
+    mark_inline_labels(root)
     heading = root.find("h1")  # the article's own title, before a search box's "How can we help?"
     if isinstance(heading, Tag) and heading.get_text(strip=True):
         title = _inline(heading)

@@ -91,6 +91,27 @@ def test_a_callout_label_is_merged_into_its_text():
     assert "Tip:\n- Store keys in your platform's secret manager.\n- Give each service its own key." in mkdocs
 
 
+@pytest.mark.parametrize(
+    ("html", "markdown"),
+    [
+        (
+            "<main><p><b>Note</b> Exports skip archived contacts.</p></main>",
+            "Note: Exports skip archived contacts.",
+        ),
+        (
+            "<main><p><b>Note:</b> Exports skip archived contacts.</p></main>",
+            "Note: Exports skip archived contacts.",
+        ),
+        (
+            "<main><p>See the <b>Note</b> field on the contact.</p></main>",
+            "See the Note field on the contact.",
+        ),
+    ],
+)
+def test_a_label_element_opening_a_paragraph_gets_its_colon(html, markdown):
+    assert extract(html).markdown == markdown
+
+
 def test_bylines_and_author_lines_are_dropped(hosted):
     for byline in ("Written by", "Jane Okafor", "Marco Reyes", "Priya Nair", "Sam Lee"):
         assert byline not in hosted
