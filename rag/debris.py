@@ -75,6 +75,7 @@ WIDGET = re.compile(
     re.IGNORECASE,
 )
 WIDGET_MAX_CHARS = 120
+VOTE_ANSWERS = re.compile(r"(?:yes|no|👍|👎|😞|😐|😃|[\s|/·])+", re.IGNORECASE)
 UI_ACTION = re.compile(
     r"(?:print(?: this (?:article|page))?|copy(?: link| url)?|share|follow|unfollow|subscribe|tweet"
     r"|edit(?: this (?:article|page))?|(?:return|back|scroll) to top|see (?:more|all)|show more"
@@ -221,7 +222,14 @@ def mark_inline_labels(root: Tag) -> None:
 
 def clean_blocks(blocks: list[str]) -> list[str]:
     """Drop widget and UI-action paragraphs; merge lone labels and step numbers into the next block."""
-    kept = [b for b in blocks if not _is_debris(b)]
+    kept: list[str] = []
+    after_widget = False
+    for block in blocks:
+        widget = _is_paragraph(block) and WIDGET.match(block) is not None and len(block) <= WIDGET_MAX_CHARS
+        answers = after_widget and VOTE_ANSWERS.fullmatch(block)  # Yes/No may sit in a block of their own
+        if not (widget or answers or _is_debris(block)):
+            kept.append(block)
+        after_widget = widget
     out: list[str] = []
     index = 0
     while index < len(kept):
@@ -244,14 +252,11 @@ def clean_blocks(blocks: list[str]) -> list[str]:
 
 
 def _is_debris(block: str) -> bool:
-    if not _is_paragraph(block):
-        return False
+    """A bare ``:::`` fence or a paragraph of UI actions only."""
     text = " ".join(block.split())
-    if FENCE_ONLY.fullmatch(text):
-        return True
-    if WIDGET.match(text) and len(text) <= WIDGET_MAX_CHARS:
-        return True
-    return UI_ACTIONS_ONLY.fullmatch(text) is not None
+    return (
+        _is_paragraph(block) and (FENCE_ONLY.fullmatch(text) or UI_ACTIONS_ONLY.fullmatch(text)) is not None
+    )
 
 
 def is_meta_line(text: str) -> bool:

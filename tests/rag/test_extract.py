@@ -138,6 +138,12 @@ def test_helpful_widgets_are_dropped(hosted):
     assert not any(line in ("Yes", "No", "Yes No") for line in _lines(hosted))
 
 
+def test_a_helpful_widgets_answers_in_their_own_block_go_with_it():
+    html = "<main><p>Text.</p><div>Was this article helpful?</div><div><a>Yes</a> <a>No</a></div></main>"
+    assert extract(html).markdown == "Text."
+    assert extract("<main><p>Can I pay by invoice?</p><p>No.</p></main>").markdown.endswith("No.")
+
+
 def test_related_articles_and_contents_blocks_are_dropped(hosted):
     for title in ("Related articles", "Related Articles", "Recently viewed", "Articles in this section"):
         assert title not in hosted
