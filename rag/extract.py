@@ -158,7 +158,7 @@ def _blocks(node: Tag) -> list[str]:
             flush()
             number, label = steps[id(child)]
             label.extract()
-            line = "\n".join(_item_lines(child, f"{number}.", 0))
+            line = "\n".join(_item_lines(child, f"{number}.", 0)[0])
             if in_steps:
                 out[-1] += "\n" + line  # one list block, so the steps are chunked together
             elif line:
@@ -207,15 +207,15 @@ def _list_items(tag: Tag, depth: int) -> list[str]:
     start = tag.get("start")
     number = int(start) if isinstance(start, str) and start.strip().isdigit() else 1
     for item in tag.find_all("li", recursive=False):
-        item_lines = _item_lines(item, f"{number}." if tag.name == "ol" else "-", depth)
-        if item_lines:
-            lines.extend(item_lines)
-            number += 1
+        item_lines, numbered = _item_lines(item, f"{number}." if tag.name == "ol" else "-", depth)
+        lines.extend(item_lines)
+        number += numbered
     return lines
 
 
-def _item_lines(item: Tag, marker: str, depth: int) -> list[str]:
-    """A step on one line (its paragraphs joined), then its code blocks and nested lists; [] without text."""
+def _item_lines(item: Tag, marker: str, depth: int) -> tuple[list[str], bool]:
+    """A step on one line (its paragraphs joined), then its code blocks and nested lists, and whether the
+    marker was used: an item without text of its own gets no line, and its nested lists move up a level."""
     outer = item.find_parent(("ul", "ol"))
     nested = [sub for sub in item.find_all(("ul", "ol")) if sub.find_parent(("ul", "ol")) is outer]
     for sub in nested:
@@ -228,8 +228,8 @@ def _item_lines(item: Tag, marker: str, depth: int) -> list[str]:
     for block in code:
         lines.extend(_block(block))
     for sub in nested:
-        lines.extend(_list_items(sub, depth + 1))
-    return lines if text else []
+        lines.extend(_list_items(sub, depth + 1 if text else depth))
+    return lines, bool(text)
 
 
 def _numbered_steps(node: Tag) -> dict[int, tuple[int, Tag]]:

@@ -221,6 +221,13 @@ def test_steps_keep_their_text_on_the_numbers_line(name, steps):
     assert steps in _hosted(name)
 
 
+def test_an_item_without_text_of_its_own_keeps_its_nested_list():
+    html = (
+        "<main><ol><li><img src='a.png'><ul><li>Wi-Fi</li><li>Cable</li></ul></li><li>Pair.</li></ol></main>"
+    )
+    assert extract(html).markdown == "- Wi-Fi\n- Cable\n1. Pair."
+
+
 def test_a_lone_step_number_paragraph_joins_the_text_after_it():
     html = "<main><p>To pair:</p><span>1</span><p>Hold the button.</p><span>2</span><p>Pick it.</p></main>"
     assert extract(html).markdown == "To pair:\n\n1. Hold the button.\n\n2. Pick it."
