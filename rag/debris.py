@@ -128,7 +128,7 @@ def drop_link_blocks(root: Tag) -> None:
         text = link.get_text(" ", strip=True)
         if href.startswith("#") and not re.search(r"\w", text):
             link.decompose()  # a heading's permalink: "¶", "#" or an icon
-        elif _is_pager(link):
+        elif text.lower().startswith(("prev", "next")) and _is_pager(link):
             link.decompose()
     for text in root.find_all(string=lambda s: LINK_BLOCK_TITLE.fullmatch(s.strip().rstrip(":")) is not None):
         title = _outermost_with_text(text)

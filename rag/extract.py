@@ -45,6 +45,7 @@ CHROME_PATTERN = re.compile(
 )
 CHROME_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "dialog"}
 CONTENT_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "pre", "code", "table"}
+NOT_STEPS = CONTENT_TAGS | {"ul", "ol"}  # "<h2><span>1</span> Install</h2>" is a heading, not a step
 LINE_BREAK = "\ue000"  # stands for <br> while source whitespace is collapsed, then becomes "\n"
 BLOCKS = {
     "p",
@@ -246,7 +247,7 @@ def _numbered_steps(node: Tag) -> dict[int, tuple[int, Tag]]:
             steps.update({id(tag): (number, label) for tag, number, label in run})
 
     for child in node.find_all(True, recursive=False):
-        lead = None if child.name in ("ul", "ol", "table", "pre") else _lead_number(child)
+        lead = None if child.name in NOT_STEPS else _lead_number(child)
         if lead and run and lead[0] == run[-1][1] + 1:
             run.append((child, *lead))
             continue
@@ -258,7 +259,7 @@ def _numbered_steps(node: Tag) -> dict[int, tuple[int, Tag]]:
 
 def _lead_number(tag: Tag) -> tuple[int, Tag] | None:
     """The step number that opens ``tag`` in an element of its own, when text follows it."""
-    first = tag.find(string=lambda s: type(s) is NavigableString and bool(s.strip()))
+    first = next((d for d in tag.descendants if type(d) is NavigableString and d.strip()), None)
     if first is None:
         return None
     number = STEP_NUMBER.fullmatch(first.strip())
