@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from rag.chunker import chunk_page
 from rag.extract import ExtractedPage, extract
 from supportloop.demo_site import SITE_DIR
@@ -23,3 +25,81 @@ def test_ids_are_stable_and_unique_even_for_repeated_headings():
     assert [c.id for c in first] == [c.id for c in chunk_page(URL, page)]
     assert len({c.id for c in first}) == len(first) == 3
     assert {c.id for c in chunk_page(URL + "?other", page)}.isdisjoint(c.id for c in first)
+
+
+PROSE = (
+    "Backups run every night and are kept for thirty days. You can also start one yourself before a big "
+    "change, for example before you import a large file or change who can see a shared folder. "
+    "A backup covers files, comments and version history, but not the trash."
+)
+
+
+def _steps(count: int, words: str = "and wait until the screen says it is done") -> list[str]:
+    return [f"{n}. Select the button labelled Step {n} {words}." for n in range(1, count + 1)]
+
+
+def _chunks(markdown: str) -> list[str]:
+    return [c.text for c in chunk_page(URL, ExtractedPage("Backups", markdown), size=500, overlap=80)]
+
+
+def test_a_list_of_eight_steps_stays_in_one_chunk_with_its_introduction():
+    steps = _steps(8, "now")
+    assert len("\n".join(["To start a backup:", *steps])) <= 500
+    chunks = _chunks(
+        f"# Backups\n\n## Start a backup\n\n{PROSE}\n\nTo start a backup:\n\n" + "\n".join(steps)
+    )
+    holding = [c for c in chunks if "1. Select" in c]
+    assert len(holding) == 1
+    assert "Backups > Start a backup\n" in holding[0]
+    assert "To start a backup:\n" + "\n".join(steps) in holding[0]
+    assert all(step in holding[0] for step in steps) and not any(
+        "Step 8" in c for c in chunks if c not in holding
+    )
+
+
+def test_a_short_section_with_a_list_is_still_one_chunk():
+    steps = _steps(3, "now")
+    chunks = _chunks("## Start a backup\n\nBackups are quick.\n\nTo start a backup:\n\n" + "\n".join(steps))
+    assert chunks == ["Backups > Start a backup\nBackups are quick.\nTo start a backup:\n" + "\n".join(steps)]
+
+
+def test_a_long_list_is_split_between_steps_with_the_breadcrumb_repeated():
+    steps = _steps(14)
+    assert len("\n".join(steps)) > 2 * 500
+    chunks = _chunks(
+        f"## Start a backup\n\n{PROSE}\n\nTo start a backup:\n\n" + "\n".join(steps) + "\n\nThat is all."
+    )
+    holding = [c for c in chunks if "Select the button" in c]
+    assert len(holding) >= 3
+    assert all(c.startswith("Backups > Start a backup\n") for c in chunks)
+    assert "To start a backup:\n1. Select" in holding[0]
+    for step in steps:  # each step whole, in exactly one chunk
+        assert sum(step in c for c in holding) == 1
+    found = [line for c in holding for line in c.splitlines() if line[:1].isdigit()]
+    assert found == steps  # in order, and no line is a piece of a step
+    assert all(len(c) <= 500 + len("Backups > Start a backup\n") for c in chunks)
+
+
+def test_a_step_keeps_its_nested_items_and_code_block():
+    step = "2. Copy the key:\n```bash\nexport KEY=abc\n\nrun --now\n```\n  - keep it secret"
+    items = ["1. Open the settings page and find the section about access keys for the server."] * 5
+    chunks = _chunks("## Keys\n\n" + "\n".join([*items, step, "3. Save."]))
+    assert sum(step in c for c in chunks) == 1
+
+
+def test_extracted_steps_stay_together():
+    page = extract((Path(__file__).resolve().parent.parent / "data" / "pages" / "zendesk.html").read_text())
+    chunks = [c.text for c in chunk_page(URL, page, size=500, overlap=80)]
+    holding = [c for c in chunks if "1. Go to the sign-in page" in c]
+    assert len(holding) == 1
+    assert "To reset your password:\n1. Go to" in holding[0] and "4. Type your new password" in holding[0]
+
+
+def test_an_item_longer_than_a_chunk_is_split_at_its_own_lines_and_long_code_by_size():
+    nested = [f"  - route number {n} [index, show, update, destroy]" for n in range(40)]
+    code = "```text\n" + "\n".join(f"line {n} of a long listing" for n in range(60)) + "\n```"
+    chunks = _chunks("## Routes\n\n" + "\n".join(["- /api/v1", *nested, "- /api/v2", code]))
+    assert all(len(c) <= 500 + len("Backups > Routes\n") for c in chunks)
+    text = "\n".join(chunks)
+    assert all(line.strip() in text for line in nested)
+    assert "line 59 of a long listing" in text
