@@ -35,6 +35,9 @@ from supportloop.operations import AdminService
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 PUBLIC = ("/login", "/static/")
+CONSOLE_CSP = "default-src 'self'; frame-ancestors 'none'"
+# Reports are self-contained files: inline styles and their plots as data: images, never scripts.
+REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
 VOTES: tuple[VoteFilter, ...] = ("", "up", "down", "unvoted", "declined")
 
 
@@ -77,7 +80,7 @@ def create_console(admin: AdminService, token: str) -> FastAPI:
         response = await call_next(request)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+        response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
         return response
 
     @app.get("/login", response_class=HTMLResponse)
@@ -166,7 +169,7 @@ def create_console(admin: AdminService, token: str) -> FastAPI:
         path = admin.report_path(name)
         if path is None:
             raise HTTPException(404, "No such report.")
-        return FileResponse(path, media_type="text/html")
+        return FileResponse(path, media_type="text/html", headers={"Content-Security-Policy": REPORT_CSP})
 
     @app.get("/jobs", response_class=HTMLResponse)
     def jobs(request: Request, message: str = "") -> HTMLResponse:

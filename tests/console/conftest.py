@@ -18,6 +18,12 @@ from supportloop.app import SupportLoop
 from supportloop.serve import console_server
 
 TOKEN = "correct-horse-battery-staple"
+# A report as core.reports writes them: an inline style, and a plot as a data: image (here 1×1 pixel).
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+REPORT = (
+    "<html><head><style>h1 { color: rgb(1, 2, 3); }</style></head><body><h1>Audit of version 1</h1>"
+    f'<img alt="plot" src="data:image/png;base64,{PIXEL}"></body></html>'
+)
 
 
 def fake_version(folder: Path) -> Path:
@@ -41,7 +47,7 @@ def deployment(tmp_path: Path) -> Iterator[SupportLoop]:
         loop.registry.activate(1)
         reports = settings.data_dir / "reports"
         reports.mkdir()
-        (reports / "audit-1.html").write_text("<html><body><h1>Audit of version 1</h1></body></html>")
+        (reports / "audit-1.html").write_text(REPORT)
         yield loop
 
 

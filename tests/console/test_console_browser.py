@@ -76,6 +76,8 @@ def test_an_admin_works_through_the_console(deployment, site_url, console_url, a
             with page.expect_navigation():
                 page.click("text=audit-1.html")
             expect(page.locator("h1")).to_have_text("Audit of version 1")
+            expect(page.locator("h1")).to_have_css("color", "rgb(1, 2, 3)")  # its styles and plots show
+            assert page.locator("img").evaluate("img => img.complete && img.naturalWidth") == 1
 
             page.goto(console_url + "/")
             page.click("text=Log out")

@@ -38,6 +38,14 @@ def test_without_a_session_pages_answer_401_and_posts_403(deployment, console_ur
     assert deployment.registry.current_id() == 1
 
 
+def test_settings_are_shown_with_secrets_masked(deployment, console_url, admin_token):
+    client, _ = logged_in(console_url, admin_token)
+    page = client.get("/settings").text
+    assert "SUPPORTLOOP_CONSOLE_PORT" in page and "SUPPORTLOOP_ADMIN_TOKEN" in page
+    assert admin_token not in page
+    assert "supportloop" not in page.split("SUPPORTLOOP_USER_HASH_KEY", 1)[1].split("</tr>", 1)[0]
+
+
 def test_the_session_cookie_is_httponly_strict_and_secure_behind_https(deployment, console_url, admin_token):
     url = console_url
     plain = httpx.post(url + "/login", data={"token": admin_token}).headers["set-cookie"].lower()
