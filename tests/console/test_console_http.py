@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
 
 import httpx
 import pytest
 from helpers import record_answer
+from pydantic import SecretStr
 
+from core.errors import SupportLoopError
 from supportloop.console.auth import MAX_FAILURES
+from supportloop.serve import console_server
 
 PAGES = ["/", "/conversations", "/gaps", "/models", "/jobs", "/settings", "/reports/audit-1.html"]
 POSTS = ["/jobs", "/models/0/activate", "/logout"]
@@ -121,12 +126,24 @@ def test_only_report_files_are_served(deployment, console_url, admin_token, path
 
 
 def test_without_an_admin_token_serve_has_no_console(deployment):
-    import asyncio
-
-    from supportloop.serve import console_server
 
     async def check() -> int | None:
         async with console_server(deployment.admin, deployment.settings, print) as port:
             return port
 
     assert asyncio.run(check()) is None
+
+
+def test_a_taken_console_port_is_one_line_saying_which_setting_to_change(deployment):
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        settings = deployment.settings.model_copy(
+            update={"admin_token": SecretStr("t"), "console_port": taken.getsockname()[1]}
+        )
+
+        async def start() -> None:
+            async with console_server(deployment.admin, settings, print):
+                pass
+
+        with pytest.raises(SupportLoopError, match="set SUPPORTLOOP_CONSOLE_PORT to a free port"):
+            asyncio.run(start())
