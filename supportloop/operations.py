@@ -8,6 +8,7 @@ imports nothing of the application shell; the shell builds it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,10 @@ class AdminService:
 
     def __init__(self, loop: AdminDeployment) -> None:
         self.loop = loop
+        # The last gap report and what it was made from: the home page asks on every visit, and
+        # embedding a few thousand questions each time would make it slow.
+        self._gaps: tuple[object, list[Gap]] | None = None
+        self._gaps_lock = threading.Lock()
 
     @property
     def reports_dir(self) -> Path:
@@ -167,16 +172,24 @@ class AdminService:
         return history.last_downvote(self.loop.db)
 
     def gaps(self, distance: float = GAP_DISTANCE) -> list[Gap]:
-        """Declined and 👎 questions clustered by meaning, each with the closest page in the index."""
+        """Declined and 👎 questions clustered by meaning, each with the closest page in the index.
+
+        Clustered again only when those questions (or their reasons) changed since the last call.
+        """
         index = self.loop.index
+        unhelped = history.unhelped(self.loop.db)
+        key = (distance, [(u.answer_id, len(u.reasons)) for u in unhelped])
+        with self._gaps_lock:
+            if self._gaps is not None and self._gaps[0] == key:
+                return self._gaps[1]
 
-        def closest(question: str) -> ClosestPage | None:
-            found = index.search(question, 1, "dense")
-            return ClosestPage(found[0].source, found[0].title, found[0].score) if found else None
+            def closest(question: str) -> ClosestPage | None:
+                found = index.search(question, 1, "dense")
+                return ClosestPage(found[0].source, found[0].title, found[0].score) if found else None
 
-        return find_gaps(
-            history.unhelped(self.loop.db), self.loop.embeddings.embed_documents, closest, distance
-        )
+            gaps = find_gaps(unhelped, self.loop.embeddings.embed_documents, closest, distance)
+            self._gaps = (key, gaps)
+            return gaps
 
 
 def _show(value: object) -> str:

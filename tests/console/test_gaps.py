@@ -61,6 +61,10 @@ def test_gaps_group_questions_by_meaning_with_the_closest_page(deployment):
     # The home page leads with the top gap and the last 👎 reason.
     downvote = deployment.admin.last_downvote()
     assert downvote is not None and downvote.question == PDF[-1] and downvote.reason == pdf.reasons[0]
+    # Asked again with nothing new, the report is the same; a new unhelped question joins its gap.
+    assert deployment.admin.gaps() == found
+    record_answer(deployment.records, question="Where is the dark mode setting?", declined=True)
+    assert [g.count for g in deployment.admin.gaps()] == [4, 2, 1]
 
 
 def test_a_lower_distance_splits_gaps(deployment):
