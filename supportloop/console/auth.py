@@ -52,11 +52,20 @@ class Sessions:
                 raise TooManyAttempts
             if not hmac.compare_digest(offered.encode(), self._token):
                 self._failures[client] = [*recent, now]
+                self._forget(now)
                 return None
             self._failures.pop(client, None)
+            self._forget(now)
             session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now + SESSION_TTL_S)
             self._sessions[session.id] = session
             return session
+
+    def _forget(self, now: float) -> None:
+        """Drop expired sessions and old failures, so a stream of logins cannot grow memory for ever."""
+        self._sessions = {key: s for key, s in self._sessions.items() if s.expires >= now}
+        self._failures = {
+            client: times for client, times in self._failures.items() if now - times[-1] < FAILURE_WINDOW_S
+        }
 
     def get(self, session_id: str | None) -> Session | None:
         """The live session with this id, if any."""

@@ -34,7 +34,6 @@ from supportloop.operations import AdminService
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-PUBLIC = ("/login", "/static/")
 CONSOLE_CSP = "default-src 'self'; frame-ancestors 'none'"
 # Reports are self-contained files: inline styles and their plots as data: images, never scripts.
 REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
@@ -73,11 +72,16 @@ def create_console(admin: AdminService, token: str) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         request.state.session = sessions.get(request.cookies.get(SESSION_COOKIE))
-        if request.state.session is None and not request.url.path.startswith(PUBLIC):
+        public = request.url.path == "/login" or request.url.path.startswith("/static/")
+        if request.state.session is None and not public:
             if request.method in ("GET", "HEAD"):
-                return render(request, "login.html", 401, error="Log in with the admin token to continue.")
-            return Response("Forbidden: log in first.", status_code=403, media_type="text/plain")
-        response = await call_next(request)
+                response: Response = render(
+                    request, "login.html", 401, error="Log in with the admin token to continue."
+                )
+            else:
+                response = Response("Forbidden: log in first.", status_code=403, media_type="text/plain")
+        else:
+            response = await call_next(request)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
