@@ -3,6 +3,7 @@ each with the closest indexed page; in the admin service and in `supportloop gap
 
 from __future__ import annotations
 
+import pytest
 import typer
 from helpers import record_answer
 from typer.testing import CliRunner
@@ -10,6 +11,8 @@ from typer.testing import CliRunner
 from rag.chunker import Chunk
 from supportloop import console_commands
 from supportloop.console_commands import gaps as gaps_command
+
+pytestmark = pytest.mark.slow  # loads the embedder (MiniLM): about 5 s per test on a busy machine
 
 PAGES = {
     "http://help.test/billing/invoices": (
