@@ -258,6 +258,14 @@ class Settings(BaseSettings):
         description="Address `supportloop serve` answers /healthz and /metrics on (0.0.0.0 in containers).",
     )
     ops_port: int = Field(8081, ge=0, le=65535, description="Port of /healthz and /metrics (0: any free).")
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Token that logs in to the web console; the console is off while it is unset.",
+    )
+    console_host: str = Field(
+        "127.0.0.1", min_length=1, description="Address the web console listens on (0.0.0.0 in containers)."
+    )
+    console_port: int = Field(8088, ge=0, le=65535, description="Port of the web console (0: any free).")
     lease_ttl_s: float = Field(
         30.0,
         ge=1,

@@ -23,7 +23,8 @@ from core.registry import ModelRegistry, ModelVersion
 from core.settings import Settings
 from rag.answerer import Answerer, assemble
 from rag.index import HelpIndex, chroma_client
-from supportloop.operations import Operations, audit_job, reindex_job, retrain_job, score_answers
+from supportloop.job_kinds import audit_job, reindex_job, retrain_job, score_answers
+from supportloop.operations import AdminService
 from supportloop.scheduler import collect_job
 
 if TYPE_CHECKING:
@@ -138,8 +139,9 @@ class SupportLoop:
         return JobWorker(self.jobs, jobs)
 
     @cached_property
-    def operations(self) -> Operations:
-        return Operations(self, lambda: list(self.platforms))
+    def admin(self) -> AdminService:
+        """What the CLI, ``/supportloop`` and the web console all go through."""
+        return AdminService(self)
 
     @cached_property
     def conversations(self) -> ConversationService:
@@ -149,7 +151,7 @@ class SupportLoop:
             self.records,
             lambda: self.served_model().id,
             s.user_hash_key.get_secret_value(),
-            admin=self.operations,
+            admin=self.admin,
             rate_limit=RateLimit(s.user_rate_limit),
             expecting=(lambda: self.generator.expecting()) if s.answer_mode == "generate" else nullcontext,
             workers=max(16, 2 * s.max_batch_size),

@@ -1,31 +1,84 @@
-"""Admin operations behind ``/supportloop``: status, jobs and rollback, as the bots' ``AdminBackend``.
+"""The admin service: the one place that status, jobs, model versions, settings, conversations and
+knowledge gaps are read and changed, whether from the CLI, ``/supportloop`` in a chat or the web console.
 
-The bots only see the ``AdminBackend`` protocol; this is the application's implementation of it, with
-the jobs a worker in this process runs: re-indexing, retraining and auditing.
+Going through one service keeps the three from drifting apart (a rollback does the same everywhere). It
+implements the bots' ``AdminBackend`` and receives the application as an ``AdminDeployment``, so it
+imports nothing of the application shell; the shell builds it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bots.admin import JobTicket, StatusReport
-from core.errors import SupportLoopError
-from core.jobs import JobRun, Progress
+from core.jobs import JobQueue, JobRun, JobWorker, Progress, RunWatcher
 from core.lease import SCHEDULER_LEASE, Lease
+from core.settings import ENV_PREFIX, Settings, is_secret
+from core.tables import ModelVersionRecord
+from supportloop import history
+from supportloop.gaps import GAP_DISTANCE, ClosestPage, Gap, find_gaps
+from supportloop.job_kinds import Deployment, audit_version
 
 if TYPE_CHECKING:
-    from audit.suite import AuditResult, AuditSettings
-    from supportloop.app import SupportLoop
+    from audit.suite import AuditResult
+    from core.embedder import LazyEmbeddings
 
 
-class Operations:
-    """``AdminBackend`` over a running ``SupportLoop``."""
+class AdminDeployment(Deployment, Protocol):
+    """What the admin service uses of the running application, besides what the jobs use."""
 
-    def __init__(self, loop: SupportLoop, platforms: Callable[[], list[str]] = list) -> None:
+    platforms: list[str]
+
+    @property
+    def jobs(self) -> JobQueue: ...
+
+    @property
+    def worker(self) -> JobWorker: ...
+
+    @property
+    def run_watcher(self) -> RunWatcher: ...
+
+    @property
+    def embeddings(self) -> LazyEmbeddings: ...
+
+    def jobs_run_here(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One setting as admins may see it: secrets show only whether they are set."""
+
+    env_var: str
+    default: str
+    current: str
+    description: str
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """A model version with the HTML reports written for it (names under the reports directory)."""
+
+    record: ModelVersionRecord
+    reports: list[str]
+
+
+class AdminService:
+    """``AdminBackend`` and everything else an admin can see or do, over a running application."""
+
+    def __init__(self, loop: AdminDeployment) -> None:
         self.loop = loop
-        self.platforms = platforms
+        # The last gap report and what it was made from: the home page asks on every visit, and
+        # embedding a few thousand questions each time would make it slow.
+        self._gaps: tuple[object, list[Gap]] | None = None
+        self._gaps_lock = threading.Lock()
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.loop.settings.data_dir / "reports"
 
     def status(self) -> StatusReport:
         loop = self.loop
@@ -44,7 +97,7 @@ class Operations:
             upvotes=counts.upvotes,
             downvotes=counts.downvotes,
             recent_jobs=loop.jobs.recent(5),
-            platforms=self.platforms(),
+            platforms=list(loop.platforms),
         )
 
     def start_job(self, kind: str, requested_by: str, listener: Callable[[str], None]) -> JobTicket:
@@ -61,172 +114,83 @@ class Operations:
             run, Lease(loop.db, SCHEDULER_LEASE, loop.settings.lease_ttl_s).holder_now() is not None
         )
 
+    def jobs(self, limit: int = 20) -> list[JobRun]:
+        return self.loop.jobs.recent(limit)
+
+    def versions(self) -> list[VersionView]:
+        """Every model version, newest first, with its training and audit reports where they exist."""
+        return [
+            VersionView(
+                record,
+                [
+                    f"{kind}-{record.id}.html"
+                    for kind in ("retrain", "audit")
+                    if (self.reports_dir / f"{kind}-{record.id}.html").is_file()
+                ],
+            )
+            for record in self.loop.registry.versions()
+        ]
+
+    def report_path(self, name: str) -> Path | None:
+        """The report file called ``name``, if it is one (never a path outside the reports directory)."""
+        if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".html"):
+            return None
+        path = self.reports_dir / name
+        return path if path.is_file() else None
+
     def rollback(self, version: int) -> str:
+        """Serve ``version`` (older or newer) from the next answer on; a running ``serve`` follows."""
         before = self.loop.registry.current_id()
         self.loop.use_model(self.loop.registry.activate(version))
         return f"Now serving model version {version} (was {before})."
 
+    def audit(self, version: int | None, progress: Progress) -> tuple[AuditResult, Path]:
+        """Audit a version's reward model now, in this process (the CLI's ``audit``)."""
+        return audit_version(self.loop, version, progress)
 
-def reindex_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
-    """Re-crawl every indexed site from where its last crawl started (cheap: unchanged pages are skipped)."""
-    from rag.ingest import ingest_site
+    def settings(self) -> list[SettingRow]:
+        """Every setting with its environment variable; secrets only say whether they are set."""
+        current: Settings = self.loop.settings
+        rows = []
+        for name, spec in Settings.model_fields.items():
+            value = getattr(current, name)
+            if is_secret(name):
+                shown = "(set)" if value is not None and value != spec.default else "(unset or default)"
+                default = "(secret)"
+            else:
+                shown, default = _show(value), _show(spec.default)
+            rows.append(SettingRow(f"{ENV_PREFIX}{name.upper()}", default, shown, spec.description or ""))
+        return rows
 
-    def run(_run: JobRun, progress: Progress) -> str:
-        seeds = loop.index.crawl_seeds()
-        if not seeds:
-            raise SupportLoopError(
-                "Nothing to re-index yet: index a help site first (`supportloop index URL`)."
-            )
-        lines = []
-        for done, (site, seed) in enumerate(sorted(seeds.items()), start=1):
-            report = ingest_site(seed["start_urls"], loop.index, loop.settings, sitemaps=seed["sitemaps"])
-            lines.append(
-                f"{site}: {report.pages} pages, {report.changed} changed, {report.removed} removed, "
-                f"{report.failed} failed"
-            )
-            progress(done / len(seeds), lines[-1])
-        return "; ".join(lines)
+    def conversations(self, wanted: history.ConversationFilter) -> list[history.Conversation]:
+        return history.conversations(self.loop.db, wanted)
 
-    return run
+    def platforms(self) -> list[str]:
+        return history.platforms(self.loop.db)
 
+    def last_downvote(self) -> history.Downvote | None:
+        return history.last_downvote(self.loop.db)
 
-def retrain_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
-    """Learn from the votes: reward model, PPO, evaluation; the candidate goes live only through the gate."""
+    def gaps(self, distance: float = GAP_DISTANCE) -> list[Gap]:
+        """Declined and 👎 questions clustered by meaning, each with the closest page in the index.
 
-    def run(_run: JobRun, progress: Progress) -> str:
-        from supportloop.demo_site import load_questions
-        from training.pipeline import RetrainPaths, RetrainSettings, retrain
-        from training.ppo import PPOSettings
-        from training.reward import RewardWeights
-        from training.sft import SFTSettings
+        Clustered again only when those questions (or their reasons) changed since the last call.
+        """
+        index = self.loop.index
+        unhelped = history.unhelped(self.loop.db)
+        key = (distance, [(u.answer_id, len(u.reasons)) for u in unhelped])
+        with self._gaps_lock:
+            if self._gaps is not None and self._gaps[0] == key:
+                return self._gaps[1]
 
-        s = loop.settings
-        settings = RetrainSettings(
-            feedback=s.retrain_feedback,
-            min_votes=s.retrain_min_votes,
-            reward_objective=s.reward_objective,
-            weights=RewardWeights.from_settings(s),
-            sft=SFTSettings(epochs=s.sft_epochs),
-            ppo=PPOSettings(
-                updates=s.ppo_updates, batch_size=s.ppo_batch_size, response_length=s.ppo_response_length
-            ),
-            margin=s.promotion_margin,
-            max_new_tokens=s.max_new_tokens,
-            audit=audit_settings(loop),
-            explain=s.audit_shap,
-        )
-        answerer = loop.answerer
-        result = retrain(
-            loop.db,
-            loop.registry,
-            lambda question: answerer.relevant(answerer.retrieve(question)),
-            answerer.checker,
-            RetrainPaths.under(s.data_dir),
-            settings,
-            progress,
-            facts={q.question: q.facts for q in load_questions() if q.facts},
-        )
-        if not result.promoted:
-            return result.summary()
-        version = loop.registry.current()
-        loop.use_model(version)
-        if s.hub_repo and s.hub_token:
-            from training.hub import push_version
+            def closest(question: str) -> ClosestPage | None:
+                found = index.search(question, 1, "dense")
+                return ClosestPage(found[0].source, found[0].title, found[0].score) if found else None
 
-            try:
-                url = push_version(version, s.hub_repo, s.hub_token.get_secret_value())
-                return f"{result.summary()}; pushed to {url}"
-            except SupportLoopError as exc:
-                return f"{result.summary()}; {exc}"
-        return result.summary()
-
-    return run
+            gaps = find_gaps(unhelped, self.loop.embeddings.embed_documents, closest, distance)
+            self._gaps = (key, gaps)
+            return gaps
 
 
-def audit_settings(loop: SupportLoop) -> AuditSettings:
-    from audit.suite import AuditSettings
-
-    s = loop.settings
-    return AuditSettings(
-        fairness_threshold=s.audit_fairness_threshold, max_win_rate=s.audit_max_win_rate, cases=s.audit_cases
-    )
-
-
-def audit_version(loop: SupportLoop, version: int | None, progress: Progress) -> tuple[AuditResult, Path]:
-    """Audit the reward model a version was trained against (the current version's by default).
-
-    The report goes to the reports directory, the version's audit status is updated, and the failures
-    are kept as counter-examples for the next retraining.
-    """
-    from training.pipeline import RetrainPaths, audit_reward_model
-    from training.reward import CompositeReward, RewardWeights
-    from training.reward_model import RewardModel
-
-    s = loop.settings
-    version = loop.registry.current_id() if version is None else version
-    if version is None and s.model_path is not None:
-        raise SupportLoopError(
-            "The served model is the folder in SUPPORTLOOP_MODEL_PATH, which has no reward model: name a "
-            "version (`supportloop audit VERSION`)."
-        )
-    if version is None:
-        raise SupportLoopError("There is no model version yet: nothing to audit.")
-    paths = RetrainPaths.under(s.data_dir)
-    folder = paths.reward_models / str(version)
-    if not folder.is_dir():
-        raise SupportLoopError(
-            f"Model version {version} has no reward model to audit: versions get one when they are "
-            "trained from feedback (`supportloop retrain`)."
-        )
-    progress(0.05, f"auditing the reward model of version {version}")
-    composite = CompositeReward(
-        loop.answerer.checker, RewardWeights.from_settings(s), RewardModel.load(folder)
-    )
-    result, report = audit_reward_model(
-        composite, audit_settings(loop), s.audit_shap, paths, version, progress=progress
-    )
-    loop.registry.set_audit_status(version, "passed" if result.passed else "failed")
-    progress(1.0, result.summary())
-    return result, report
-
-
-def audit_job(loop: SupportLoop) -> Callable[[JobRun, Progress], str]:
-    """Re-audit the current version's reward model (weekly, or an admin's ``/supportloop audit``)."""
-
-    def run(_run: JobRun, progress: Progress) -> str:
-        result, report = audit_version(loop, None, progress)
-        return f"{result.summary()} Report: {report}"
-
-    return run
-
-
-def score_answers(loop: SupportLoop, limit: int = 500) -> int:
-    """Store the composite reward's breakdown with each answer that has none yet; return how many.
-
-    Satisfaction comes from the current version's reward model (0.5 before the first retraining);
-    factual accuracy from the passages the answer was based on, as indexed now.
-    """
-    from training.pipeline import RetrainPaths
-    from training.reward import CompositeReward, RewardWeights
-    from training.reward_model import RewardModel
-
-    answers = loop.records.unscored_answers(limit)
-    if not answers:
-        return 0
-    version = loop.registry.current_id()
-    folder = RetrainPaths.under(loop.settings.data_dir).reward_models / str(version)
-    reward_model = RewardModel.load(folder) if version is not None and folder.is_dir() else None
-    composite = CompositeReward(
-        loop.answerer.checker, RewardWeights.from_settings(loop.settings), reward_model
-    )
-    for answer in answers:
-        score = composite.score(answer.question, answer.answer, loop.index.passages(answer.passage_ids))
-        breakdown = {
-            "satisfaction": round(score.satisfaction, 4),
-            "factual_accuracy": round(score.grounding, 4),
-            "ethics": score.ethics,
-            "total": round(score.total, 4),
-            "reward_model": version if reward_model is not None else None,
-        }
-        loop.records.store_reward(answer.id, breakdown)
-    return len(answers)
+def _show(value: object) -> str:
+    return "(unset)" if value is None else str(value)

@@ -1,4 +1,5 @@
-"""``supportloop serve``: run every chat platform that has credentials, plus the job worker.
+"""``supportloop serve``: run every chat platform that has credentials, plus the job worker and, with an
+admin token, the web console.
 
 Each platform starts on its own: a rejected token or an outage on one is reported and the others keep
 serving. SIGTERM or Ctrl-C stops the platforms, lets the job in progress finish, and exits 0.
@@ -10,12 +11,19 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING
+
+import uvicorn
 
 from bots.conversation import ConversationService
 from bots.platform import ChatPlatform
 from core.errors import SupportLoopError
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from supportloop.operations import AdminService
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60
@@ -95,3 +103,49 @@ async def run_platforms(
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
     return names
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside ``serve``: the application's shell owns SIGINT/SIGTERM, not the server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def console_server(
+    admin: AdminService, settings: Settings, say: Callable[[str], None]
+) -> AsyncIterator[int | None]:
+    """Serve the web console while the block runs, if ``SUPPORTLOOP_ADMIN_TOKEN`` is set; yields its port.
+
+    Without the token the console is off (yields None): no admin page may be reachable without it.
+    """
+    if settings.admin_token is None:
+        yield None
+        return
+    from supportloop.console.server import create_console
+
+    app = create_console(admin, settings.admin_token.get_secret_value())
+    config = uvicorn.Config(app, log_level="warning", log_config=None)
+    # Bound here, not by uvicorn: a taken port is then one line saying what to change, not an exit.
+    try:
+        sock = socket.create_server((settings.console_host, settings.console_port))
+    except OSError as exc:
+        raise SupportLoopError(
+            f"The web console cannot listen on {settings.console_host}:{settings.console_port} ({exc}): "
+            "set SUPPORTLOOP_CONSOLE_PORT to a free port."
+        ) from exc
+    server = _EmbeddedServer(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    port = sock.getsockname()[1]
+    say(f"Web console on http://{settings.console_host}:{port}/ (log in with SUPPORTLOOP_ADMIN_TOKEN).")
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        _, late = await asyncio.wait({task}, timeout=10)
+        for pending in late:
+            pending.cancel()

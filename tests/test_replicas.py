@@ -57,10 +57,10 @@ def test_replicas_share_the_index_answers_votes_and_handled_events(
         # first reports its progress from the database.
         first.runs_jobs = False
         heard: list[str] = []
-        waiting = first.operations.start_job("collect", "U1", heard.append)
+        waiting = first.admin.start_job("collect", "U1", heard.append)
         assert not waiting.will_run  # no worker holds the scheduler lease yet
         assert Lease(second.db, SCHEDULER_LEASE, ttl_s=30, holder="worker").acquire()
-        ticket = first.operations.start_job("collect", "U1", heard.append)
+        ticket = first.admin.start_job("collect", "U1", heard.append)
         assert ticket.will_run
         assert second.worker.run_pending() == 2
         deadline = time.monotonic() + 15
