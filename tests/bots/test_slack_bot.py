@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 import time
@@ -24,7 +25,9 @@ from sqlalchemy import func, select
 
 from bots import messages
 from bots.conversation import ConversationService, reason_id, vote_id
-from bots.slack_bot import SECTION_CHARS, SlackBot, slack_manifest, to_mrkdwn
+from bots.slack_bot import SlackBot
+from bots.slack_manifest import slack_manifest
+from bots.slack_render import SECTION_CHARS, to_mrkdwn
 from core.errors import SupportLoopError
 from core.settings import load_settings
 from core.tables import AnswerMessageRecord, AnswerRecord, FeedbackRecord, HandledEventRecord, JobRunRecord
@@ -525,6 +528,34 @@ def test_bad_signatures_and_stale_timestamps_are_rejected(bot: Harness) -> None:
     bot.settle()
     assert bot.count(AnswerRecord) == bot.count(HandledEventRecord) == 0
     assert not bot.slack.calls_to("chat.postMessage")
+
+
+def test_the_signature_is_checked_before_the_body_is_read(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unsigned garbage is a 401 with one short log line, never a 500 and a traceback; a signed body
+    that is not JSON or a form is a 400; and the bot keeps answering."""
+    garbage = "{not json at all"
+    stale = int(time.time()) - 6 * 60
+    with caplog.at_level(logging.INFO):
+        for _ in range(5):
+            assert bot.slack.post_raw(bot.url, garbage, signing_secret=None)[0] == 401
+        assert bot.slack.post_raw(bot.url, garbage, signing_secret="someone-else")[0] == 401
+        assert bot.slack.post_raw(bot.url, garbage, signing_secret=SECRET, timestamp=stale)[0] == 401
+        assert bot.slack.post_raw(bot.url, b"\xff\xfe{", signing_secret=None)[0] == 401
+        assert bot.slack.post_raw(bot.url, garbage, signing_secret=SECRET)[0] == 400
+        assert bot.slack.post_raw(bot.url, "[1, 2]", signing_secret=SECRET)[0] == 400
+        form = "application/x-www-form-urlencoded"
+        assert (
+            bot.slack.post_raw(bot.url, "payload=%7Bnope", signing_secret=SECRET, content_type=form)[0] == 400
+        )
+        bot.event(mention(REFUND))
+        bot.answered()
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [r for r in records if r.exc_info or "Traceback" in r.getMessage()]
+    rejected = [r for r in records if "signature" in r.getMessage()]
+    assert len(rejected) == 1 and len(rejected[0].getMessage()) < 120
+    assert bot.count(AnswerRecord) == 1
 
 
 def test_malformed_and_unknown_events_are_acknowledged_and_the_bot_keeps_answering(bot: Harness) -> None:

@@ -1,0 +1,102 @@
+"""Posting in Slack: placeholders, replies (updated in place or posted), private notes and job lines.
+
+A failed Web API call is logged in one line and never raised to the listener: the request that caused
+it has been acknowledged already, and there is nobody left to tell.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots import messages
+from bots.conversation import ConversationService, Reply
+from bots.slack_render import SECTION_CHARS, render_reply, to_mrkdwn
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+# What a Web API call can raise: Slack's refusal, or the network's.
+SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, OSError, TimeoutError)
+# chat.update errors that mean "not these blocks": the text alone still replaces the placeholder.
+REFUSED_BLOCKS = {"invalid_blocks", "invalid_blocks_format", "msg_too_long"}
+
+
+def why(exc: BaseException) -> str:
+    """Slack's error code, or the kind of network failure, for a log line."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error", "?"))
+    return type(exc).__name__
+
+
+class SlackPoster:
+    """Shows the service's replies in Slack and links each posted message to its answer."""
+
+    def __init__(self, client: AsyncWebClient, service: ConversationService) -> None:
+        self.client = client
+        self.service = service
+
+    async def placeholder(self, channel: str, thread: str | None) -> str | None:
+        """Post "Looking through the help pages…"; its ts, or None if Slack would not take it."""
+        try:
+            posted = await self.client.chat_postMessage(
+                channel=channel, thread_ts=thread, text=messages.PLACEHOLDER
+            )
+        except SLACK_ERRORS as exc:
+            log.error("could not post in Slack channel %s (%s)", channel, why(exc))
+            return None
+        return str(posted["ts"])
+
+    async def deliver(
+        self, reply: Reply, channel: str, *, placeholder: str | None = None, thread: str | None = None
+    ) -> None:
+        """Show ``reply``: its first message replaces the placeholder (or is posted in ``thread``, or in the
+        channel), the rest follow in the thread; each is linked to the answer so reactions on it count."""
+        for n, message in enumerate(render_reply(reply)):
+            fields: dict[str, Any] = {"text": message.text, "blocks": message.blocks}
+            try:
+                if n == 0 and placeholder is not None:
+                    ts = await self._update(channel, placeholder, fields)
+                else:
+                    posted = await self.client.chat_postMessage(
+                        channel=channel, thread_ts=thread, unfurl_links=False, unfurl_media=False, **fields
+                    )
+                    ts = str(posted["ts"])
+            except SLACK_ERRORS as exc:
+                log.error("could not post a reply in Slack channel %s (%s)", channel, why(exc))
+                return
+            thread = thread or ts
+            await self.service.call(self.service.posted, reply, PLATFORM, channel, ts)
+
+    async def _update(self, channel: str, ts: str, fields: dict[str, Any]) -> str:
+        """``chat.update``; if Slack refuses the blocks, the text alone, so the placeholder never stays."""
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, **fields)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in REFUSED_BLOCKS:
+                raise
+            log.warning("Slack refused an answer's blocks (%s); sending text only", exc.response.get("error"))
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=fields["text"][:SECTION_CHARS], blocks=[]
+            )
+        return ts
+
+    async def ephemeral(self, channel: str, user: str, text: str, thread: str | None = None) -> None:
+        """A line only ``user`` sees."""
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=to_mrkdwn(text), thread_ts=thread
+            )
+        except SLACK_ERRORS as exc:
+            log.warning("could not post a private reply in Slack (%s)", why(exc))
+
+    async def line(self, channel: str, text: str) -> None:
+        """A job's progress or result line, in the channel the job was started from."""
+        try:
+            await self.client.chat_postMessage(channel=channel, text=to_mrkdwn(text))
+        except SLACK_ERRORS as exc:
+            log.warning("could not post a job update in Slack (%s)", why(exc))
