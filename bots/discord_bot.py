@@ -38,6 +38,7 @@ from bots.conversation import (
     IncomingMessage,
     Origin,
     Reply,
+    parse_vote_id,
     reason_id,
     vote_id,
 )
@@ -101,12 +102,14 @@ class VoteButton(
 ):
     """👍/👎 under an answer; discord.py rebuilds it from the custom id, so it outlives the process."""
 
-    def __init__(self, answer_id: int, vote: int) -> None:
+    def __init__(self, answer_id: int | None, vote: int, custom_id: str | None = None) -> None:
+        """``answer_id`` None: a click on a button whose id names no answer we could have stored
+        (``custom_id`` is then the id as clicked); it is told that the answer is gone."""
         super().__init__(
             discord.ui.Button(
                 emoji="👍" if vote > 0 else "👎",
                 style=discord.ButtonStyle.secondary,
-                custom_id=vote_id(answer_id, vote),
+                custom_id=custom_id or vote_id(answer_id or 0, vote),
             )
         )
         self.answer_id = answer_id
@@ -116,11 +119,18 @@ class VoteButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> VoteButton:
-        return cls(int(match["answer_id"]), 1 if match["vote"] == "up" else -1)
+        parsed = parse_vote_id(match.string)
+        if parsed is None:
+            return cls(None, 1 if match["vote"] == "up" else -1, custom_id=match.string)
+        return cls(*parsed)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = interaction.client
         assert isinstance(bot, SupportLoopBot)
+        if self.answer_id is None:
+            log.info("a Discord vote button named no storable answer")
+            await interaction.response.send_message(messages.VOTE_GONE, ephemeral=True)
+            return
         await bot.adapter.on_vote(interaction, self.answer_id, self.vote)
 
 
@@ -387,7 +397,8 @@ class DiscordBot:
             if isinstance(channel, discord.abc.Messageable):
                 asyncio.run_coroutine_threadsafe(channel.send(line[:MESSAGE_LIMIT]), loop)
 
-        admin = service.needs_admin(command) and self._is_admin(interaction)
+        # status shows admins more, so it asks too
+        admin = (service.needs_admin(command) or command.name == "status") and self._is_admin(interaction)
         origin = _origin(interaction)
         reply = await service.call(service.command, command, origin, is_admin=admin, post=post)
         if interaction.response.is_done():

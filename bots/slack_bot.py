@@ -310,8 +310,13 @@ class SlackBot:
             user = get(body, "user", "id")
             channel = get(body, "channel", "id") or get(body, "container", "channel_id")
             thread = get(body, "container", "thread_ts") or get(body, "message", "thread_ts")
-            if parsed is None or not user:
+            if not user:
                 log.warning("dropped a malformed Slack vote action")
+                return
+            if parsed is None:  # the action id matched, but no answer can have that id
+                log.info("a Slack vote button named no storable answer")
+                if channel:
+                    await self.poster.ephemeral(channel, user, messages.VOTE_GONE, thread)
                 return
             answer_id, vote = parsed
             origin = Origin(PLATFORM, user, channel, thread)
@@ -388,7 +393,9 @@ class SlackBot:
     async def _run_command(self, command: Command, origin: Origin, first_posted: asyncio.Event) -> Reply:
         """The service's reply to a command; a crash becomes the internal-error line, not silence."""
         try:
-            is_admin = self.service.needs_admin(command) and await self.admins.is_admin(str(origin.user_id))
+            # status shows admins more, so it asks too
+            asks = self.service.needs_admin(command) or command.name == "status"
+            is_admin = asks and await self.admins.is_admin(str(origin.user_id))
             post = self._line_poster(str(origin.channel), first_posted)
             return await self.service.call(
                 self.service.command, command, origin, is_admin=is_admin, post=post

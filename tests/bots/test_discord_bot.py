@@ -161,6 +161,19 @@ def test_votes_by_button_and_reaction_are_one_vote_that_changes_and_retracts(bot
     assert feedback(loop)[0] == (answer_id, -1, "It ignored my plan", False)
 
 
+def test_a_vote_button_naming_an_impossible_answer_says_the_answer_is_gone(bot, fake, loop):
+    asked = fake.user_message(USER, QUESTION, mention_bot=True)
+    [answer] = answered(fake, asked["id"])
+    answer_id = linked_answer(fake, loop, answer)
+    button = vote_id(answer_id, 1)
+    for impossible in (2**63, 10**30):  # past SQLite's INTEGER, and past any integer a database holds
+        fake.rewrite_button(answer["id"], button, vote_id(impossible, 1))
+        button = vote_id(impossible, 1)
+        clicked = fake.click_button(USER, answer["id"], button)
+        assert ephemeral_text(fake, clicked) == messages.VOTE_GONE
+    assert feedback(loop) == []
+
+
 def test_admin_commands_are_checked_and_queue_jobs(bot, fake, loop):
     refused = fake.slash_command(USER, "supportloop", "retrain")
     assert ephemeral_text(fake, refused) == messages.ADMIN_ONLY.format(command="retrain")
@@ -173,7 +186,10 @@ def test_admin_commands_are_checked_and_queue_jobs(bot, fake, loop):
     with loop.db.session() as session:
         assert [r.kind for r in session.scalars(select(JobRunRecord))] == ["retrain", "retrain"]
     status = ephemeral_text(fake, fake.slash_command(USER, "supportloop", "status"))
-    assert "pages" in status and "retrain: queued" in status
+    assert "**Model:**" in status and "pages" in status  # Discord's bold, not Slack's
+    assert "retrain" not in status and "Feedback" not in status  # nothing internal for non-admins
+    status = ephemeral_text(fake, fake.slash_command(ADMIN, "supportloop", "status"))
+    assert "**Model:**" in status and "retrain: queued" in status and "**Feedback:**" in status
 
 
 def test_reindex_reports_back_in_the_channel(bot, fake, loop):

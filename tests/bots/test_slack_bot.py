@@ -414,6 +414,17 @@ def test_votes_by_button_and_reaction_count_once_change_and_retract(bot: Harness
     assert feedback(bot)[1] == (record.id, 1, None, False)
 
 
+def test_a_vote_button_naming_an_impossible_answer_says_the_answer_is_gone(bot: Harness) -> None:
+    bot.event(mention(REFUND))
+    [answer] = bot.answered()
+    for answer_id in (2**63, 10**30):  # past SQLite's INTEGER, and past any integer a database holds
+        assert bot.interact(click(answer, answer_id, -1)) == 200
+    wait_for(lambda: len(bot.slack.ephemerals) == 2)
+    assert [e["text"] for e in bot.slack.ephemerals] == [messages.VOTE_GONE] * 2
+    bot.settle()
+    assert feedback(bot) == [] and not bot.slack.views  # no vote, and no "what was wrong?" modal
+
+
 def test_a_thumbs_down_button_opens_the_reason_modal_and_stores_the_reason(bot: Harness) -> None:
     bot.event(mention(REFUND))
     [answer] = bot.answered()
@@ -490,10 +501,15 @@ def test_status_and_help_answer_privately(bot: Harness) -> None:
     bot.interact(click(answer, record.id, 1))
     wait_for(lambda: bot.count(FeedbackRecord))
 
-    status, body = bot.command("status")
+    status, body = bot.command("status")  # anyone: the essentials, nothing internal
     assert status == 200
-    assert "*Model:*" in body["text"] and "*Index:*" in body["text"]
-    assert "*Feedback:* 1 answers, 1 👍, 0 👎" in body["text"]
+    assert "*Model:*" in body["text"] and "*Index:*" in body["text"] and "**" not in body["text"]
+    assert "Feedback" not in body["text"] and "Recent jobs" not in body["text"]
+    assert "127.0.0.1" not in body["text"] and "HTTP" not in body["text"]
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    status, body = bot.command("status", user="UADMIN")  # a workspace admin: the details too
+    assert status == 200 and "**" not in body["text"]
+    assert "*Feedback:* 1 answers, 1 👍, 0 👎" in body["text"] and "*Recent jobs:*" in body["text"]
     assert body.get("response_type", "ephemeral") == "ephemeral"
     _, body = bot.command("")
     assert "/supportloop ask &lt;question&gt;" in body["text"]  # Slack's control characters escaped
