@@ -38,11 +38,12 @@ from bots.conversation import (
     IncomingMessage,
     Origin,
     Reply,
+    Source,
     parse_vote_id,
     reason_id,
     vote_id,
 )
-from bots.formatting import split_text
+from bots.formatting import for_chat, split_text
 from core.errors import SupportLoopError
 
 if TYPE_CHECKING:
@@ -461,16 +462,17 @@ def _thread_name(question: str) -> str:
 def _messages(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
     """The reply as Discord messages: text parts of at most 2000 characters, the last one carrying the
     sources embed and the vote buttons (built here, on the bot's event loop, as discord.py needs)."""
-    parts = split_text(reply.text, MESSAGE_LIMIT)
-    last = {"embed": _sources_embed(reply), "view": _vote_view(reply)}
+    text, sources = for_chat(reply)
+    parts = split_text(text, MESSAGE_LIMIT)
+    last = {"embed": _sources_embed(reply, sources), "view": _vote_view(reply)}
     last = {key: value for key, value in last.items() if value is not None}
     return [(part, last if number == len(parts) - 1 else {}) for number, part in enumerate(parts)]
 
 
-def _sources_embed(reply: Reply) -> discord.Embed | None:
-    if not reply.sources:
+def _sources_embed(reply: Reply, sources: tuple[Source, ...]) -> discord.Embed | None:
+    if not sources:
         return None
-    lines = [f"{n}. [{source.title}]({source.url})" for n, source in enumerate(reply.sources, start=1)]
+    lines = [f"{n}. [{source.title}]({source.url})" for n, source in enumerate(sources, start=1)]
     return discord.Embed(
         title=messages.SOURCES, description="\n".join(lines)[:4096], colour=COLOURS[reply.kind]
     )

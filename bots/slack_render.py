@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bots import messages
-from bots.conversation import Reply, reason_id, vote_id
-from bots.formatting import split_text
+from bots.conversation import Reply, Source, reason_id, vote_id
+from bots.formatting import for_chat, split_text
 
 SECTION_CHARS = 3000  # Slack's limit on a section block's text
 MESSAGE_CHARS = 39_000  # a message's text (its notification fallback) is cut at 40k
@@ -51,7 +51,8 @@ def to_mrkdwn(text: str) -> str:
 def render_reply(reply: Reply) -> list[SlackMessage]:
     """The messages that show ``reply``: its text in ≤3000-character sections, as many messages as the
     per-message limits need, with the sources and the 👍/👎 buttons under the last one."""
-    parts = [part for part in split_text(to_mrkdwn(reply.text), SECTION_CHARS) if part.strip()] or ["…"]
+    text, sources = for_chat(reply)
+    parts = [part for part in split_text(to_mrkdwn(text), SECTION_CHARS) if part.strip()] or ["…"]
     groups: list[list[str]] = [[]]
     for part in parts:
         group = groups[-1]
@@ -64,15 +65,15 @@ def render_reply(reply: Reply) -> list[SlackMessage]:
             {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in group
         ]
         if n == len(groups) - 1:
-            blocks += _sources_block(reply) + _vote_block(reply)
+            blocks += _sources_block(sources) + _vote_block(reply)
         rendered.append(SlackMessage("\n".join(group), blocks))
     return rendered
 
 
-def _sources_block(reply: Reply) -> list[dict[str, Any]]:
-    if not reply.sources:
+def _sources_block(sources: tuple[Source, ...]) -> list[dict[str, Any]]:
+    if not sources:
         return []
-    links = " · ".join(f"<{escape(s.url)}|{escape(s.title)}>" for s in reply.sources)
+    links = " · ".join(f"<{escape(s.url)}|{escape(s.title)}>" for s in sources)
     return [{"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{messages.SOURCES}:* {links}"}]}]
 
 

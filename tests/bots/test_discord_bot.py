@@ -21,6 +21,7 @@ from bots.discord_bot import INTENTS, DiscordBot
 from core.settings import load_settings
 from core.tables import FeedbackRecord, JobRunRecord
 from rag.answerer import Answer
+from rag.index import Passage
 from supportloop.app import SupportLoop
 
 pytestmark = pytest.mark.slow  # needs the prepared index
@@ -230,6 +231,40 @@ def test_a_long_answer_is_split_with_fences_balanced_and_buttons_last(fake, loop
     assert [bool(p["components"]) for p in parts] == [False] * (len(parts) - 1) + [True]
     assert parts[1]["content"].startswith("```bash")
     service.close()
+
+
+class StepsAnswerer:
+    """Quotes a long page of numbered steps the way the extractive answerer does: the steps run together
+    in one quoted line, the page named under the quote and again as the answer's source."""
+
+    page = "http://help.example/sync.html"
+
+    def answer(self, question: str, *, draft: bool = False) -> Answer:
+        steps = " ".join(
+            f"{n}. " + "Open the folder, choose **Sync now**, and wait for the tick. " * 4
+            for n in range(1, 25)
+        )
+        text = f"From the help pages:\n> To sync a folder: {steps}\n— Sync folders ({self.page})"
+        passage = Passage("p1", "text", self.page, "Sync folders", "Steps", 0.9)
+        return Answer(question, text, [self.page], [passage], False, 0.01, 0.01)
+
+
+def test_a_long_multi_step_answer_splits_between_steps_and_names_its_source_once(fake, loop):
+    service = ConversationService(StepsAnswerer(), loop.records, lambda: 0, "key")  # type: ignore[arg-type]
+    with PlatformThread(adapter(service, fake)):
+        asked = fake.user_message(USER, "How do I sync a folder?", mention_bot=True)
+        fake.wait_for(lambda: answered(fake, asked["id"]), 10)
+    parts = [m for m in fake.channel_messages(asked["id"]) if m["author"]["id"] == fake.bot_user_id]
+    service.close()
+    assert len(parts) >= 2 and all(1000 <= len(p["content"]) <= 2000 for p in parts[:-1])
+    assert parts[0]["content"].startswith("From the help pages:\n> To sync a folder:\n> 1. Open")
+    assert all(p["content"].startswith("> ") for p in parts[1:])  # each later part starts at a step
+    lines = "\n".join(p["content"] for p in parts).split("\n")
+    assert [line.split(".")[0] for line in lines[2:]] == [f"> {n}" for n in range(1, 25)]
+    assert "**Sync now**" in parts[0]["content"]  # Discord's bold
+    assert not any(StepsAnswerer.page in p["content"] for p in parts)  # the source only in the embed
+    [embed] = parts[-1]["embeds"]
+    assert embed["description"] == f"1. [Sync folders]({StepsAnswerer.page})"
 
 
 def test_a_rate_limited_post_is_retried_and_the_answer_arrives_once(bot, fake, loop):

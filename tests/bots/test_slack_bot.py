@@ -24,10 +24,10 @@ from fakes.slack_api import FakeSlack
 from sqlalchemy import func, select
 
 from bots import messages
-from bots.conversation import ConversationService, reason_id, vote_id
+from bots.conversation import ConversationService, Reply, Source, reason_id, vote_id
 from bots.slack_bot import SlackBot
 from bots.slack_manifest import slack_manifest
-from bots.slack_render import SECTION_CHARS, to_mrkdwn
+from bots.slack_render import SECTION_CHARS, render_reply, to_mrkdwn
 from core.errors import SupportLoopError
 from core.settings import load_settings
 from core.tables import AnswerMessageRecord, AnswerRecord, FeedbackRecord, HandledEventRecord, JobRunRecord
@@ -383,6 +383,23 @@ def test_a_long_answer_is_split_with_buttons_on_the_last_message(app: SupportLoo
     assert all(len(m["text"]) < 40_000 and len(m["blocks"]) <= 50 for m in shown)
     assert not _actions(shown[0]) and _actions(shown[1])
     assert _actions(shown[1])[0]["elements"][0]["action_id"] == vote_id(record.id, 1)
+
+
+def test_a_multi_step_answer_renders_as_mrkdwn_with_its_steps_on_lines_and_its_source_once() -> None:
+    page = "https://help.example.com/reset.html"
+    steps = " ".join(f"{n}. Open **Settings** & choose <Reset>." for n in range(1, 6))
+    text = f"From the help pages:\n> To reset: {steps}\n— Reset your password ({page})"
+    reply = Reply(text, "answer", 3, (Source("Reset your password", page),))
+    [message] = render_reply(reply)
+    [section] = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
+    assert section.split("\n")[:3] == [
+        "From the help pages:",
+        "&gt; To reset:",
+        "&gt; 1. Open *Settings* &amp; choose &lt;Reset&gt;.",
+    ]
+    assert len(section.split("\n")) == 7 and page not in section
+    [context] = [b for b in message.blocks if b["type"] == "context"]
+    assert context["elements"][0]["text"] == f"*Sources:* <{page}|Reset your password>"
 
 
 # --------------------------------------------------------------------- feedback
