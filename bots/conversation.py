@@ -404,14 +404,20 @@ def _sources(answer: Answer) -> tuple[Source, ...]:
     return tuple(Source(titles.get(url) or url, url) for url in answer.citations)
 
 
+# A filesystem path in a status line (a model folder given by a setting): where things live on the
+# server is for admins only.
+_PATH = re.compile(r"(?:[A-Za-z]:)?[\\/]\S*")
+
+
 def format_status(report: StatusReport, *, full: bool) -> str:
     """``/supportloop status`` in Markdown (adapters render it per platform).
 
     Everyone sees the model version and the index size; only ``full`` (an admin) sees the feedback
     counts, the platforms and their listen addresses, and the recent jobs, which are internal.
     """
+    model = report.model if full else _PATH.sub("(set on the server)", report.model)
     lines = [
-        f"**Model:** {report.model}",
+        f"**Model:** {model}",
         f"**Index:** {report.index_pages} pages, {report.index_chunks} chunks",
     ]
     if not full:

@@ -3,7 +3,8 @@
 What it does on Discord:
 - a mention in a channel opens a thread on the question and answers there; a DM is answered in the DM;
   later messages in that thread are answered without a mention;
-- the placeholder ("Looking through the help pages…") is posted at once and edited into the answer;
+- an answer slower than ~2 s gets the placeholder ("Looking through the help pages…") first, which is
+  then edited into the answer;
 - sources go in an embed, 👍/👎 are persistent buttons (their custom ids carry the answer id, so they
   work after a restart) and 👍/👎 reactions count too; 👎 opens an optional "what was wrong?" modal;
 - ``/supportloop ask|status|reindex|retrain|audit|rollback``; admin-only ones need the Administrator
@@ -44,6 +45,7 @@ from bots.conversation import (
     vote_id,
 )
 from bots.formatting import for_chat, split_text
+from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
 from core.errors import SupportLoopError
 
 if TYPE_CHECKING:
@@ -205,6 +207,7 @@ class DiscordBot:
         api_url: str = "https://discord.com/api/v10",
         gateway_url: str = "wss://gateway.discord.gg/",
         admin_role: str | None = None,
+        placeholder_after_s: float = PLACEHOLDER_AFTER_S,
         **bot_options: Any,
     ) -> None:
         self.service = service
@@ -212,6 +215,7 @@ class DiscordBot:
         self.api_url = api_url
         self.gateway_url = gateway_url
         self.admin_role = admin_role
+        self.placeholder_after_s = placeholder_after_s
         self.bot_options = bot_options
         self.bot: SupportLoopBot | None = None
         self.ready = asyncio.Event()
@@ -315,8 +319,11 @@ class DiscordBot:
             thread = await message.create_thread(name=_thread_name(question))
             target, thread_id = thread, str(thread.id)
         origin = Origin(PLATFORM, str(message.author.id), parent, thread_id)
-        placeholder = await target.send(messages.PLACEHOLDER)
-        reply = await self.service.call(self.service.ask, question, origin)
+        reply, placeholder = await answer_with_placeholder(
+            self.service.call(self.service.ask, question, origin),
+            lambda: target.send(messages.PLACEHOLDER),
+            self.placeholder_after_s,
+        )
         await self._show(reply, target, placeholder)
 
     async def _show(
@@ -365,7 +372,7 @@ class DiscordBot:
 
         @group.command(name="status")
         async def status(interaction: discord.Interaction) -> None:
-            """Model version, index size, recent jobs and feedback counts."""
+            """Model version and index size (admins: also jobs and feedback)."""
             await adapter.run_command(interaction, Command("status"))
 
         for kind, description in JOB_COMMANDS.items():

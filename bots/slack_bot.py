@@ -53,6 +53,7 @@ from bots.conversation import (
     parse_reason_id,
     parse_vote_id,
 )
+from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
 from bots.slack_admins import SlackAdmins
 from bots.slack_connect import checked_call, open_socket_mode
 from bots.slack_http import EVENTS_PATH, SlackHttpEndpoint
@@ -102,12 +103,14 @@ class SlackBot:
         port: int = 3000,
         connect_timeout_s: float = 15.0,
         drain_s: float = 10.0,
+        placeholder_after_s: float = PLACEHOLDER_AFTER_S,
     ) -> None:
         self.service = service
         self.api_url = api_url
         self.host = host
         self.connect_timeout_s = connect_timeout_s
         self.drain_s = drain_s
+        self.placeholder_after_s = placeholder_after_s
         self.bot_user_id: str | None = None
         self._app_token = app_token or None
         self._signing_secret = signing_secret or None
@@ -407,16 +410,18 @@ class SlackBot:
     # ----------------------------------------------------------------- posting
 
     async def _answer(self, question: str, origin: Origin) -> None:
-        """Placeholder in the thread at once, then the answer in its place (and after it, if long).
+        """The answer in the thread; if it takes longer than ``placeholder_after_s``, a placeholder first
+        and then the answer in its place (``chat.update``), and after it, if long.
 
         A private reply (a rate limit, an empty question) takes the placeholder's place as well: the
         placeholder is public already, and left alone it would promise an answer that never comes.
         """
         channel = str(origin.channel)
-        placeholder = await self.poster.placeholder(channel, origin.thread)
-        if placeholder is None:
-            return
-        reply = await self.service.call(self.service.ask, question, origin)
+        reply, placeholder = await answer_with_placeholder(
+            self.service.call(self.service.ask, question, origin),
+            lambda: self.poster.placeholder(channel, origin.thread),
+            self.placeholder_after_s,
+        )
         await self.poster.deliver(reply, channel, placeholder=placeholder, thread=origin.thread)
 
     def _line_poster(self, channel: str, first_posted: asyncio.Event | None) -> Callable[[str], None]:

@@ -6,6 +6,7 @@ feedback and job runs land in a real SQLite database.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,13 +54,15 @@ def fake() -> Iterator[FakeDiscord]:
         yield server
 
 
-def adapter(service: ConversationService, fake: FakeDiscord) -> DiscordBot:
+def adapter(service: ConversationService, fake: FakeDiscord, placeholder_after_s: float = 0.0) -> DiscordBot:
+    """The bot against the fake; by default every answer counts as slow, so the placeholder shows."""
     return DiscordBot(
         service,
         token=fake.token,
         api_url=fake.api_url,
         gateway_url=fake.gateway_url,
         admin_role="supportloop-admin",
+        placeholder_after_s=placeholder_after_s,
         guild_ready_timeout=0.02,
     )
 
@@ -189,6 +192,7 @@ def test_admin_commands_are_checked_and_queue_jobs(bot, fake, loop):
     status = ephemeral_text(fake, fake.slash_command(USER, "supportloop", "status"))
     assert "**Model:**" in status and "pages" in status  # Discord's bold, not Slack's
     assert "retrain" not in status and "Feedback" not in status  # nothing internal for non-admins
+    assert " /" not in status  # nor where the model folder is on the server
     status = ephemeral_text(fake, fake.slash_command(ADMIN, "supportloop", "status"))
     assert "**Model:**" in status and "retrain: queued" in status and "**Feedback:**" in status
 
@@ -265,6 +269,36 @@ def test_a_long_multi_step_answer_splits_between_steps_and_names_its_source_once
     assert not any(StepsAnswerer.page in p["content"] for p in parts)  # the source only in the embed
     [embed] = parts[-1]["embeds"]
     assert embed["description"] == f"1. [Sync folders]({StepsAnswerer.page})"
+
+
+class TimedAnswerer:
+    """Answers after ``delay_s``, to tell a quick answer from a slow one whatever the machine's speed."""
+
+    page = "http://help.example/refunds.html"
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    def answer(self, question: str, *, draft: bool = False) -> Answer:
+        time.sleep(self.delay_s)
+        passage = Passage("p1", "text", self.page, "Refunds", "Refunds", 0.9)
+        return Answer(question, "Refunds are possible within 30 days.", [self.page], [passage], False, 0, 0)
+
+
+@pytest.mark.parametrize(("delay_s", "after_s", "placeholder"), [(0.0, 2.0, False), (1.0, 0.2, True)])
+def test_only_a_slow_answer_gets_a_placeholder_that_is_edited_into_it(
+    fake, loop, delay_s, after_s, placeholder
+):
+    service = ConversationService(TimedAnswerer(delay_s), loop.records, lambda: 0, "key")  # type: ignore[arg-type]
+    with PlatformThread(adapter(service, fake, placeholder_after_s=after_s)):
+        asked = fake.user_message(USER, "How do refunds work?", mention_bot=True)
+        [answer] = answered(fake, asked["id"])
+    service.close()
+    posts = fake.calls_to("POST", f"/channels/{asked['id']}/messages")
+    edits = fake.calls_to("PATCH", f"/channels/{asked['id']}/messages/{{message_id}}")
+    assert len(posts) == 1 and (posts[0].json["content"] == messages.PLACEHOLDER) == placeholder
+    assert len(edits) == (1 if placeholder else 0)
+    assert answer["content"] == "Refunds are possible within 30 days." and answer["components"]
 
 
 def test_a_rate_limited_post_is_retried_and_the_answer_arrives_once(bot, fake, loop):

@@ -140,6 +140,7 @@ def running(
     *,
     socket_mode: bool = False,
     admins: tuple[str, ...] = (),
+    placeholder_after_s: float = 0.0,  # by default every answer counts as slow: the placeholder shows
 ) -> Iterator[Harness]:
     thread = LoopThread()
 
@@ -152,6 +153,7 @@ def running(
             api_url=slack.api_url,
             admins=admins,
             port=0,
+            placeholder_after_s=placeholder_after_s,
         )
 
     bot = thread.run(make())
@@ -402,6 +404,38 @@ def test_a_multi_step_answer_renders_as_mrkdwn_with_its_steps_on_lines_and_its_s
     assert context["elements"][0]["text"] == f"*Sources:* <{page}|Reset your password>"
 
 
+class TimedAnswerer:
+    """Answers after ``delay_s``, to tell a quick answer from a slow one whatever the machine's speed."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    def answer(self, question: str, *, draft: bool = False) -> Answer:
+        time.sleep(self.delay_s)
+        page = "https://help.example.com/refunds.html"
+        passage = Passage("p1", "text", page, "Refunds", "Refunds", 0.9)
+        return Answer(question, "Refunds are possible within 30 days.", [page], [passage], False, 0, 0)
+
+
+@pytest.mark.parametrize(("delay_s", "after_s", "placeholder"), [(0.0, 2.0, False), (1.0, 0.2, True)])
+def test_only_a_slow_answer_gets_a_placeholder_that_is_updated_into_it(
+    app: SupportLoop, slack: FakeSlack, delay_s: float, after_s: float, placeholder: bool
+) -> None:
+    service = ConversationService(TimedAnswerer(delay_s), app.records, lambda: None, "key")  # type: ignore[arg-type]
+    try:
+        with running(service, slack, app, placeholder_after_s=after_s) as harness:
+            question = mention("How do refunds work?")
+            harness.event(question)
+            [answer] = harness.answered()
+    finally:
+        service.close()
+    posts = slack.calls_to("chat.postMessage")
+    assert len(posts) == 1 and posts[0]["thread_ts"] == question["ts"]
+    assert (posts[0]["text"] == messages.PLACEHOLDER) == placeholder
+    assert len(slack.calls_to("chat.update")) == (1 if placeholder else 0)
+    assert answer["text"] == "Refunds are possible within 30 days." and answer["thread_ts"] == question["ts"]
+
+
 # --------------------------------------------------------------------- feedback
 
 
@@ -523,6 +557,7 @@ def test_status_and_help_answer_privately(bot: Harness) -> None:
     assert "*Model:*" in body["text"] and "*Index:*" in body["text"] and "**" not in body["text"]
     assert "Feedback" not in body["text"] and "Recent jobs" not in body["text"]
     assert "127.0.0.1" not in body["text"] and "HTTP" not in body["text"]
+    assert " /" not in body["text"]  # nor where the model folder is on the server
     assert body.get("response_type", "ephemeral") == "ephemeral"
     status, body = bot.command("status", user="UADMIN")  # a workspace admin: the details too
     assert status == 200 and "**" not in body["text"]
@@ -630,7 +665,7 @@ def test_socket_mode_answers_dedupes_replays_and_acks_commands(app: SupportLoop,
         command = {
             "command": "/supportloop",
             "text": "status",
-            "user_id": "UPLAIN",
+            "user_id": "UADMIN",
             "channel_id": "C1",
             "team_id": "T1",
             "api_app_id": "A1",
