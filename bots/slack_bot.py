@@ -28,7 +28,6 @@ import contextlib
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +69,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
 ACK_WITHIN_S = 2.0  # a command's reply rides on the ack when it is ready by then (Slack waits 3 s)
-POST_LINE_TIMEOUT_S = 30.0
 # Events a workspace may send that SupportLoop has no use for; acknowledged so Slack doesn't retry them.
 IGNORED_EVENTS = (
     "app_home_opened",
@@ -128,8 +126,6 @@ class SlackBot:
         self._mention = re.compile(r"(?!x)x")  # matches nothing until start() learns the bot's user id
         self.admins = SlackAdmins(self.client, admins)
         self._busy: set[asyncio.Task[Any]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
         self._running = False
         self._socket: AsyncSocketModeHandler | None = None
         self._http: SlackHttpEndpoint | None = None
@@ -186,8 +182,6 @@ class SlackBot:
                 "Slack needs SUPPORTLOOP_SLACK_APP_TOKEN (Socket Mode) or SUPPORTLOOP_SLACK_SIGNING_SECRET "
                 "(HTTP events); neither is set."
             )
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
         auth = await checked_call("SUPPORTLOOP_SLACK_BOT_TOKEN", self.client.auth_test(), self.api_url)
         self.bot_user_id = str(auth["user_id"])
         self._mention = re.compile(rf"<@{re.escape(self.bot_user_id)}(?:\|[^>]*)?>")
@@ -399,7 +393,7 @@ class SlackBot:
             # status shows admins more, so it asks too
             asks = self.service.needs_admin(command) or command.name == "status"
             is_admin = asks and await self.admins.is_admin(str(origin.user_id))
-            post = self._line_poster(str(origin.channel), first_posted)
+            post = self.poster.line_poster(str(origin.channel), first_posted, lambda: self._running)
             return await self.service.call(
                 self.service.command, command, origin, is_admin=is_admin, post=post
             )
@@ -423,29 +417,3 @@ class SlackBot:
             self.placeholder_after_s,
         )
         await self.poster.deliver(reply, channel, placeholder=placeholder, thread=origin.thread)
-
-    def _line_poster(self, channel: str, first_posted: asyncio.Event | None) -> Callable[[str], None]:
-        """``post`` for the service: called from a worker thread, it hands the line to the event loop and
-        waits until it is posted, so a job's lines arrive in order (and after the "queued" line)."""
-        loop = self._loop
-        assert loop is not None
-
-        async def post(line: str) -> None:
-            if first_posted is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(first_posted.wait(), POST_LINE_TIMEOUT_S)
-            await self.poster.line(channel, line)
-
-        def post_line(line: str) -> None:
-            if not self._running or loop.is_closed():
-                log.info("Slack bot stopped; not posting: %s", line)
-                return
-            future = asyncio.run_coroutine_threadsafe(post(line), loop)
-            if threading.get_ident() == self._loop_thread:
-                return  # called on the loop itself: waiting would deadlock
-            try:
-                future.result(POST_LINE_TIMEOUT_S)
-            except Exception:
-                log.exception("could not post a job update in Slack")
-
-        return post_line

@@ -6,7 +6,11 @@ it has been acknowledged already, and there is nobody left to tell.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -24,6 +28,7 @@ PLATFORM = "slack"
 SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, OSError, TimeoutError)
 # chat.update errors that mean "not these blocks": the text alone still replaces the placeholder.
 REFUSED_BLOCKS = {"invalid_blocks", "invalid_blocks_format", "msg_too_long"}
+POST_LINE_TIMEOUT_S = 30.0
 
 
 def why(exc: BaseException) -> str:
@@ -100,3 +105,32 @@ class SlackPoster:
             await self.client.chat_postMessage(channel=channel, text=to_mrkdwn(text))
         except SLACK_ERRORS as exc:
             log.warning("could not post a job update in Slack (%s)", why(exc))
+
+    def line_poster(
+        self, channel: str, first_posted: asyncio.Event | None, running: Callable[[], bool]
+    ) -> Callable[[str], None]:
+        """``post`` for the service (made on the event loop): called from a worker thread, it hands the
+        line to the loop and waits until it is posted, so a job's lines arrive in order (and after the
+        "queued" line, once ``first_posted`` is set). Once ``running`` says no, lines are only logged."""
+        loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
+
+        async def post(line: str) -> None:
+            if first_posted is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(first_posted.wait(), POST_LINE_TIMEOUT_S)
+            await self.line(channel, line)
+
+        def post_line(line: str) -> None:
+            if not running() or loop.is_closed():
+                log.info("Slack bot stopped; not posting: %s", line)
+                return
+            future = asyncio.run_coroutine_threadsafe(post(line), loop)
+            if threading.get_ident() == loop_thread:
+                return  # called on the loop itself: waiting would deadlock
+            try:
+                future.result(POST_LINE_TIMEOUT_S)
+            except Exception:
+                log.exception("could not post a job update in Slack")
+
+        return post_line
