@@ -117,6 +117,7 @@ ADMIN_COMMANDS = {*JOB_KINDS, "rollback"}
 COMMANDS = {"ask", "status", "help", *ADMIN_COMMANDS}
 VOTE_ID = re.compile(r"^supportloop:vote:(?P<vote>up|down):(?P<answer_id>\d+)$")
 REASON_ID = re.compile(r"^supportloop:reason:(?P<answer_id>\d+)$")
+MAX_ANSWER_ID = 2**31 - 1  # answers.id is an INTEGER: 32 bits on PostgreSQL
 
 
 def parse_vote(text: str) -> int | None:
@@ -139,9 +140,10 @@ def vote_id(answer_id: int, vote: int) -> str:
 
 
 def parse_vote_id(custom_id: str) -> tuple[int, int] | None:
-    """(answer_id, vote) from a vote button's custom id, or None if it is not one."""
+    """(answer_id, vote) from a vote button's custom id, or None if it is not one we could have issued
+    (an answer id past what the database holds is forged or corrupt, and would only raise there)."""
     match = VOTE_ID.match(custom_id or "")
-    if match is None:
+    if match is None or not _storable(match["answer_id"]):
         return None
     return int(match["answer_id"]), 1 if match["vote"] == "up" else -1
 
@@ -151,8 +153,14 @@ def reason_id(answer_id: int) -> str:
 
 
 def parse_reason_id(custom_id: str) -> int | None:
+    """The answer id from a reason modal's custom id, or None if it is not one we could have issued."""
     match = REASON_ID.match(custom_id or "")
-    return int(match["answer_id"]) if match else None
+    return int(match["answer_id"]) if match and _storable(match["answer_id"]) else None
+
+
+def _storable(digits: str) -> bool:
+    """Whether an answer id fits the database's INTEGER key (PostgreSQL's is 32-bit, SQLite's 64)."""
+    return len(digits) <= 10 and 0 < int(digits) <= MAX_ANSWER_ID
 
 
 def parse_command(text: str) -> Command:
@@ -371,8 +379,8 @@ class ConversationService:
         if self.admin is None:
             return Reply(messages.NO_ADMIN_BACKEND, "error", private=True)
         try:
-            if name == "status":
-                return Reply(format_status(self.admin.status()), private=True)
+            if name == "status":  # admins see the deployment's details, everyone else the essentials
+                return Reply(format_status(self.admin.status(), full=is_admin), private=True)
             if name == "rollback":
                 if not command.argument.isdigit():
                     return Reply(messages.BAD_VERSION, "error", private=True)
@@ -396,21 +404,34 @@ def _sources(answer: Answer) -> tuple[Source, ...]:
     return tuple(Source(titles.get(url) or url, url) for url in answer.citations)
 
 
-def format_status(report: StatusReport) -> str:
+# A filesystem path in a status line (a model folder given by a setting): where things live on the
+# server is for admins only.
+_PATH = re.compile(r"(?:[A-Za-z]:)?[\\/]\S*")
+
+
+def format_status(report: StatusReport, *, full: bool) -> str:
+    """``/supportloop status`` in Markdown (adapters render it per platform).
+
+    Everyone sees the model version and the index size; only ``full`` (an admin) sees the feedback
+    counts, the platforms and their listen addresses, and the recent jobs, which are internal.
+    """
+    model = report.model if full else _PATH.sub("(set on the server)", report.model)
     lines = [
-        f"*Model:* {report.model}",
-        f"*Index:* {report.index_pages} pages, {report.index_chunks} chunks",
-        f"*Feedback:* {report.answers} answers, {report.upvotes} 👍, {report.downvotes} 👎",
+        f"**Model:** {model}",
+        f"**Index:** {report.index_pages} pages, {report.index_chunks} chunks",
     ]
+    if not full:
+        return "\n".join(lines)
+    lines.append(f"**Feedback:** {report.answers} answers, {report.upvotes} 👍, {report.downvotes} 👎")
     if report.platforms:
-        lines.append(f"*Platforms:* {', '.join(report.platforms)}")
+        lines.append(f"**Platforms:** {', '.join(report.platforms)}")
     if report.recent_jobs:
-        lines.append("*Recent jobs:*")
+        lines.append("**Recent jobs:**")
         for run in report.recent_jobs:
             when = run.finished_at or run.started_at or run.created_at
             stamp = f" ({when:%Y-%m-%d %H:%M} UTC)" if when else ""
             outcome = run.summary.get("result") or run.summary.get("error") or ""
             lines.append(f"• #{run.id} {run.kind}: {run.status}{stamp}{' — ' + outcome if outcome else ''}")
     else:
-        lines.append("*Recent jobs:* none")
+        lines.append("**Recent jobs:** none")
     return "\n".join(lines)

@@ -3,7 +3,8 @@
 What it does on Discord:
 - a mention in a channel opens a thread on the question and answers there; a DM is answered in the DM;
   later messages in that thread are answered without a mention;
-- the placeholder ("Looking through the help pages…") is posted at once and edited into the answer;
+- an answer slower than ~2 s gets the placeholder ("Looking through the help pages…") first, which is
+  then edited into the answer;
 - sources go in an embed, 👍/👎 are persistent buttons (their custom ids carry the answer id, so they
   work after a restart) and 👍/👎 reactions count too; 👎 opens an optional "what was wrong?" modal;
 - ``/supportloop ask|status|reindex|retrain|audit|rollback``; admin-only ones need the Administrator
@@ -38,10 +39,13 @@ from bots.conversation import (
     IncomingMessage,
     Origin,
     Reply,
+    Source,
+    parse_vote_id,
     reason_id,
     vote_id,
 )
-from bots.formatting import split_text
+from bots.formatting import for_chat, split_text
+from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
 from core.errors import SupportLoopError
 
 if TYPE_CHECKING:
@@ -101,12 +105,14 @@ class VoteButton(
 ):
     """👍/👎 under an answer; discord.py rebuilds it from the custom id, so it outlives the process."""
 
-    def __init__(self, answer_id: int, vote: int) -> None:
+    def __init__(self, answer_id: int | None, vote: int, custom_id: str | None = None) -> None:
+        """``answer_id`` None: a click on a button whose id names no answer we could have stored
+        (``custom_id`` is then the id as clicked); it is told that the answer is gone."""
         super().__init__(
             discord.ui.Button(
                 emoji="👍" if vote > 0 else "👎",
                 style=discord.ButtonStyle.secondary,
-                custom_id=vote_id(answer_id, vote),
+                custom_id=custom_id or vote_id(answer_id or 0, vote),
             )
         )
         self.answer_id = answer_id
@@ -116,11 +122,18 @@ class VoteButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> VoteButton:
-        return cls(int(match["answer_id"]), 1 if match["vote"] == "up" else -1)
+        parsed = parse_vote_id(match.string)
+        if parsed is None:
+            return cls(None, 1 if match["vote"] == "up" else -1, custom_id=match.string)
+        return cls(*parsed)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = interaction.client
         assert isinstance(bot, SupportLoopBot)
+        if self.answer_id is None:
+            log.info("a Discord vote button named no storable answer")
+            await interaction.response.send_message(messages.VOTE_GONE, ephemeral=True)
+            return
         await bot.adapter.on_vote(interaction, self.answer_id, self.vote)
 
 
@@ -194,6 +207,7 @@ class DiscordBot:
         api_url: str = "https://discord.com/api/v10",
         gateway_url: str = "wss://gateway.discord.gg/",
         admin_role: str | None = None,
+        placeholder_after_s: float = PLACEHOLDER_AFTER_S,
         **bot_options: Any,
     ) -> None:
         self.service = service
@@ -201,6 +215,7 @@ class DiscordBot:
         self.api_url = api_url
         self.gateway_url = gateway_url
         self.admin_role = admin_role
+        self.placeholder_after_s = placeholder_after_s
         self.bot_options = bot_options
         self.bot: SupportLoopBot | None = None
         self.ready = asyncio.Event()
@@ -304,8 +319,11 @@ class DiscordBot:
             thread = await message.create_thread(name=_thread_name(question))
             target, thread_id = thread, str(thread.id)
         origin = Origin(PLATFORM, str(message.author.id), parent, thread_id)
-        placeholder = await target.send(messages.PLACEHOLDER)
-        reply = await self.service.call(self.service.ask, question, origin)
+        reply, placeholder = await answer_with_placeholder(
+            self.service.call(self.service.ask, question, origin),
+            lambda: target.send(messages.PLACEHOLDER),
+            self.placeholder_after_s,
+        )
         await self._show(reply, target, placeholder)
 
     async def _show(
@@ -354,7 +372,7 @@ class DiscordBot:
 
         @group.command(name="status")
         async def status(interaction: discord.Interaction) -> None:
-            """Model version, index size, recent jobs and feedback counts."""
+            """Model version and index size (admins: also jobs and feedback)."""
             await adapter.run_command(interaction, Command("status"))
 
         for kind, description in JOB_COMMANDS.items():
@@ -387,7 +405,8 @@ class DiscordBot:
             if isinstance(channel, discord.abc.Messageable):
                 asyncio.run_coroutine_threadsafe(channel.send(line[:MESSAGE_LIMIT]), loop)
 
-        admin = service.needs_admin(command) and self._is_admin(interaction)
+        # status shows admins more, so it asks too
+        admin = (service.needs_admin(command) or command.name == "status") and self._is_admin(interaction)
         origin = _origin(interaction)
         reply = await service.call(service.command, command, origin, is_admin=admin, post=post)
         if interaction.response.is_done():
@@ -450,16 +469,17 @@ def _thread_name(question: str) -> str:
 def _messages(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
     """The reply as Discord messages: text parts of at most 2000 characters, the last one carrying the
     sources embed and the vote buttons (built here, on the bot's event loop, as discord.py needs)."""
-    parts = split_text(reply.text, MESSAGE_LIMIT)
-    last = {"embed": _sources_embed(reply), "view": _vote_view(reply)}
+    text, sources = for_chat(reply)
+    parts = split_text(text, MESSAGE_LIMIT)
+    last = {"embed": _sources_embed(reply, sources), "view": _vote_view(reply)}
     last = {key: value for key, value in last.items() if value is not None}
     return [(part, last if number == len(parts) - 1 else {}) for number, part in enumerate(parts)]
 
 
-def _sources_embed(reply: Reply) -> discord.Embed | None:
-    if not reply.sources:
+def _sources_embed(reply: Reply, sources: tuple[Source, ...]) -> discord.Embed | None:
+    if not sources:
         return None
-    lines = [f"{n}. [{source.title}]({source.url})" for n, source in enumerate(reply.sources, start=1)]
+    lines = [f"{n}. [{source.title}]({source.url})" for n, source in enumerate(sources, start=1)]
     return discord.Embed(
         title=messages.SOURCES, description="\n".join(lines)[:4096], colour=COLOURS[reply.kind]
     )

@@ -26,7 +26,7 @@ JOB_WAITING = (
 )
 NO_ADMIN_BACKEND = "Admin commands are not available in this process."
 HELP = """`/supportloop ask <question>`: answer a question from the help pages
-`/supportloop status`: model version, index size, recent jobs, feedback counts
+`/supportloop status`: model version and index size (admins: also jobs and feedback)
 `/supportloop reindex`: crawl the help pages again (admins)
 `/supportloop retrain`: train on the feedback (admins)
 `/supportloop audit`: audit the reward model (admins)

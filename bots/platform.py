@@ -1,8 +1,18 @@
-"""What every chat platform adapter offers the service runner."""
+"""What every chat platform adapter offers the service runner, and the answering rhythm they share."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+# An answer ready within this many seconds is posted as it is; a slower one gets the placeholder
+# ("Looking through the help pages…") first, which is then edited into the answer. Most answers are
+# quicker than this, and a placeholder that is replaced at once only flickers.
+PLACEHOLDER_AFTER_S = 2.0
 
 
 class ChatPlatform(Protocol):
@@ -20,3 +30,20 @@ class ChatPlatform(Protocol):
     async def stop(self) -> None:
         """Disconnect; answers in progress may finish, nothing new is accepted."""
         ...
+
+
+async def answer_with_placeholder(
+    answer: Awaitable[T], show_placeholder: Callable[[], Awaitable[P]], after_s: float
+) -> tuple[T, P | None]:
+    """The answer, and the placeholder shown while waiting for it (None when it came within
+    ``after_s``): the adapter edits that placeholder into the answer, or posts the answer afresh."""
+    answering = asyncio.ensure_future(answer)
+    done, _ = await asyncio.wait({answering}, timeout=after_s)
+    if done:
+        return answering.result(), None
+    try:
+        shown = await show_placeholder()
+    except BaseException:
+        answering.cancel()
+        raise
+    return await answering, shown

@@ -15,6 +15,10 @@ Slack wants every request acknowledged within 3 s and re-delivers late ones (``X
 replay after a Socket Mode reconnect). So listeners ack first and answer afterwards; the service's claim
 on ``slack:<channel>:<ts>`` makes a re-delivered message, or a mention that arrives both as
 ``app_mention`` and as ``message``, one answer.
+
+This module wires Bolt's listeners to the service; rendering (``slack_render``), posting
+(``slack_posting``), payload reading (``slack_payloads``), the admin check (``slack_admins``), connecting
+(``slack_connect``), the HTTP endpoint (``slack_http``) and the manifest (``slack_manifest``) live apart.
 """
 
 from __future__ import annotations
@@ -24,20 +28,12 @@ import contextlib
 import json
 import logging
 import re
-import socket
-import threading
-import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-import uvicorn
-from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -50,16 +46,20 @@ from bots.conversation import (
     VOTE_ID,
     Command,
     ConversationService,
-    IncomingMessage,
     Origin,
     Reply,
     parse_command,
     parse_reason_id,
     parse_vote_id,
-    reason_id,
-    vote_id,
 )
-from bots.formatting import split_text
+from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
+from bots.slack_admins import SlackAdmins
+from bots.slack_connect import checked_call, open_socket_mode
+from bots.slack_http import EVENTS_PATH, SlackHttpEndpoint
+from bots.slack_manifest import slack_manifest as slack_manifest  # the CLI imports it from here
+from bots.slack_payloads import describe, get, incoming_message
+from bots.slack_posting import PLATFORM, SLACK_ERRORS, SlackPoster, why
+from bots.slack_render import REASON_ACTION, REASON_BLOCK, reason_view, to_mrkdwn
 from core.errors import SupportLoopError
 
 if TYPE_CHECKING:
@@ -67,20 +67,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "slack"
-COMMAND = "/supportloop"
-EVENTS_PATH = "/slack/events"
 DEFAULT_API_URL = "https://slack.com/api/"
-SECTION_CHARS = 3000  # Slack's limit on a section block's text
-MESSAGE_CHARS = 39_000  # a message's text (its notification fallback) is cut at 40k
-MESSAGE_BLOCKS = 45  # of Slack's 50 per message, leaving room for the sources and the buttons
 ACK_WITHIN_S = 2.0  # a command's reply rides on the ack when it is ready by then (Slack waits 3 s)
-ADMIN_CACHE_S = 300.0
-POST_LINE_TIMEOUT_S = 30.0
-REASON_BLOCK = REASON_ACTION = "reason"
-# Plain messages, the two subtypes that still carry a person's words, and bots' messages (which the
-# service ignores); edits, deletions, joins and the like are not questions.
-ANSWERED_SUBTYPES = {None, "thread_broadcast", "file_share", "bot_message"}
 # Events a workspace may send that SupportLoop has no use for; acknowledged so Slack doesn't retry them.
 IGNORED_EVENTS = (
     "app_home_opened",
@@ -91,177 +79,6 @@ IGNORED_EVENTS = (
     "channel_left",
     "group_left",
 )
-# What the adapter calls and subscribes to, and so the scopes the manifest asks for.
-BOT_SCOPES = (
-    "app_mentions:read",  # app_mention
-    "channels:history",  # message.channels: follow-ups in public threads
-    "groups:history",  # message.groups: the same in private channels
-    "im:history",  # message.im: direct messages
-    "chat:write",  # chat.postMessage, chat.update, chat.postEphemeral
-    "commands",  # /supportloop
-    "reactions:read",  # reaction_added / reaction_removed
-    "users:read",  # users.info: is the user a workspace admin?
-)
-BOT_EVENTS = (
-    "app_mention",
-    "message.im",
-    "message.channels",
-    "message.groups",
-    "reaction_added",
-    "reaction_removed",
-)
-# What a Web API call can raise: Slack's refusal, or the network's.
-SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, OSError, TimeoutError)
-_LINK = re.compile(r"\[(?P<title>[^\]\n]+)\]\((?P<url>https?://[^)\s]+)\)")
-_BOLD = re.compile(r"\*\*(?=\S)(?P<text>.+?)(?<=\S)\*\*")
-
-
-# --------------------------------------------------------------------- rendering
-
-
-@dataclass(frozen=True)
-class SlackMessage:
-    """One Slack message of a reply: Block Kit blocks and the plain-text fallback for notifications."""
-
-    text: str
-    blocks: list[dict[str, Any]]
-
-
-def escape(text: str) -> str:
-    """Slack's three control characters, so answer text can never become a link or an @channel."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def to_mrkdwn(text: str) -> str:
-    """Reply text as Slack mrkdwn: escaped, Markdown links as ``<url|title>``, ``**bold**`` as ``*bold*``."""
-    pieces, done = [], 0
-    for link in _LINK.finditer(text):
-        pieces += [escape(text[done : link.start()]), f"<{escape(link['url'])}|{escape(link['title'])}>"]
-        done = link.end()
-    pieces.append(escape(text[done:]))
-    return _BOLD.sub(lambda m: f"*{m['text']}*", "".join(pieces))
-
-
-def render_reply(reply: Reply) -> list[SlackMessage]:
-    """The messages that show ``reply``: its text in ≤3000-character sections, as many messages as the
-    per-message limits need, with the sources and the 👍/👎 buttons under the last one."""
-    parts = [part for part in split_text(to_mrkdwn(reply.text), SECTION_CHARS) if part.strip()] or ["…"]
-    groups: list[list[str]] = [[]]
-    for part in parts:
-        group = groups[-1]
-        if group and (len(group) >= MESSAGE_BLOCKS or sum(map(len, group)) + len(part) > MESSAGE_CHARS):
-            groups.append(group := [])
-        group.append(part)
-    rendered = []
-    for n, group in enumerate(groups):
-        blocks: list[dict[str, Any]] = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in group
-        ]
-        if n == len(groups) - 1:
-            blocks += _sources_block(reply) + _vote_block(reply)
-        rendered.append(SlackMessage("\n".join(group), blocks))
-    return rendered
-
-
-def _sources_block(reply: Reply) -> list[dict[str, Any]]:
-    if not reply.sources:
-        return []
-    links = " · ".join(f"<{escape(s.url)}|{escape(s.title)}>" for s in reply.sources)
-    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{messages.SOURCES}:* {links}"}]}]
-
-
-def _vote_block(reply: Reply) -> list[dict[str, Any]]:
-    if reply.answer_id is None:
-        return []
-    buttons = []
-    for vote, emoji in ((1, "👍"), (-1, "👎")):
-        custom_id = vote_id(reply.answer_id, vote)
-        text = {"type": "plain_text", "text": emoji, "emoji": True}
-        buttons.append({"type": "button", "action_id": custom_id, "value": custom_id, "text": text})
-    return [{"type": "actions", "block_id": "supportloop_votes", "elements": buttons}]
-
-
-def reason_view(answer_id: int, channel: str | None, thread: str | None) -> dict[str, Any]:
-    """The optional "what was wrong?" modal; it remembers where the vote was, to thank the user there."""
-    return {
-        "type": "modal",
-        "callback_id": reason_id(answer_id),
-        "title": {"type": "plain_text", "text": messages.REASON_TITLE[:24]},
-        "submit": {"type": "plain_text", "text": messages.REASON_SUBMIT},
-        "close": {"type": "plain_text", "text": messages.REASON_SKIP},
-        "private_metadata": json.dumps({"channel": channel, "thread": thread}),
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": REASON_BLOCK,
-                "optional": True,
-                "label": {"type": "plain_text", "text": messages.REASON_PROMPT},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": REASON_ACTION,
-                    "multiline": True,
-                    "max_length": 2000,
-                },
-            }
-        ],
-    }
-
-
-# --------------------------------------------------------------------- the manifest
-
-
-def slack_manifest(*, request_url: str | None, name: str = "SupportLoop") -> dict[str, Any]:
-    """The Slack app manifest for this adapter (paste it at api.slack.com/apps → Create from manifest).
-
-    Without ``request_url`` the app uses Socket Mode (create an app-level token with
-    ``connections:write``); with it, Slack sends events, interactions and the command to that URL (it
-    should end in ``/slack/events``).
-    """
-    command: dict[str, Any] = {
-        "command": COMMAND,
-        "description": messages.COMMAND_DESCRIPTION,
-        "usage_hint": messages.COMMAND_USAGE,
-        "should_escape": False,
-    }
-    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
-    interactivity: dict[str, Any] = {"is_enabled": True}
-    if request_url is not None:
-        command["url"] = events["request_url"] = interactivity["request_url"] = request_url
-    return {
-        "_metadata": {"major_version": 1, "minor_version": 1},
-        "display_information": {
-            "name": name[:35],
-            "description": messages.COMMAND_DESCRIPTION[:140],
-        },
-        "features": {
-            "app_home": {
-                "home_tab_enabled": False,
-                "messages_tab_enabled": True,
-                "messages_tab_read_only_enabled": False,
-            },
-            "bot_user": {"display_name": name[:80], "always_online": True},
-            "slash_commands": [command],
-        },
-        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
-        "settings": {
-            "event_subscriptions": events,
-            "interactivity": interactivity,
-            "org_deploy_enabled": False,
-            "socket_mode_enabled": request_url is None,
-            "token_rotation_enabled": False,
-        },
-    }
-
-
-# --------------------------------------------------------------------- the bot
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn inside the application: the application's shell owns SIGINT/SIGTERM, not the server."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class SlackBot:
@@ -284,13 +101,14 @@ class SlackBot:
         port: int = 3000,
         connect_timeout_s: float = 15.0,
         drain_s: float = 10.0,
+        placeholder_after_s: float = PLACEHOLDER_AFTER_S,
     ) -> None:
         self.service = service
         self.api_url = api_url
-        self.admins = frozenset(admins)
         self.host = host
         self.connect_timeout_s = connect_timeout_s
         self.drain_s = drain_s
+        self.placeholder_after_s = placeholder_after_s
         self.bot_user_id: str | None = None
         self._app_token = app_token or None
         self._signing_secret = signing_secret or None
@@ -306,14 +124,12 @@ class SlackBot:
         )
         self.app = AsyncApp(client=self.client, signing_secret=self._signing_secret or "", name="supportloop")
         self._mention = re.compile(r"(?!x)x")  # matches nothing until start() learns the bot's user id
-        self._admin_cache: dict[str, tuple[bool, float]] = {}
+        self.admins = SlackAdmins(self.client, admins)
         self._busy: set[asyncio.Task[Any]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
         self._running = False
         self._socket: AsyncSocketModeHandler | None = None
-        self._server: _EmbeddedServer | None = None
-        self._server_task: asyncio.Task[None] | None = None
+        self._http: SlackHttpEndpoint | None = None
+        self.poster = SlackPoster(self.client, service)
         self._register()
 
     @classmethod
@@ -366,14 +182,20 @@ class SlackBot:
                 "Slack needs SUPPORTLOOP_SLACK_APP_TOKEN (Socket Mode) or SUPPORTLOOP_SLACK_SIGNING_SECRET "
                 "(HTTP events); neither is set."
             )
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        auth = await self._slack_call("SUPPORTLOOP_SLACK_BOT_TOKEN", self.client.auth_test())
+        auth = await checked_call("SUPPORTLOOP_SLACK_BOT_TOKEN", self.client.auth_test(), self.api_url)
         self.bot_user_id = str(auth["user_id"])
         self._mention = re.compile(rf"<@{re.escape(self.bot_user_id)}(?:\|[^>]*)?>")
         self._running = True
         try:
-            await (self._start_socket_mode() if self.socket_mode else self._start_http())
+            if self._app_token is not None:
+                self._socket = await open_socket_mode(
+                    self.app, self.client, self._app_token, self.connect_timeout_s
+                )
+            else:
+                assert self._signing_secret is not None  # checked above
+                http = SlackHttpEndpoint(self.app, self._signing_secret, self.host, self._port)
+                await http.start()
+                self._port, self._http = http.port, http
         except BaseException:
             self._running = False
             raise
@@ -382,12 +204,9 @@ class SlackBot:
     async def stop(self) -> None:
         """Stop taking requests, let answers in progress finish (up to ``drain_s``), disconnect."""
         self._running = False
-        if self._server is not None and self._server_task is not None:
-            self._server.should_exit = True  # uvicorn finishes the requests it has, then returns
-            _, late = await asyncio.wait({self._server_task}, timeout=10)
-            for task in late:
-                task.cancel()
-            self._server = self._server_task = None
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
         if self._socket is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._socket.close_async(), 10)
@@ -400,65 +219,6 @@ class SlackBot:
             if late:
                 log.warning("stopped %d Slack answers still in progress", len(late))
         log.info("Slack bot stopped")
-
-    async def _start_socket_mode(self) -> None:
-        assert self._app_token is not None
-        handler = AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
-        try:
-            # Opened here rather than by connect_async(), which retries a rejected token forever.
-            opened = await self._slack_call(
-                "SUPPORTLOOP_SLACK_APP_TOKEN", self.client.apps_connections_open(app_token=self._app_token)
-            )
-            handler.client.wss_uri = opened["url"]
-            await asyncio.wait_for(handler.connect_async(), self.connect_timeout_s)
-        except BaseException as exc:
-            await handler.close_async()
-            if isinstance(exc, TimeoutError):
-                raise SupportLoopError(
-                    f"Could not open the Slack Socket Mode connection within {self.connect_timeout_s:g} s."
-                ) from exc
-            raise
-        self._socket = handler
-
-    async def _start_http(self) -> None:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        try:
-            sock = socket.create_server((self.host, self._port), family=family)
-        except OSError as exc:
-            raise SupportLoopError(
-                f"Cannot listen for Slack on {self.host}:{self._port} ({exc.strerror or exc}); "
-                "set SUPPORTLOOP_SLACK_HOST / SUPPORTLOOP_SLACK_PORT."
-            ) from exc
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            AsyncSlackRequestHandler(self.app, EVENTS_PATH),
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            http="h11",
-            ws="none",
-            timeout_graceful_shutdown=5,
-        )
-        server = _EmbeddedServer(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]), name="slack-http")
-        while not server.started and not task.done():
-            await asyncio.sleep(0.01)
-        if not server.started:
-            sock.close()
-            with contextlib.suppress(BaseException):
-                await task
-            raise SupportLoopError(f"The Slack HTTP endpoint on {self.host}:{self._port} did not start.")
-        self._server, self._server_task = server, task
-
-    async def _slack_call(self, setting: str, call: Awaitable[Any]) -> Any:
-        """Await a Web API call made at start-up, as a one-line error naming the setting at fault."""
-        try:
-            return await call
-        except SlackApiError as exc:
-            raise SupportLoopError(f"Slack rejected {setting} ({exc.response.get('error', '?')}).") from exc
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            detail = " ".join(str(exc).split()) or type(exc).__name__
-            raise SupportLoopError(f"Cannot reach the Slack API at {self.api_url} ({detail}).") from exc
 
     # ----------------------------------------------------------------- listeners
 
@@ -493,12 +253,12 @@ class SlackBot:
                 self._busy.discard(task)
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
-        log.error("a Slack %s failed", _describe(body), exc_info=error)
+        log.error("a Slack %s failed", describe(body), exc_info=error)
 
     async def _drop_malformed(self, body: dict[str, Any], next: Callable[[], Any]) -> BoltResponse | None:
         """Acknowledge an event callback without an event type: no listener can match it, and an
         unmatched request gets a 404 that Slack would retry."""
-        if body.get("type") == "event_callback" and not isinstance(_get(body, "event", "type"), str):
+        if body.get("type") == "event_callback" and not isinstance(get(body, "event", "type"), str):
             log.warning("dropped a malformed Slack event callback (no event type)")
             return BoltResponse(status=200, body="")
         return await next()
@@ -508,39 +268,16 @@ class SlackBot:
 
     async def _ignore_interaction(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        log.debug("ignored Slack %s", _describe(body))
+        log.debug("ignored Slack %s", describe(body))
 
     async def _on_message(self, event: dict[str, Any]) -> None:
         with self._working():
-            incoming = self._incoming(event)
+            incoming = incoming_message(event, self.bot_user_id, self._mention)
             if incoming is None:
                 return
             question = await self.service.call(self.service.question_in, incoming)
             if question is not None:
                 await self._answer(question, incoming.origin)
-
-    def _incoming(self, event: dict[str, Any]) -> IncomingMessage | None:
-        """The service's view of an ``app_mention``/``message`` event; None for edits, joins, junk."""
-        kind, subtype = event.get("type"), event.get("subtype")
-        if subtype not in ANSWERED_SUBTYPES:
-            log.debug("ignored a Slack %s event of subtype %s", kind, subtype)
-            return None
-        channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
-        from_bot = bool(event.get("bot_id")) or subtype == "bot_message" or user == self.bot_user_id
-        if not (isinstance(channel, str) and isinstance(ts, str)) or not (user or from_bot):
-            log.warning("dropped a malformed Slack %s event (no channel, ts or user)", kind)
-            return None
-        text = event.get("text") if isinstance(event.get("text"), str) else ""
-        thread = event.get("thread_ts") if isinstance(event.get("thread_ts"), str) else None
-        return IncomingMessage(
-            origin=Origin(PLATFORM, user, channel, thread or ts),
-            message_id=ts,
-            text=self._mention.sub(" ", text).strip(),
-            is_dm=event.get("channel_type") == "im",
-            mentions_bot=kind == "app_mention" or bool(self._mention.search(text)),
-            from_bot=from_bot,
-            in_thread=thread is not None and thread != ts,
-        )
 
     async def _on_reaction_added(self, event: dict[str, Any]) -> None:
         await self._on_reaction(event, added=True)
@@ -567,11 +304,16 @@ class SlackBot:
         await ack()
         with self._working():
             parsed = parse_vote_id(action.get("action_id", ""))
-            user = _get(body, "user", "id")
-            channel = _get(body, "channel", "id") or _get(body, "container", "channel_id")
-            thread = _get(body, "container", "thread_ts") or _get(body, "message", "thread_ts")
-            if parsed is None or not user:
+            user = get(body, "user", "id")
+            channel = get(body, "channel", "id") or get(body, "container", "channel_id")
+            thread = get(body, "container", "thread_ts") or get(body, "message", "thread_ts")
+            if not user:
                 log.warning("dropped a malformed Slack vote action")
+                return
+            if parsed is None:  # the action id matched, but no answer can have that id
+                log.info("a Slack vote button named no storable answer")
+                if channel:
+                    await self.poster.ephemeral(channel, user, messages.VOTE_GONE, thread)
                 return
             answer_id, vote = parsed
             origin = Origin(PLATFORM, user, channel, thread)
@@ -584,20 +326,20 @@ class SlackBot:
                         trigger_id=trigger, view=reason_view(answer_id, channel, thread)
                     )
                 except SLACK_ERRORS as exc:
-                    log.warning("could not open the reason modal (%s)", _why(exc))
+                    log.warning("could not open the reason modal (%s)", why(exc))
             if channel:
-                await self._ephemeral(channel, user, reply.text, thread)
+                await self.poster.ephemeral(channel, user, reply.text, thread)
 
     async def _on_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The reason modal was sent: attach the note to the 👎; an empty note is like closing it."""
         await ack()
         with self._working():
             answer_id = parse_reason_id(view.get("callback_id", ""))
-            user = _get(body, "user", "id")
+            user = get(body, "user", "id")
             if answer_id is None or not user:
                 log.warning("dropped a malformed Slack reason submission")
                 return
-            note = _get(view, "state", "values", REASON_BLOCK, REASON_ACTION, "value") or ""
+            note = get(view, "state", "values", REASON_BLOCK, REASON_ACTION, "value") or ""
             try:
                 where = json.loads(view.get("private_metadata") or "{}")
             except ValueError:
@@ -607,7 +349,7 @@ class SlackBot:
             origin = Origin(PLATFORM, user, channel, thread)
             reply = await self.service.call(self.service.give_reason, answer_id, origin, str(note))
             if str(note).strip() and channel:
-                await self._ephemeral(channel, user, reply.text, thread)
+                await self.poster.ephemeral(channel, user, reply.text, thread)
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         """``/supportloop …``, acked within Slack's 3 s. A private reply ready by then rides on the ack
@@ -639,17 +381,19 @@ class SlackBot:
                         await ack(text=to_mrkdwn(reply.text) if reply.private else "")
                 reply = await task
                 if not reply.private:
-                    await self._deliver(reply, channel)
+                    await self.poster.deliver(reply, channel)
                 elif acked:
-                    await self._ephemeral(channel, user, reply.text)
+                    await self.poster.ephemeral(channel, user, reply.text)
             finally:
                 first_posted.set()
 
     async def _run_command(self, command: Command, origin: Origin, first_posted: asyncio.Event) -> Reply:
         """The service's reply to a command; a crash becomes the internal-error line, not silence."""
         try:
-            is_admin = self.service.needs_admin(command) and await self._is_admin(str(origin.user_id))
-            post = self._line_poster(str(origin.channel), first_posted)
+            # status shows admins more, so it asks too
+            asks = self.service.needs_admin(command) or command.name == "status"
+            is_admin = asks and await self.admins.is_admin(str(origin.user_id))
+            post = self.poster.line_poster(str(origin.channel), first_posted, lambda: self._running)
             return await self.service.call(
                 self.service.command, command, origin, is_admin=is_admin, post=post
             )
@@ -660,136 +404,16 @@ class SlackBot:
     # ----------------------------------------------------------------- posting
 
     async def _answer(self, question: str, origin: Origin) -> None:
-        """Placeholder in the thread at once, then the answer in its place (and after it, if long).
+        """The answer in the thread; if it takes longer than ``placeholder_after_s``, a placeholder first
+        and then the answer in its place (``chat.update``), and after it, if long.
 
         A private reply (a rate limit, an empty question) takes the placeholder's place as well: the
         placeholder is public already, and left alone it would promise an answer that never comes.
         """
         channel = str(origin.channel)
-        placeholder = await self._post_placeholder(channel, origin.thread)
-        if placeholder is None:
-            return
-        reply = await self.service.call(self.service.ask, question, origin)
-        await self._deliver(reply, channel, placeholder=placeholder, thread=origin.thread)
-
-    async def _post_placeholder(self, channel: str, thread: str | None) -> str | None:
-        try:
-            posted = await self.client.chat_postMessage(
-                channel=channel, thread_ts=thread, text=messages.PLACEHOLDER
-            )
-        except SLACK_ERRORS as exc:
-            log.error("could not post in Slack channel %s (%s)", channel, _why(exc))
-            return None
-        return str(posted["ts"])
-
-    async def _deliver(
-        self, reply: Reply, channel: str, *, placeholder: str | None = None, thread: str | None = None
-    ) -> None:
-        """Show ``reply``: its first message replaces the placeholder (or is posted in ``thread``, or in the
-        channel), the rest follow in the thread; each is linked to the answer so reactions on it count."""
-        for n, message in enumerate(render_reply(reply)):
-            fields: dict[str, Any] = {"text": message.text, "blocks": message.blocks}
-            try:
-                if n == 0 and placeholder is not None:
-                    ts = await self._update(channel, placeholder, fields)
-                else:
-                    posted = await self.client.chat_postMessage(
-                        channel=channel, thread_ts=thread, unfurl_links=False, unfurl_media=False, **fields
-                    )
-                    ts = str(posted["ts"])
-            except SLACK_ERRORS as exc:
-                log.error("could not post a reply in Slack channel %s (%s)", channel, _why(exc))
-                return
-            thread = thread or ts
-            await self.service.call(self.service.posted, reply, PLATFORM, channel, ts)
-
-    async def _update(self, channel: str, ts: str, fields: dict[str, Any]) -> str:
-        """``chat.update``; if Slack refuses the blocks, the text alone, so the placeholder never stays."""
-        try:
-            await self.client.chat_update(channel=channel, ts=ts, **fields)
-        except SlackApiError as exc:
-            if exc.response.get("error") not in {"invalid_blocks", "invalid_blocks_format", "msg_too_long"}:
-                raise
-            log.warning("Slack refused an answer's blocks (%s); sending text only", exc.response.get("error"))
-            await self.client.chat_update(
-                channel=channel, ts=ts, text=fields["text"][:SECTION_CHARS], blocks=[]
-            )
-        return ts
-
-    async def _ephemeral(self, channel: str, user: str, text: str, thread: str | None = None) -> None:
-        try:
-            await self.client.chat_postEphemeral(
-                channel=channel, user=user, text=to_mrkdwn(text), thread_ts=thread
-            )
-        except SLACK_ERRORS as exc:
-            log.warning("could not post a private reply in Slack (%s)", _why(exc))
-
-    def _line_poster(self, channel: str, first_posted: asyncio.Event | None) -> Callable[[str], None]:
-        """``post`` for the service: called from a worker thread, it hands the line to the event loop and
-        waits until it is posted, so a job's lines arrive in order (and after the "queued" line)."""
-        loop = self._loop
-        assert loop is not None
-
-        async def post(line: str) -> None:
-            if first_posted is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(first_posted.wait(), POST_LINE_TIMEOUT_S)
-            try:
-                await self.client.chat_postMessage(channel=channel, text=to_mrkdwn(line))
-            except SLACK_ERRORS as exc:
-                log.warning("could not post a job update in Slack (%s)", _why(exc))
-
-        def post_line(line: str) -> None:
-            if not self._running or loop.is_closed():
-                log.info("Slack bot stopped; not posting: %s", line)
-                return
-            future = asyncio.run_coroutine_threadsafe(post(line), loop)
-            if threading.get_ident() == self._loop_thread:
-                return  # called on the loop itself: waiting would deadlock
-            try:
-                future.result(POST_LINE_TIMEOUT_S)
-            except Exception:
-                log.exception("could not post a job update in Slack")
-
-        return post_line
-
-    async def _is_admin(self, user: str) -> bool:
-        """A configured admin, or a workspace admin/owner per ``users.info`` (cached; a failure is "no")."""
-        if user in self.admins:
-            return True
-        now = time.monotonic()
-        cached = self._admin_cache.get(user)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        try:
-            info = (await self.client.users_info(user=user))["user"]
-        except SLACK_ERRORS as exc:
-            log.warning("users.info failed (%s); treating the user as no admin", _why(exc))
-            return False
-        is_admin = any(bool(info.get(flag)) for flag in ("is_admin", "is_owner", "is_primary_owner"))
-        self._admin_cache[user] = (is_admin, now + ADMIN_CACHE_S)
-        return is_admin
-
-
-def _why(exc: BaseException) -> str:
-    """Slack's error code, or the kind of network failure, for a log line."""
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error", "?"))
-    return type(exc).__name__
-
-
-def _get(data: Any, *keys: str) -> Any:
-    """``data[k1][k2]…`` or None when any level is missing or not a dict (payloads can be partial)."""
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def _describe(body: dict[str, Any]) -> str:
-    """What a request is, for logs (never its content)."""
-    kind = body.get("type") or ("command" if "command" in body else "request")
-    if kind == "event_callback":
-        return f"event {_get(body, 'event', 'type')}"
-    return str(kind)
+        reply, placeholder = await answer_with_placeholder(
+            self.service.call(self.service.ask, question, origin),
+            lambda: self.poster.placeholder(channel, origin.thread),
+            self.placeholder_after_s,
+        )
+        await self.poster.deliver(reply, channel, placeholder=placeholder, thread=origin.thread)

@@ -137,7 +137,7 @@ def test_commands_admin_checks_jobs_and_status(loop):
     assert loop.worker.run_pending() == 1
     assert posted[0] == "Job #2 (reindex) started." and posted[-1].startswith("Job #2 (reindex) finished:")
     assert loop.jobs.get(2).status == SUCCEEDED
-    status = run("status", False)
+    status = run("status", True)
     assert status.private and "pages" in status.text and "#2 reindex: succeeded" in status.text
     assert run("rollback three", True).text == messages.BAD_VERSION
     assert "no model version 7" in run("rollback 7", True).text

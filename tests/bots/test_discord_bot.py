@@ -6,6 +6,7 @@ feedback and job runs land in a real SQLite database.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from bots.discord_bot import INTENTS, DiscordBot
 from core.settings import load_settings
 from core.tables import FeedbackRecord, JobRunRecord
 from rag.answerer import Answer
+from rag.index import Passage
 from supportloop.app import SupportLoop
 
 pytestmark = pytest.mark.slow  # needs the prepared index
@@ -52,13 +54,15 @@ def fake() -> Iterator[FakeDiscord]:
         yield server
 
 
-def adapter(service: ConversationService, fake: FakeDiscord) -> DiscordBot:
+def adapter(service: ConversationService, fake: FakeDiscord, placeholder_after_s: float = 0.0) -> DiscordBot:
+    """The bot against the fake; by default every answer counts as slow, so the placeholder shows."""
     return DiscordBot(
         service,
         token=fake.token,
         api_url=fake.api_url,
         gateway_url=fake.gateway_url,
         admin_role="supportloop-admin",
+        placeholder_after_s=placeholder_after_s,
         guild_ready_timeout=0.02,
     )
 
@@ -161,6 +165,19 @@ def test_votes_by_button_and_reaction_are_one_vote_that_changes_and_retracts(bot
     assert feedback(loop)[0] == (answer_id, -1, "It ignored my plan", False)
 
 
+def test_a_vote_button_naming_an_impossible_answer_says_the_answer_is_gone(bot, fake, loop):
+    asked = fake.user_message(USER, QUESTION, mention_bot=True)
+    [answer] = answered(fake, asked["id"])
+    answer_id = linked_answer(fake, loop, answer)
+    button = vote_id(answer_id, 1)
+    for impossible in (2**63, 10**30):  # past SQLite's INTEGER, and past any integer a database holds
+        fake.rewrite_button(answer["id"], button, vote_id(impossible, 1))
+        button = vote_id(impossible, 1)
+        clicked = fake.click_button(USER, answer["id"], button)
+        assert ephemeral_text(fake, clicked) == messages.VOTE_GONE
+    assert feedback(loop) == []
+
+
 def test_admin_commands_are_checked_and_queue_jobs(bot, fake, loop):
     refused = fake.slash_command(USER, "supportloop", "retrain")
     assert ephemeral_text(fake, refused) == messages.ADMIN_ONLY.format(command="retrain")
@@ -173,7 +190,11 @@ def test_admin_commands_are_checked_and_queue_jobs(bot, fake, loop):
     with loop.db.session() as session:
         assert [r.kind for r in session.scalars(select(JobRunRecord))] == ["retrain", "retrain"]
     status = ephemeral_text(fake, fake.slash_command(USER, "supportloop", "status"))
-    assert "pages" in status and "retrain: queued" in status
+    assert "**Model:**" in status and "pages" in status  # Discord's bold, not Slack's
+    assert "retrain" not in status and "Feedback" not in status  # nothing internal for non-admins
+    assert " /" not in status  # nor where the model folder is on the server
+    status = ephemeral_text(fake, fake.slash_command(ADMIN, "supportloop", "status"))
+    assert "**Model:**" in status and "retrain: queued" in status and "**Feedback:**" in status
 
 
 def test_reindex_reports_back_in_the_channel(bot, fake, loop):
@@ -214,6 +235,70 @@ def test_a_long_answer_is_split_with_fences_balanced_and_buttons_last(fake, loop
     assert [bool(p["components"]) for p in parts] == [False] * (len(parts) - 1) + [True]
     assert parts[1]["content"].startswith("```bash")
     service.close()
+
+
+class StepsAnswerer:
+    """Quotes a long page of numbered steps the way the extractive answerer does: the steps run together
+    in one quoted line, the page named under the quote and again as the answer's source."""
+
+    page = "http://help.example/sync.html"
+
+    def answer(self, question: str, *, draft: bool = False) -> Answer:
+        steps = " ".join(
+            f"{n}. " + "Open the folder, choose **Sync now**, and wait for the tick. " * 4
+            for n in range(1, 25)
+        )
+        text = f"From the help pages:\n> To sync a folder: {steps}\n— Sync folders ({self.page})"
+        passage = Passage("p1", "text", self.page, "Sync folders", "Steps", 0.9)
+        return Answer(question, text, [self.page], [passage], False, 0.01, 0.01)
+
+
+def test_a_long_multi_step_answer_splits_between_steps_and_names_its_source_once(fake, loop):
+    service = ConversationService(StepsAnswerer(), loop.records, lambda: 0, "key")  # type: ignore[arg-type]
+    with PlatformThread(adapter(service, fake)):
+        asked = fake.user_message(USER, "How do I sync a folder?", mention_bot=True)
+        fake.wait_for(lambda: answered(fake, asked["id"]), 10)
+    parts = [m for m in fake.channel_messages(asked["id"]) if m["author"]["id"] == fake.bot_user_id]
+    service.close()
+    assert len(parts) >= 2 and all(1000 <= len(p["content"]) <= 2000 for p in parts[:-1])
+    assert parts[0]["content"].startswith("From the help pages:\n> To sync a folder:\n> 1. Open")
+    assert all(p["content"].startswith("> ") for p in parts[1:])  # each later part starts at a step
+    lines = "\n".join(p["content"] for p in parts).split("\n")
+    assert [line.split(".")[0] for line in lines[2:]] == [f"> {n}" for n in range(1, 25)]
+    assert "**Sync now**" in parts[0]["content"]  # Discord's bold
+    assert not any(StepsAnswerer.page in p["content"] for p in parts)  # the source only in the embed
+    [embed] = parts[-1]["embeds"]
+    assert embed["description"] == f"1. [Sync folders]({StepsAnswerer.page})"
+
+
+class TimedAnswerer:
+    """Answers after ``delay_s``, to tell a quick answer from a slow one whatever the machine's speed."""
+
+    page = "http://help.example/refunds.html"
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    def answer(self, question: str, *, draft: bool = False) -> Answer:
+        time.sleep(self.delay_s)
+        passage = Passage("p1", "text", self.page, "Refunds", "Refunds", 0.9)
+        return Answer(question, "Refunds are possible within 30 days.", [self.page], [passage], False, 0, 0)
+
+
+@pytest.mark.parametrize(("delay_s", "after_s", "placeholder"), [(0.0, 2.0, False), (1.0, 0.2, True)])
+def test_only_a_slow_answer_gets_a_placeholder_that_is_edited_into_it(
+    fake, loop, delay_s, after_s, placeholder
+):
+    service = ConversationService(TimedAnswerer(delay_s), loop.records, lambda: 0, "key")  # type: ignore[arg-type]
+    with PlatformThread(adapter(service, fake, placeholder_after_s=after_s)):
+        asked = fake.user_message(USER, "How do refunds work?", mention_bot=True)
+        [answer] = answered(fake, asked["id"])
+    service.close()
+    posts = fake.calls_to("POST", f"/channels/{asked['id']}/messages")
+    edits = fake.calls_to("PATCH", f"/channels/{asked['id']}/messages/{{message_id}}")
+    assert len(posts) == 1 and (posts[0].json["content"] == messages.PLACEHOLDER) == placeholder
+    assert len(edits) == (1 if placeholder else 0)
+    assert answer["content"] == "Refunds are possible within 30 days." and answer["components"]
 
 
 def test_a_rate_limited_post_is_retried_and_the_answer_arrives_once(bot, fake, loop):

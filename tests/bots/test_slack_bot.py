@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 import time
@@ -23,8 +24,10 @@ from fakes.slack_api import FakeSlack
 from sqlalchemy import func, select
 
 from bots import messages
-from bots.conversation import ConversationService, reason_id, vote_id
-from bots.slack_bot import SECTION_CHARS, SlackBot, slack_manifest, to_mrkdwn
+from bots.conversation import ConversationService, Reply, Source, reason_id, vote_id
+from bots.slack_bot import SlackBot
+from bots.slack_manifest import slack_manifest
+from bots.slack_render import SECTION_CHARS, render_reply, to_mrkdwn
 from core.errors import SupportLoopError
 from core.settings import load_settings
 from core.tables import AnswerMessageRecord, AnswerRecord, FeedbackRecord, HandledEventRecord, JobRunRecord
@@ -137,6 +140,7 @@ def running(
     *,
     socket_mode: bool = False,
     admins: tuple[str, ...] = (),
+    placeholder_after_s: float = 0.0,  # by default every answer counts as slow: the placeholder shows
 ) -> Iterator[Harness]:
     thread = LoopThread()
 
@@ -149,6 +153,7 @@ def running(
             api_url=slack.api_url,
             admins=admins,
             port=0,
+            placeholder_after_s=placeholder_after_s,
         )
 
     bot = thread.run(make())
@@ -382,6 +387,55 @@ def test_a_long_answer_is_split_with_buttons_on_the_last_message(app: SupportLoo
     assert _actions(shown[1])[0]["elements"][0]["action_id"] == vote_id(record.id, 1)
 
 
+def test_a_multi_step_answer_renders_as_mrkdwn_with_its_steps_on_lines_and_its_source_once() -> None:
+    page = "https://help.example.com/reset.html"
+    steps = " ".join(f"{n}. Open **Settings** & choose <Reset>." for n in range(1, 6))
+    text = f"From the help pages:\n> To reset: {steps}\n— Reset your password ({page})"
+    reply = Reply(text, "answer", 3, (Source("Reset your password", page),))
+    [message] = render_reply(reply)
+    [section] = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
+    assert section.split("\n")[:3] == [
+        "From the help pages:",
+        "&gt; To reset:",
+        "&gt; 1. Open *Settings* &amp; choose &lt;Reset&gt;.",
+    ]
+    assert len(section.split("\n")) == 7 and page not in section
+    [context] = [b for b in message.blocks if b["type"] == "context"]
+    assert context["elements"][0]["text"] == f"*Sources:* <{page}|Reset your password>"
+
+
+class TimedAnswerer:
+    """Answers after ``delay_s``, to tell a quick answer from a slow one whatever the machine's speed."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    def answer(self, question: str, *, draft: bool = False) -> Answer:
+        time.sleep(self.delay_s)
+        page = "https://help.example.com/refunds.html"
+        passage = Passage("p1", "text", page, "Refunds", "Refunds", 0.9)
+        return Answer(question, "Refunds are possible within 30 days.", [page], [passage], False, 0, 0)
+
+
+@pytest.mark.parametrize(("delay_s", "after_s", "placeholder"), [(0.0, 2.0, False), (1.0, 0.2, True)])
+def test_only_a_slow_answer_gets_a_placeholder_that_is_updated_into_it(
+    app: SupportLoop, slack: FakeSlack, delay_s: float, after_s: float, placeholder: bool
+) -> None:
+    service = ConversationService(TimedAnswerer(delay_s), app.records, lambda: None, "key")  # type: ignore[arg-type]
+    try:
+        with running(service, slack, app, placeholder_after_s=after_s) as harness:
+            question = mention("How do refunds work?")
+            harness.event(question)
+            [answer] = harness.answered()
+    finally:
+        service.close()
+    posts = slack.calls_to("chat.postMessage")
+    assert len(posts) == 1 and posts[0]["thread_ts"] == question["ts"]
+    assert (posts[0]["text"] == messages.PLACEHOLDER) == placeholder
+    assert len(slack.calls_to("chat.update")) == (1 if placeholder else 0)
+    assert answer["text"] == "Refunds are possible within 30 days." and answer["thread_ts"] == question["ts"]
+
+
 # --------------------------------------------------------------------- feedback
 
 
@@ -409,6 +463,17 @@ def test_votes_by_button_and_reaction_count_once_change_and_retract(bot: Harness
     bot.event(reaction(answer, "+1", user="UOTHER"))
     wait_for(lambda: len(feedback(bot)) == 2)
     assert feedback(bot)[1] == (record.id, 1, None, False)
+
+
+def test_a_vote_button_naming_an_impossible_answer_says_the_answer_is_gone(bot: Harness) -> None:
+    bot.event(mention(REFUND))
+    [answer] = bot.answered()
+    for answer_id in (2**63, 10**30):  # past SQLite's INTEGER, and past any integer a database holds
+        assert bot.interact(click(answer, answer_id, -1)) == 200
+    wait_for(lambda: len(bot.slack.ephemerals) == 2)
+    assert [e["text"] for e in bot.slack.ephemerals] == [messages.VOTE_GONE] * 2
+    bot.settle()
+    assert feedback(bot) == [] and not bot.slack.views  # no vote, and no "what was wrong?" modal
 
 
 def test_a_thumbs_down_button_opens_the_reason_modal_and_stores_the_reason(bot: Harness) -> None:
@@ -487,10 +552,16 @@ def test_status_and_help_answer_privately(bot: Harness) -> None:
     bot.interact(click(answer, record.id, 1))
     wait_for(lambda: bot.count(FeedbackRecord))
 
-    status, body = bot.command("status")
+    status, body = bot.command("status")  # anyone: the essentials, nothing internal
     assert status == 200
-    assert "*Model:*" in body["text"] and "*Index:*" in body["text"]
-    assert "*Feedback:* 1 answers, 1 👍, 0 👎" in body["text"]
+    assert "*Model:*" in body["text"] and "*Index:*" in body["text"] and "**" not in body["text"]
+    assert "Feedback" not in body["text"] and "Recent jobs" not in body["text"]
+    assert "127.0.0.1" not in body["text"] and "HTTP" not in body["text"]
+    assert " /" not in body["text"]  # nor where the model folder is on the server
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    status, body = bot.command("status", user="UADMIN")  # a workspace admin: the details too
+    assert status == 200 and "**" not in body["text"]
+    assert "*Feedback:* 1 answers, 1 👍, 0 👎" in body["text"] and "*Recent jobs:*" in body["text"]
     assert body.get("response_type", "ephemeral") == "ephemeral"
     _, body = bot.command("")
     assert "/supportloop ask &lt;question&gt;" in body["text"]  # Slack's control characters escaped
@@ -525,6 +596,34 @@ def test_bad_signatures_and_stale_timestamps_are_rejected(bot: Harness) -> None:
     bot.settle()
     assert bot.count(AnswerRecord) == bot.count(HandledEventRecord) == 0
     assert not bot.slack.calls_to("chat.postMessage")
+
+
+def test_the_signature_is_checked_before_the_body_is_read(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unsigned garbage is a 401 with one short log line, never a 500 and a traceback; a signed body
+    that is not JSON or a form is a 400; and the bot keeps answering."""
+    garbage = "{not json at all"
+    stale = int(time.time()) - 6 * 60
+    with caplog.at_level(logging.INFO):
+        for _ in range(5):
+            assert bot.slack.post_raw(bot.url, garbage, signing_secret=None)[0] == 401
+        assert bot.slack.post_raw(bot.url, garbage, signing_secret="someone-else")[0] == 401
+        assert bot.slack.post_raw(bot.url, garbage, signing_secret=SECRET, timestamp=stale)[0] == 401
+        assert bot.slack.post_raw(bot.url, b"\xff\xfe{", signing_secret=None)[0] == 401
+        assert bot.slack.post_raw(bot.url, garbage, signing_secret=SECRET)[0] == 400
+        assert bot.slack.post_raw(bot.url, "[1, 2]", signing_secret=SECRET)[0] == 400
+        form = "application/x-www-form-urlencoded"
+        assert (
+            bot.slack.post_raw(bot.url, "payload=%7Bnope", signing_secret=SECRET, content_type=form)[0] == 400
+        )
+        bot.event(mention(REFUND))
+        bot.answered()
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [r for r in records if r.exc_info or "Traceback" in r.getMessage()]
+    rejected = [r for r in records if "signature" in r.getMessage()]
+    assert len(rejected) == 1 and len(rejected[0].getMessage()) < 120
+    assert bot.count(AnswerRecord) == 1
 
 
 def test_malformed_and_unknown_events_are_acknowledged_and_the_bot_keeps_answering(bot: Harness) -> None:
@@ -566,7 +665,7 @@ def test_socket_mode_answers_dedupes_replays_and_acks_commands(app: SupportLoop,
         command = {
             "command": "/supportloop",
             "text": "status",
-            "user_id": "UPLAIN",
+            "user_id": "UADMIN",
             "channel_id": "C1",
             "team_id": "T1",
             "api_app_id": "A1",

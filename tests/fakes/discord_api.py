@@ -455,6 +455,15 @@ class FakeDiscord(ServerThread):
         self._push("INTERACTION_CREATE", event)
         return interaction.id
 
+    def rewrite_button(self, message_id: str, custom_id: str, new_custom_id: str) -> None:
+        """Give a button on a stored message another custom id, as a message posted by another
+        deployment (another database) or crafted by hand can carry ids this bot never issued."""
+        with self._lock:
+            button = _find_component(self._messages[message_id].get("components", []), custom_id)
+            if button is None:
+                raise ValueError(f"message {message_id} has no button {custom_id!r}")
+            button["custom_id"] = new_custom_id
+
     def click_button(self, user_id: str, message: Payload | str, custom_id: str) -> str:
         """A user clicks a button on a message (dict or id); returns the interaction id.
 

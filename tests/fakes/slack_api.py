@@ -430,6 +430,22 @@ class FakeSlack(ServerThread):
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         return _signed_post(url, body, headers, signing_secret, timestamp, bad_signature)
 
+    def post_raw(
+        self,
+        url: str,
+        body: str | bytes,
+        *,
+        signing_secret: str | None,
+        content_type: str = "application/json",
+        timestamp: int | None = None,
+    ) -> tuple[int, str]:
+        """POST any body, as an attacker or a broken proxy might: signed like Slack, or unsigned (None)."""
+        if signing_secret is None:
+            response = httpx.post(url, content=body, headers={"Content-Type": content_type}, timeout=10)
+            return response.status_code, response.text
+        text = body.decode() if isinstance(body, bytes) else body
+        return _signed_post(url, text, {"Content-Type": content_type}, signing_secret, timestamp, False)
+
 
 # --------------------------------------------------------------------- module helpers
 
