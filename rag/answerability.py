@@ -5,11 +5,13 @@ company's stock, a discount that doesn't exist. They share most of their words w
 cosine threshold either declines real questions or answers these with unrelated quotes. The decision
 here is a logistic model over what the ranking saw (``features``):
 
-- the cross-encoder's best score and the score of the top-ranked passage: it reads question and
-  passage together, so "reset my Twitter password" scores low against Mastodon's password page;
+- the cross-encoder's scores (best, second, mean of three, and how far the best stands out): it reads
+  question and passage together;
 - the best cosine of the dense search;
-- the share of the question's words that the index has never seen ("Bluesky", "Patreon"), and the share
-  that the best passages don't contain.
+- the question's words the best passages don't contain, weighed by rarity, and the share the index has
+  never seen ("Bluesky", "Patreon");
+- whether a name in the question ("Twitter", "Zapier", "iPhone") is missing from the best passages:
+  near-domain questions about another company's product share every other word with a real page.
 
 Its weights and threshold are fitted by ``training.answerability`` on the dev questions of both help
 centers (in scope against near-domain out of scope) and stored in ``rag/data/answerability.json``; the
@@ -21,36 +23,60 @@ can move it knowingly.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from rag.bm25 import BM25
 from rag.ranking import Ranking
 from rag.text import terms
 
 WEIGHTS = Path(__file__).parent / "data" / "answerability.json"
-FEATURES = ("ce_max", "ce_top", "cos_max", "unknown_words", "missing_words")
+FEATURES = (
+    "ce_max",
+    "ce_second",
+    "ce_top3_mean",
+    "ce_gap",
+    "cos_max",
+    "rarest_missing",
+    "rare_missing_share",
+    "unknown_words",
+    "names_missing",
+)
 TOP_PASSAGES = 3
+NAME = re.compile(r"\b(?:[A-Z][A-Za-z0-9]+|[A-Z]{2,})\b")
 
 
-def features(ranking: Ranking, vocabulary: Collection[str]) -> np.ndarray:
-    """The model's inputs for one ranked question, in ``FEATURES`` order."""
-    asked = set(terms(ranking.question))
-    ranked = ranking.ranked
-    if not ranked:
-        return np.array([-12.0, -12.0, 0.0, 1.0, 1.0], dtype=np.float32)
-    top = ranked[:TOP_PASSAGES]
+def features(ranking: Ranking, bm25: BM25) -> np.ndarray:
+    """The model's inputs for one ranked question, in ``FEATURES`` order.
+
+    "Missing" words are question words that the three passages the cross-encoder likes best don't
+    contain, weighed by how rare they are in the index (idf): a missing "patreon" says more than a
+    missing "account". Names are capitalised words after the first ("Twitter", "Zapier", "iOS").
+    """
+    if not ranking.ranked:
+        return np.array([-12.0, -12.0, -12.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0], dtype=np.float32)
+    scores = np.sort(np.array([r.cross_encoder for r in ranking.ranked]))[::-1]
+    top = sorted(ranking.ranked, key=lambda r: -r.cross_encoder)[:TOP_PASSAGES]
     seen = {w for r in top for w in terms(r.passage.text)}
-    n = max(len(asked), 1)
+    asked = set(terms(ranking.question))
+    rarity = {w: bm25.word_idf(w) for w in asked}
+    missing = [rarity[w] for w in asked if w not in seen]
+    text = " ".join(r.passage.text for r in top).lower()
+    names = [m.group(0) for m in NAME.finditer(ranking.question) if m.start() > 0 and m.group(0) != "I"]
     return np.array(
         [
-            max(r.cross_encoder for r in ranked),
-            ranked[0].cross_encoder,
-            max(r.passage.score for r in ranked),
-            sum(w not in vocabulary for w in asked) / n,
-            sum(w not in seen for w in asked) / n,
+            scores[0],
+            scores[1] if len(scores) > 1 else -12.0,
+            scores[:TOP_PASSAGES].mean(),
+            scores[0] - float(np.median(scores)),
+            max(r.passage.score for r in ranking.ranked),
+            max(missing, default=0.0) / bm25.rarest,
+            sum(missing) / max(sum(rarity.values()), 1e-6),
+            sum(w not in bm25.vocabulary for w in asked) / max(len(asked), 1),
+            float(any(name.lower() not in text for name in names)),
         ],
         dtype=np.float32,
     )
@@ -79,6 +105,6 @@ class AnswerabilityModel:
         logit = float(((x - self.mean) / self.scale) @ self.coef) + self.intercept
         return float(1.0 / (1.0 + np.exp(-logit)))
 
-    def judge(self, ranking: Ranking, vocabulary: Collection[str]) -> Verdict:
-        p = self.probability(features(ranking, vocabulary))
+    def judge(self, ranking: Ranking, bm25: BM25) -> Verdict:
+        p = self.probability(features(ranking, bm25))
         return Verdict(p >= self.threshold, p)

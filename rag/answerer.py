@@ -122,7 +122,7 @@ class Answerer:
         if not asked:
             return Answer(question, NO_QUESTION, [], [], True, time.perf_counter() - started, 0.0)
         ranking = self.rank(asked)
-        verdict = self.answerability.judge(ranking, self.index.lexical().bm25.vocabulary)
+        verdict = self.answerability.judge(ranking, self.index.lexical().bm25)
         retrieved = time.perf_counter()
         if not verdict.answerable:
             text = DECLINE + ", ".join(ranking.pages()[: self.max_citations])

@@ -38,6 +38,8 @@ class BM25:
         n_docs = max(len(texts), 1)
         df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=len(vocabulary))
         idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        self.idf = idf
+        self.rarest = float(np.log(1.0 + (n_docs + 0.5) / 0.5))  # the idf a word the index lacks would have
         average = max(float(lengths.mean()), 1.0) if len(texts) else 1.0
         norm = k1 * (1 - b + b * lengths / average)
         tf = tf.tocoo()
@@ -59,3 +61,8 @@ class BM25:
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best])]
         return [(self.ids[i], float(scores[i])) for i in best]
+
+    def word_idf(self, word: str) -> float:
+        """How rare a (stemmed) word is in the index; a word it has never seen is rarest of all."""
+        column = self.vocabulary.get(word)
+        return self.rarest if column is None else float(self.idf[column])
