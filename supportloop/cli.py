@@ -16,6 +16,7 @@ import logging  # noqa: E402  (the environment above must be set before any mode
 import sys  # noqa: E402
 
 import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
 
 from core.errors import SupportLoopError  # noqa: E402
 from core.settings import ENV_PREFIX  # noqa: E402
@@ -41,21 +42,26 @@ for commands in COMMANDS:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (tests call this in-process)."""
+    """Run the CLI and return its exit code (tests call this in-process).
+
+    Typer itself reports what it parses: a mistyped command or option, or a stray argument, prints
+    the usage and exits 2, as any command line does. Everything else ends here in one line.
+    """
     try:
-        app(args=argv, prog_name="supportloop", standalone_mode=False)
+        app(args=argv, prog_name="supportloop", standalone_mode=True)
+    except SystemExit as exc:  # typer's own ending: --help, usage errors, typer.Exit
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except SupportLoopError as exc:
         log.info("command failed", exc_info=True)
-        err.print(f"[red]Error:[/] {exc}")
+        err.print(f"[red]Error:[/] {escape(str(exc))}")
         return exc.exit_code
-    except typer.Exit as exc:
-        return exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         err.print("Aborted.")
         return 130
     except Exception as exc:
         log.exception("unexpected error")
-        err.print(f"[red]Unexpected error:[/] {type(exc).__name__}: {exc}. Details are in the log file.")
+        problem = f"{type(exc).__name__}: {escape(str(exc))}"
+        err.print(f"[red]Unexpected error:[/] {problem}. Details are in the log file.")
         return 1
     return 0
 

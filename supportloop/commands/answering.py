@@ -38,6 +38,8 @@ def ask(
         raise SupportLoopError(
             'Give either a question or --file QUESTIONS.jsonl, e.g. supportloop ask "How do I…?"'
         )
+    if question is not None and not question.strip():
+        raise SupportLoopError('The question is empty: ask something, e.g. supportloop ask "How do I…?"')
     if out_file is not None and file is None:
         raise SupportLoopError("--out needs --file.")
     from bots.console import print_reply
