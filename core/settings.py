@@ -8,6 +8,8 @@ generated from the ``description`` of each field (``supportloop settings``), so 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal, get_origin
 
@@ -344,6 +346,43 @@ def is_secret(name: str) -> bool:
     return name.endswith(("key", "token", "secret"))
 
 
+MASK = "***"
+# user:password@ (or a bare token@) after a scheme, and key=value query parameters that name a secret
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][\w+.-]*://)(?P<user>[^\s/?#@:]*)(?::[^\s@]*)?@")
+_SECRET_PARAMETER = re.compile(
+    r"(?i)(?P<name>[?&;][\w.-]*(?:password|passwd|pwd|secret|token|key)[\w.-]*=)[^&;#\s]+"
+)
+
+
+def mask(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` as it may be shown: every credential inside a URL, and each of ``secrets``, replaced.
+
+    ``postgresql://user:pass@db/x`` shows as ``postgresql://user:***@db/x``; a bare ``token@host``
+    as ``***@host``. Settings, status and error messages all pass through here, so a password typed
+    into any URL setting is never printed.
+    """
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+
+    def userinfo(match: re.Match[str]) -> str:
+        bare = match.group(0).endswith(f"{match['user']}@")  # no colon: the whole userinfo is a token
+        return f"{match['scheme']}{MASK}@" if bare else f"{match['scheme']}{match['user']}:{MASK}@"
+
+    text = _URL_USERINFO.sub(userinfo, text)
+    return _SECRET_PARAMETER.sub(lambda m: m["name"] + MASK, text)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The secret settings' values, for ``mask`` to hide wherever they turn up (a public default is no
+    secret: the default hash key is the word "supportloop")."""
+    values = (
+        getattr(settings, name)
+        for name, field in Settings.model_fields.items()
+        if is_secret(name) and getattr(settings, name) != field.default
+    )
+    return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
+
+
 def parse_list(text: str) -> list[str]:
     """A list setting's value: ``a, b`` or the JSON list ``["a", "b"]``.
 
@@ -380,7 +419,7 @@ def _describe(exc: ValidationError) -> str:
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "?"
         value = err.get("input")
-        shown = "" if isinstance(value, dict) or is_secret(field) else f"={value!r}"
+        shown = "" if isinstance(value, dict) or is_secret(field) else f"={mask(repr(value))}"
         name = field.upper() if field.upper().startswith(ENV_PREFIX) else ENV_PREFIX + field.upper()
         problems.append(f"{name}{shown}: {err['msg']}")
     return "Invalid setting " + "; ".join(problems)

@@ -19,7 +19,7 @@ import typer  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
 from core.errors import SupportLoopError  # noqa: E402
-from core.settings import ENV_PREFIX  # noqa: E402
+from core.settings import ENV_PREFIX, load_settings, mask, secret_values  # noqa: E402
 from supportloop.commands import admin, answering, indexing, learning, serving  # noqa: E402
 from supportloop.commands.common import err  # noqa: E402
 
@@ -53,17 +53,26 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except SupportLoopError as exc:
         log.info("command failed", exc_info=True)
-        err.print(f"[red]Error:[/] {escape(str(exc))}")
+        err.print(f"[red]Error:[/] {_shown(exc)}")
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("Aborted.")
         return 130
     except Exception as exc:
         log.exception("unexpected error")
-        problem = f"{type(exc).__name__}: {escape(str(exc))}"
+        problem = f"{type(exc).__name__}: {_shown(exc)}"
         err.print(f"[red]Unexpected error:[/] {problem}. Details are in the log file.")
         return 1
     return 0
+
+
+def _shown(exc: Exception) -> str:
+    """An error message as it may be printed: credentials in URLs and the secret settings masked."""
+    try:
+        secrets = secret_values(load_settings())
+    except SupportLoopError:  # the settings are what is wrong; their message masks itself
+        secrets = []
+    return escape(mask(str(exc), secrets))
 
 
 def entry() -> None:
