@@ -20,7 +20,7 @@ from rich.markup import escape  # noqa: E402
 
 from core.errors import SupportLoopError  # noqa: E402
 from core.settings import ENV_PREFIX, load_settings, mask, secret_values  # noqa: E402
-from supportloop.commands import admin, answering, indexing, learning, serving  # noqa: E402
+from supportloop.commands import admin, answering, indexing, learning, serving, votes  # noqa: E402
 from supportloop.commands.common import err  # noqa: E402
 
 log = logging.getLogger("supportloop.cli")
@@ -35,8 +35,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each topic's commands, in the order --help lists them.
-COMMANDS: list[typer.Typer] = [indexing.app, answering.app, serving.app, learning.app, admin.app]
+# Each topic's commands, in the order --help lists them; a Typer with a name is a group (`votes import`).
+COMMANDS: list[typer.Typer] = [indexing.app, answering.app, serving.app, learning.app, votes.app, admin.app]
 for commands in COMMANDS:
     app.add_typer(commands)
 

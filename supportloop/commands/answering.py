@@ -12,7 +12,16 @@ from urllib.parse import urlsplit
 import typer
 
 from core.errors import SupportLoopError
-from supportloop.commands.common import err, fmt, ingest_summary, load_model, open_app, out, write_atomically
+from supportloop.commands.common import (
+    err,
+    fmt,
+    ingest_summary,
+    load_model,
+    numbered_lines,
+    open_app,
+    out,
+    write_atomically,
+)
 
 if TYPE_CHECKING:
     from bots.conversation import Reply
@@ -193,14 +202,8 @@ def _reply_json(reply: Reply, item_id: Any = None) -> dict[str, Any]:
 
 def _read_questions(path: Path) -> list[dict[str, Any]]:
     """Parse and check the whole batch file before any work starts."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SupportLoopError(f"Cannot read {path}: {exc}.") from exc
     items = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(path):
         try:
             item = json.loads(line)
         except json.JSONDecodeError:

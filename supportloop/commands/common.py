@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from core.errors import IndexEmptyError
+from core.errors import IndexEmptyError, SupportLoopError
 from core.settings import load_settings
 from supportloop.logs import setup_logging
 
@@ -79,3 +79,12 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def numbered_lines(path: Path) -> list[tuple[int, str]]:
+    """The non-blank lines of a JSON-lines input file with their line numbers, for errors to cite."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SupportLoopError(f"Cannot read {path}: {exc}.") from exc
+    return [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
