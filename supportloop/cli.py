@@ -2,8 +2,8 @@
 
 Every command loads the settings itself (so ``--help`` works even with a bad setting), turns a
 ``SupportLoopError`` into one line on stderr and a non-zero exit, and logs tracebacks to the log file.
-A new command is a module under ``supportloop/commands/`` with its own ``app = typer.Typer()`` plus one
-line in ``COMMANDS`` below.
+A new command is a module under ``supportloop/commands/`` with its own ``app = typer.Typer()`` plus its
+name in ``COMMANDS`` below.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from supportloop.logs import quiet_environment
 
 quiet_environment()
 
-import logging  # noqa: E402  (the environment above must be set before any model library loads)
+import importlib  # noqa: E402  (the environment above must be set before any model library loads)
+import logging  # noqa: E402
 import sys  # noqa: E402
 
 import typer  # noqa: E402
@@ -20,7 +21,6 @@ from rich.markup import escape  # noqa: E402
 
 from core.errors import SupportLoopError  # noqa: E402
 from core.settings import ENV_PREFIX, load_settings, mask, secret_values  # noqa: E402
-from supportloop.commands import admin, answering, indexing, learning, serving, votes  # noqa: E402
 from supportloop.commands.common import err  # noqa: E402
 
 log = logging.getLogger("supportloop.cli")
@@ -35,10 +35,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each topic's commands, in the order --help lists them; a Typer with a name is a group (`votes import`).
-COMMANDS: list[typer.Typer] = [indexing.app, answering.app, serving.app, learning.app, votes.app, admin.app]
-for commands in COMMANDS:
-    app.add_typer(commands)
+# The modules under supportloop/commands, in the order --help lists their commands. Each has an
+# ``app = typer.Typer()``; one with a name is a group of subcommands (``votes import``).
+COMMANDS = ["indexing", "answering", "serving", "learning", "votes", "admin"]
+for module in COMMANDS:
+    app.add_typer(importlib.import_module(f"supportloop.commands.{module}").app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from core.errors import IndexEmptyError, SupportLoopError
-from core.settings import load_settings
+from core.settings import load_settings, mask
 from supportloop.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def load_model(loop: SupportLoop, *, recording: bool = True, require_index: bool
 
 def ingest_summary(report: IngestReport, where: str) -> str:
     return (
-        f"Indexed {report.pages} pages from {where}: {report.changed} new or changed "
+        f"Indexed {report.pages} pages from {mask(where)}: {report.changed} new or changed "
         f"({report.chunks} chunks embedded), {report.unchanged} unchanged, {report.removed} removed, "
         f"{report.skipped} skipped, {report.failed} failed."
     )
