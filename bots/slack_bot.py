@@ -56,7 +56,6 @@ from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
 from bots.slack_admins import SlackAdmins
 from bots.slack_connect import checked_call, open_socket_mode
 from bots.slack_http import EVENTS_PATH, SlackHttpEndpoint
-from bots.slack_manifest import slack_manifest as slack_manifest  # the CLI imports it from here
 from bots.slack_payloads import describe, get, incoming_message
 from bots.slack_posting import PLATFORM, SLACK_ERRORS, SlackPoster, why
 from bots.slack_render import REASON_ACTION, REASON_BLOCK, reason_view, to_mrkdwn

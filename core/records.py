@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -14,10 +15,23 @@ from core.database import Database
 from core.errors import SupportLoopError
 from core.tables import AnswerMessageRecord, AnswerRecord, FeedbackRecord, HandledEventRecord
 
+MAX_ID = 2**63 - 1  # the largest integer a database column holds; larger ids name no answer
+ID_BATCH = 500  # ids per IN (…) query, well under every database's limit on parameters
+
 
 def hash_user(platform: str, user_id: str, key: str) -> str:
     """A keyed hash of a platform user id: votes stay one per person without storing who they are."""
     return hmac.new(key.encode(), f"{platform}:{user_id}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class ImportedVote:
+    """A vote read from a file (``supportloop votes import``), its user already hashed."""
+
+    answer_id: int
+    user_hash: str
+    vote: int
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +177,54 @@ class Records:
                 session.rollback()
                 return False
             return True
+
+    def missing_answers(self, answer_ids: Iterable[int]) -> set[int]:
+        """Those of ``answer_ids`` that no stored answer has (ids beyond the database's integers included)."""
+        wanted = set(answer_ids)
+        found: set[int] = set()
+        storable = sorted(i for i in wanted if 0 < i <= MAX_ID)
+        with self.db.session() as session:
+            for start in range(0, len(storable), ID_BATCH):
+                batch = storable[start : start + ID_BATCH]
+                found.update(session.scalars(select(AnswerRecord.id).where(AnswerRecord.id.in_(batch))))
+        return wanted - found
+
+    def import_votes(self, votes: Sequence[ImportedVote]) -> tuple[int, int]:
+        """Store votes from a file in one transaction, as platform votes are stored: one per user and
+        answer, a later vote replacing an earlier one (in the file or in the database). Returns how many
+        were added and how many replaced a stored vote."""
+        latest = {(v.answer_id, v.user_hash): v for v in votes}  # the file's own later votes win
+        added = replaced = 0
+        with self.db.session() as session, session.begin():
+            stored: dict[tuple[int, str], FeedbackRecord] = {}
+            answer_ids = sorted({answer_id for answer_id, _ in latest})
+            for start in range(0, len(answer_ids), ID_BATCH):
+                query = select(FeedbackRecord).where(
+                    FeedbackRecord.answer_id.in_(answer_ids[start : start + ID_BATCH])
+                )
+                stored.update({(r.answer_id, r.user_hash): r for r in session.scalars(query)})
+            for key, v in latest.items():
+                record = stored.get(key)
+                if record is None:
+                    record = FeedbackRecord(answer_id=v.answer_id, user_hash=v.user_hash)
+                    session.add(record)
+                    added += 1
+                else:
+                    replaced += 1
+                record.vote, record.reason, record.retracted = v.vote, v.reason, False
+                record.simulated, record.source = False, "import"
+        return added, replaced
+
+    def export_votes(self) -> list[dict[str, object]]:
+        """Every standing vote, oldest first, with its hashed user and where it came from."""
+        with self.db.session() as session:
+            standing = FeedbackRecord.retracted.is_(False)
+            query = select(FeedbackRecord).where(standing).order_by(FeedbackRecord.id)
+            return [
+                {"answer_id": r.answer_id, "user": r.user_hash, "vote": r.vote, "source": r.source}
+                | ({"reason": r.reason} if r.reason else {})
+                for r in session.scalars(query)
+            ]
 
     def counts(self) -> Counts:
         with self.db.session() as session:

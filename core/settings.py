@@ -7,11 +7,15 @@ generated from the ``description`` of each field (``supportloop settings``), so 
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_origin
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from core.errors import ConfigError
 
@@ -296,11 +300,31 @@ class Settings(BaseSettings):
         "line, in the file and on stderr at the log level (for container log collectors).",
     )
 
-    @field_validator("crawl_hosts", "crawl_path_prefixes", "slack_admins", mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+    def _lists(cls, value: object, info: ValidationInfo) -> object:
+        """Every list setting is read the same way: comma-separated, or a JSON list (see ``parse_list``)."""
+        field = cls.model_fields[info.field_name or ""]
+        if isinstance(value, str) and get_origin(field.annotation) is list:
+            return parse_list(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        """Refuse a URL SQLAlchemy cannot use now, rather than when the database is first opened."""
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(value).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            raise ValueError(
+                f"not a database URL SQLAlchemy can use ({exc}); "
+                "e.g. postgresql+psycopg://user:password@host/db or sqlite:////path/db.sqlite"
+            ) from exc
         return value
 
     @field_validator("retrain_cron", "audit_cron", "reindex_cron")
@@ -337,12 +361,72 @@ def is_secret(name: str) -> bool:
     return name.endswith(("key", "token", "secret"))
 
 
+MASK = "***"
+# user:password@ (or a bare token@) after a scheme, and key=value query parameters that name a secret
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][\w+.-]*://)(?P<user>[^\s/?#@:]*)(?::[^\s@]*)?@")
+_SECRET_PARAMETER = re.compile(
+    r"(?i)(?P<name>[?&;][\w.-]*(?:password|passwd|pwd|secret|token|key)[\w.-]*=)[^&;#\s]+"
+)
+
+
+def mask(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` as it may be shown: every credential inside a URL, and each of ``secrets``, replaced.
+
+    ``postgresql://user:pass@db/x`` shows as ``postgresql://user:***@db/x``; a bare ``token@host``
+    as ``***@host``. Settings, status and error messages all pass through here, so a password typed
+    into any URL setting is never printed.
+    """
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+
+    def userinfo(match: re.Match[str]) -> str:
+        bare = match.group(0).endswith(f"{match['user']}@")  # no colon: the whole userinfo is a token
+        return f"{match['scheme']}{MASK}@" if bare else f"{match['scheme']}{match['user']}:{MASK}@"
+
+    text = _URL_USERINFO.sub(userinfo, text)
+    return _SECRET_PARAMETER.sub(lambda m: m["name"] + MASK, text)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The secret settings' values, for ``mask`` to hide wherever they turn up (a public default is no
+    secret: the default hash key is the word "supportloop")."""
+    values = (
+        getattr(settings, name)
+        for name, field in Settings.model_fields.items()
+        if is_secret(name) and getattr(settings, name) != field.default
+    )
+    return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
+
+
+def parse_list(text: str) -> list[str]:
+    """A list setting's value: ``a, b`` or the JSON list ``["a", "b"]``.
+
+    Brackets or quotes anywhere else mean a list that went wrong (``["x"`` is not the id ``["x"``), so
+    they are refused rather than taken literally.
+    """
+    problem = 'not a list: write comma-separated values (a,b) or a JSON list (["a", "b"])'
+    if text.strip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError(problem) from None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise ValueError(problem)
+        return [item.strip() for item in items if item.strip()]
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if any(char in item for item in items for char in "[]\"'"):
+        raise ValueError(problem)
+    return items
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning a validation failure into a one-line ``ConfigError``."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from exc
+    except SettingsError as exc:  # a value pydantic-settings could not even decode
+        raise ConfigError(f"Invalid setting: {exc}") from exc
 
 
 def _describe(exc: ValidationError) -> str:
@@ -350,7 +434,7 @@ def _describe(exc: ValidationError) -> str:
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "?"
         value = err.get("input")
-        shown = "" if isinstance(value, dict) or is_secret(field) else f"={value!r}"
+        shown = "" if isinstance(value, dict) or is_secret(field) else f"={mask(repr(value))}"
         name = field.upper() if field.upper().startswith(ENV_PREFIX) else ENV_PREFIX + field.upper()
         problems.append(f"{name}{shown}: {err['msg']}")
     return "Invalid setting " + "; ".join(problems)

@@ -12,22 +12,20 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from bots.conversation import ConversationService, RateLimit
-from core.batching import BatchingGenerator
 from core.database import Database, open_database
-from core.embedder import LazyEmbeddings
 from core.jobs import JobQueue, JobWorker, RunWatcher
-from core.llm import ChatBackend, Conversation, TransformersChatBackend
-from core.openai_compat import OpenAICompatibleBackend
 from core.records import Records
 from core.registry import ModelRegistry, ModelVersion
 from core.settings import Settings
 from rag.answerer import Answerer, assemble
-from rag.index import HelpIndex, chroma_client
 from supportloop.job_kinds import audit_job, reindex_job, retrain_job, score_answers
 from supportloop.operations import AdminService
-from supportloop.scheduler import collect_job
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch, Chroma and the embedder load with the part that needs them, not on import
+    from core.batching import BatchingGenerator
+    from core.embedder import LazyEmbeddings
+    from core.llm import Conversation
+    from rag.index import HelpIndex
     from supportloop.leader import Leader
 
 log = logging.getLogger(__name__)
@@ -57,10 +55,14 @@ class SupportLoop:
 
     @cached_property
     def embeddings(self) -> LazyEmbeddings:
+        from core.embedder import LazyEmbeddings
+
         return LazyEmbeddings(self.settings.embed_batch_size)
 
     @cached_property
     def index(self) -> HelpIndex:
+        from rag.index import HelpIndex, chroma_client
+
         s = self.settings
         client = chroma_client(s.chroma_dir, s.chroma_url)
         return HelpIndex(client, s.collection_name, self.embeddings, s.embed_batch_size)
@@ -80,6 +82,10 @@ class SupportLoop:
 
     @cached_property
     def generator(self) -> BatchingGenerator:
+        from core.batching import BatchingGenerator
+        from core.llm import ChatBackend, TransformersChatBackend
+        from core.openai_compat import OpenAICompatibleBackend
+
         s = self.settings
         backend: ChatBackend
         if s.llm_url:
@@ -130,6 +136,8 @@ class SupportLoop:
     @cached_property
     def worker(self) -> JobWorker:
         """Runs queued jobs; started by ``serve`` (and by tests), not by one-shot commands."""
+        from supportloop.scheduler import collect_job
+
         jobs = {
             "reindex": reindex_job(self),
             "collect": collect_job(self.db, self.settings, lambda: score_answers(self)),

@@ -21,7 +21,9 @@ def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess:
     """Run the installed ``supportloop`` command in a subprocess, under the network guard."""
-    full_env = {**os.environ, "PYTHONPATH": str(GUARD_DIR), **(env or {})}
+    # The guard first; a PYTHONPATH already set (a checkout other than the installed one) is kept.
+    python_path = os.pathsep.join(filter(None, [str(GUARD_DIR), os.environ.get("PYTHONPATH")]))
+    full_env = {**os.environ, "PYTHONPATH": python_path, **(env or {})}
     return subprocess.run(
         [str(Path(sys.executable).parent / "supportloop"), *args],
         capture_output=True,

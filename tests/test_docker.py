@@ -11,7 +11,7 @@ import yaml
 
 from core.registry import CURRENT_LINK
 from core.settings import ENV_PREFIX, Settings, is_secret
-from supportloop.cli import Role
+from supportloop.commands.serving import Role
 
 ROOT = Path(__file__).parent.parent
 DOCKER = ROOT / "docker"

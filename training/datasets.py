@@ -77,10 +77,10 @@ def build_dataset(
     labelled, votes, ties = _labelled_answers(db, source)
     if votes < min_votes:
         which = {"real": "real ", "simulated": "simulated ", "all": ""}[source]
-        raise SupportLoopError(
-            f"Training needs at least {min_votes} {which}votes; there are {votes}. Collect more feedback "
-            "(or, for a trial, run `supportloop simulate --votes N`)."
-        )
+        hint = "Collect more feedback (or, for a trial, run `supportloop simulate --votes N`)."
+        if source == "real" and _labelled_answers(db, "simulated")[1] >= min_votes:
+            hint = "To train on the simulated votes, set SUPPORTLOOP_RETRAIN_FEEDBACK=simulated."
+        raise SupportLoopError(f"Training needs at least {min_votes} {which}votes; there are {votes}. {hint}")
     groups = _group_questions(labelled)
     test_keys = _held_out(list(groups), test_fraction)
     train = [a for key, answers in groups.items() if key not in test_keys for a in answers]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import SupportLoopError
-from supportloop.console_commands import console
+from supportloop.commands.console import console
 
 ROOT = Path(__file__).resolve().parents[2]
 

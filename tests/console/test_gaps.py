@@ -9,8 +9,8 @@ from helpers import record_answer
 from typer.testing import CliRunner
 
 from rag.chunker import Chunk
-from supportloop import console_commands
-from supportloop.console_commands import gaps as gaps_command
+from supportloop.commands import console as console_commands
+from supportloop.commands.console import gaps as gaps_command
 
 pytestmark = pytest.mark.slow  # loads the embedder (MiniLM): about 5 s per test on a busy machine
 

@@ -1,6 +1,5 @@
 """``supportloop console`` and ``supportloop gaps``: the web console on its own, and the knowledge gaps
-as a table. Plain typer command functions; the CLI registers them (``app.command()(console)``).
-"""
+as a table."""
 
 from __future__ import annotations
 
@@ -18,10 +17,12 @@ from core.settings import load_settings
 from supportloop.gaps import GAP_DISTANCE, Gap
 from supportloop.logs import setup_logging
 
+app = typer.Typer()
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+@app.command()
 def console() -> None:
     """Run the web console alone (conversations, knowledge gaps, model versions, jobs, settings).
 
@@ -52,6 +53,7 @@ def console() -> None:
         asyncio.run(run())
 
 
+@app.command()
 def gaps(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most gaps to list.")] = 10,
     distance: Annotated[
