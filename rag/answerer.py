@@ -53,7 +53,7 @@ REFUSAL = (
     "around their security. If it's your own account, you can recover it yourself"
 )
 NO_QUESTION = "I couldn't find a question about the help pages in that message."
-RECOVERY_QUERY = "recover access to my own account: reset my password or two-factor authentication"
+RECOVERY_QUERY = "I can't sign in to my own account: how do I reset my password or recover two-factor?"
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,9 @@ class Answerer:
 
     def _refuse(self, question: str, started: float) -> Answer:
         """The refusal, pointing to the pages on recovering one's own account (found by retrieval)."""
-        pages = self.rank(RECOVERY_QUERY).passages[:2]
-        citations = self.citations(pages)
+        ranked = self.rank(RECOVERY_QUERY).ranked
+        pages = [r.passage for r in ranked if r.cross_encoder > 0][:3]  # only pages that are about it
+        citations = self.citations(pages)[:2]
         where = f" (see {', '.join(citations)})" if citations else ""
         text = f"{REFUSAL}{where}, or contact the support team."
         elapsed = time.perf_counter() - started
