@@ -67,18 +67,24 @@ def fit() -> dict[str, object]:
     }
 
 
+def main_check() -> int:
+    """0 when a refit reproduces the stored threshold and weights, else 1."""
+    fitted = fit()
+    stored = json.loads(WEIGHTS.read_text(encoding="utf-8"))
+    same = stored["threshold"] == fitted["threshold"] and np.allclose(
+        stored["coef"], fitted["coef"], atol=1e-3
+    )
+    print("stored weights match their data" if same else "stored weights differ from a refit")
+    return 0 if same else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="refit and compare with the stored weights")
     args = parser.parse_args()
-    fitted = fit()
     if args.check:
-        stored = json.loads(WEIGHTS.read_text(encoding="utf-8"))
-        same = stored["threshold"] == fitted["threshold"] and np.allclose(
-            stored["coef"], fitted["coef"], atol=1e-3
-        )
-        print("stored weights match their data" if same else "stored weights differ from a refit")
-        return 0 if same else 1
+        return main_check()
+    fitted = fit()
     WEIGHTS.write_text(json.dumps(fitted, indent=1) + "\n", encoding="utf-8")
     print(f"threshold {fitted['threshold']}, dev leave-one-out {fitted['dev_leave_one_out']}")
     return 0

