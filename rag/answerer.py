@@ -130,9 +130,7 @@ class Answerer:
                 question, text, [], ranking.passages, True, retrieved - started, 0.0,
                 answerability=verdict.probability,
             )  # fmt: skip
-        relevant = [
-            dataclasses.replace(p, text=strip_injections(p.text)) for p in ranking.passages[: self.top_k]
-        ]
+        relevant = self.best_passages(ranking)
         reply, score, used, extractive = "", 1.0, [], True
         if self.mode == "generate" or draft:
             try:
@@ -160,6 +158,14 @@ class Answerer:
             score,
             answerability=verdict.probability,
         )
+
+    def best_passages(self, ranking: Ranking) -> list[Passage]:
+        """The ``top_k`` best passages of ``ranking`` with injections removed: what answers are made of."""
+        return [dataclasses.replace(p, text=strip_injections(p.text)) for p in ranking.passages[: self.top_k]]
+
+    def passages_for(self, question: str) -> list[Passage]:
+        """The passages an answer to ``question`` is made of (training prompts use the same ones)."""
+        return self.best_passages(self.rank(strip_injections(question).strip() or question))
 
     def rank(self, question: str) -> Ranking:
         """The reranked candidates for ``question``; raises ``IndexEmptyError`` when nothing is indexed."""

@@ -88,12 +88,11 @@ def retrain_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
             audit=audit_settings(loop),
             explain=s.audit_shap,
         )
-        answerer = loop.answerer
         result = retrain(
             loop.db,
             loop.registry,
-            lambda question: answerer.relevant(answerer.retrieve(question)),
-            answerer.checker,
+            loop.answerer.passages_for,
+            loop.answerer.checker,
             RetrainPaths.under(s.data_dir),
             settings,
             progress,

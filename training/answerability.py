@@ -76,15 +76,18 @@ def fit(samples: Iterable[tuple[np.ndarray, bool]]) -> dict[str, object]:
 
 def ranked_samples(site: str, data_dir: Path) -> list[tuple[np.ndarray, bool]]:
     """Rank the site's dev questions as serving does; their features and labels."""
+    from core.cross_encoder import shared_cross_encoder
+    from core.embedder import LazyEmbeddings
     from core.settings import Settings
-    from supportloop.app import SupportLoop
+    from rag.index import HelpIndex, chroma_client
+    from rag.ranking import Ranker
 
-    with SupportLoop(Settings(data_dir=data_dir)) as loop:
-        ranker = loop.answerer.ranker
-        vocabulary = loop.index.lexical().bm25.vocabulary
-        return [
-            (features(ranker.rank(q.question), vocabulary), q.kind == "in_scope") for q in dev_questions(site)
-        ]
+    s = Settings(data_dir=data_dir)
+    embeddings = LazyEmbeddings(s.embed_batch_size)
+    index = HelpIndex(chroma_client(s.chroma_dir, s.chroma_url), s.collection_name, embeddings, s.embed_batch_size)
+    ranker = Ranker(index, shared_cross_encoder(), candidates=s.rerank_candidates, retrieval=s.retrieval)
+    vocabulary = index.lexical().bm25.vocabulary
+    return [(features(ranker.rank(q.question), vocabulary), q.kind == "in_scope") for q in dev_questions(site)]
 
 
 def main() -> int:

@@ -21,7 +21,7 @@ def test_collect_scores_new_answers_once(fresh_dir, model_dir, monkeypatch):
             session.add(ModelVersionRecord(id=0, path=str(model_dir), is_current=True, audit_status="base"))
             session.commit()
         RewardModel.fresh("pointwise").save(fresh_dir / "reward_models" / "0")
-        passages = loop.answerer.relevant(loop.answerer.retrieve(QUESTION))
+        passages = loop.answerer.passages_for(QUESTION)
         ids = [p.id for p in passages]
         refund = next(p.text for p in passages if "30 days" in p.text)
         quoted = next(line for line in refund.splitlines() if "30 days" in line)

@@ -35,7 +35,7 @@ def test_dotenv_file_is_read(tmp_path):
         ("SUPPORTLOOP_TOP_K", "many", "SUPPORTLOOP_TOP_K='many'"),
         ("SUPPORTLOOP_TOP_K", "0", "greater than or equal to 1"),
         ("SUPPORTLOOP_LLM_DTYPE", "int3", "'auto', 'bfloat16' or 'float32'"),
-        ("SUPPORTLOOP_MIN_RELEVANCE", "1.5", "SUPPORTLOOP_MIN_RELEVANCE"),
+        ("SUPPORTLOOP_ANSWERABILITY_THRESHOLD", "1.5", "SUPPORTLOOP_ANSWERABILITY_THRESHOLD"),
         ("SUPPORTLOOP_COLLECTION_NAME", "x", "at least 3 characters"),
     ],
 )

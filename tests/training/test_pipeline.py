@@ -47,7 +47,7 @@ def setup(fresh_dir, tiny_policy, tmp_path):
     vote_on_good_and_bad_answers(Records(db), questions=12, voters=3)
     with SupportLoop(load_settings()) as loop:  # the demo index, for the prompts' passages
         answerer = loop.answerer
-        yield db, registry, lambda q: answerer.relevant(answerer.retrieve(q)), answerer.checker, tmp_path
+        yield db, registry, answerer.passages_for, answerer.checker, tmp_path
     db.close()
 
 
