@@ -84,10 +84,12 @@ def ranked_samples(site: str, data_dir: Path) -> list[tuple[np.ndarray, bool]]:
 
     s = Settings(data_dir=data_dir)
     embeddings = LazyEmbeddings(s.embed_batch_size)
-    index = HelpIndex(chroma_client(s.chroma_dir, s.chroma_url), s.collection_name, embeddings, s.embed_batch_size)
+    client = chroma_client(s.chroma_dir, s.chroma_url)
+    index = HelpIndex(client, s.collection_name, embeddings, s.embed_batch_size)
     ranker = Ranker(index, shared_cross_encoder(), candidates=s.rerank_candidates, retrieval=s.retrieval)
-    vocabulary = index.lexical().bm25.vocabulary
-    return [(features(ranker.rank(q.question), vocabulary), q.kind == "in_scope") for q in dev_questions(site)]
+    bm25 = index.lexical().bm25
+    questions = dev_questions(site)
+    return [(features(ranker.rank(q.question), bm25), q.kind == "in_scope") for q in questions]
 
 
 def main() -> int:
