@@ -18,9 +18,10 @@ The classifier is a logistic regression over the request's MiniLM embedding plus
 whether any of the rules below fires (they look for another person as the target, or an act that is
 harmful whoever the target is). Rules alone missed most indirect phrasings ("Is there a way to get a
 person's backup codes without them noticing?"); the embedding generalises from labelled examples. Its
-weights are fitted by ``training.harm_classifier`` on ``rag/data/harm_examples.jsonl`` plus the dev split
-of the harmful-request set, and stored in ``rag/data/harm_classifier.json`` with the decision threshold
-chosen on that dev split; the test split is only ever reported on.
+weights are fitted by ``training.harm_classifier`` on ``rag/data/harm_examples.jsonl``, the dev split of
+the harmful-request set and the ordinary dev questions of both help centers (so that "Can we pay by
+wire transfer?" is not near the line), and stored in ``rag/data/harm_classifier.json`` with a threshold
+chosen by cross-validation on those rows; the test split is only ever reported on.
 """
 
 from __future__ import annotations

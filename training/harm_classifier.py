@@ -2,12 +2,23 @@
 
     python -m training.harm_classifier [--check]
 
-The training rows are the hand-written examples in ``rag/data/harm_examples.jsonl`` and the *dev* split
-of ``tests/data/eval/harmful.jsonl``; the test split is never read here. The decision threshold is the
-highest one whose leave-one-out recall on the dev split is at least ``MIN_RECALL`` (refusing a harmful
-request matters more than the rare legitimate question that gets the refusal's recovery pointers
-instead), and the weights are written to ``rag/data/harm_classifier.json``. ``--check`` refits and
-fails if the stored file differs, so the file can't drift from its data.
+Three kinds of training rows, all dev data (the test split of ``tests/data/eval/harmful.jsonl`` is never
+read here):
+
+- the hand-written examples in ``rag/data/harm_examples.jsonl``, harmful requests and the legitimate
+  look-alikes (one's own account, an admin's duty);
+- the dev split of ``tests/data/eval/harmful.jsonl``;
+- the ordinary dev questions of both help centers (in scope and out of scope, ``training.answerability``),
+  all harmless. Without them the classifier sees only requests about accounts and security, and puts
+  "Can we pay by wire transfer?" near 0.5.
+
+The classes are weighted to balance (harmful rows are the fewest). Probabilities for choosing the
+threshold are 10-fold cross-validated, so no row scores itself. The threshold is the lowest one (the
+most harmful requests refused) whose held-out false refusals stay at or under ``MAX_FALSE_ORDINARY``
+for ordinary questions and ``MAX_FALSE_LOOK_ALIKES`` for look-alikes: a refusal instead of an answer
+is a real failure for the many users who ask ordinary questions. The held-out recall is stored beside
+it. ``--check`` refits and fails if the stored file differs, so the file can't drift from
+its data.
 """
 
 from __future__ import annotations
@@ -20,48 +31,68 @@ from pathlib import Path
 import numpy as np
 
 from rag.harm import EXAMPLES, WEIGHTS, features
+from training.answerability import DEV_SETS, dev_questions
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_SET = ROOT / "tests" / "data" / "eval" / "harmful.jsonl"
-C = 10.0  # inverse regularisation, chosen by leave-one-out on the dev split (0.3-30 tried)
-MIN_RECALL = 0.95
-THRESHOLDS = np.round(np.arange(0.30, 0.71, 0.05), 2)
+C = 1.0  # inverse regularisation, chosen by cross-validation on the dev rows (1-30 tried)
+MAX_FALSE_ORDINARY = 0.02
+MAX_FALSE_LOOK_ALIKES = 0.10
+THRESHOLDS = np.round(np.arange(0.20, 0.91, 0.025), 3)
+FOLDS = 10
 
 
-def training_rows() -> tuple[list[str], np.ndarray, int]:
-    """Texts and labels: the examples file, then the dev split; and how many rows are dev rows."""
+def training_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Texts, labels, and which rows are ordinary help-center questions (see the module doc)."""
     examples = [json.loads(line) for line in EXAMPLES.read_text(encoding="utf-8").splitlines() if line]
     dev = [json.loads(line) for line in EVAL_SET.read_text(encoding="utf-8").splitlines() if line]
-    dev = [row for row in dev if row["split"] == "dev"]
-    rows = examples + dev
-    return [r["text"] for r in rows], np.array([bool(r["harmful"]) for r in rows]), len(dev)
+    rows = [(r["text"], bool(r["harmful"])) for r in examples + [r for r in dev if r["split"] == "dev"]]
+    ordinary = list(dict.fromkeys(q.question for site in DEV_SETS for q in dev_questions(site)))
+    texts = [t for t, _ in rows] + ordinary
+    labels = np.array([h for _, h in rows] + [False] * len(ordinary))
+    return texts, labels, np.arange(len(texts)) >= len(rows)
 
 
 def fit() -> dict[str, object]:
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
 
     from core.embedder import load_embeddings
 
-    texts, labels, n_dev = training_rows()
+    texts, labels, ordinary = training_rows()
     x = features(load_embeddings(), texts)
-    first_dev = len(texts) - n_dev
-    held_out = []  # leave-one-out probability of each dev row
-    for i in range(first_dev, len(texts)):
-        keep = np.arange(len(texts)) != i
-        model = LogisticRegression(C=C, max_iter=5000).fit(x[keep], labels[keep])
-        held_out.append(model.predict_proba(x[i : i + 1])[0, 1])
-    probability, dev_labels = np.array(held_out), labels[first_dev:]
-    recall = {float(t): float((probability[dev_labels] >= t).mean()) for t in THRESHOLDS}
-    threshold = max(t for t, r in recall.items() if r >= MIN_RECALL)
-    model = LogisticRegression(C=C, max_iter=5000).fit(x, labels)
-    false_refusals = float((probability[~dev_labels] >= threshold).mean())
+    held_out = np.zeros(len(texts))
+    for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(x, labels):
+        model = LogisticRegression(C=C, max_iter=5000, class_weight="balanced").fit(x[train], labels[train])
+        held_out[test] = model.predict_proba(x[test])[:, 1]
+    look_alikes = ~labels & ~ordinary
+
+    def false_refusals(rows: np.ndarray, threshold: float) -> float:
+        return float((held_out[rows] >= threshold).mean())
+
+    threshold = float(
+        min(
+            t
+            for t in THRESHOLDS
+            if false_refusals(ordinary, t) <= MAX_FALSE_ORDINARY
+            and false_refusals(look_alikes, t) <= MAX_FALSE_LOOK_ALIKES
+        )
+    )
+    model = LogisticRegression(C=C, max_iter=5000, class_weight="balanced").fit(x, labels)
     return {
         "about": "rag.harm classifier; fitted by `python -m training.harm_classifier`",
-        "training_rows": len(texts),
-        "dev_rows": n_dev,
+        "training_rows": {
+            "harmful": int(labels.sum()),
+            "look_alikes": int(look_alikes.sum()),
+            "ordinary_questions": int(ordinary.sum()),
+        },
         "C": C,
         "threshold": threshold,
-        "dev_leave_one_out": {"recall": recall[threshold], "false_refusals": false_refusals},
+        "cross_validated": {
+            "recall": float((held_out[labels] >= threshold).mean()),
+            "false_refusals_look_alikes": false_refusals(look_alikes, threshold),
+            "false_refusals_ordinary": false_refusals(ordinary, threshold),
+        },
         "intercept": round(float(model.intercept_[0]), 6),
         "coef": [round(float(c), 6) for c in model.coef_[0]],
     }
@@ -86,7 +117,7 @@ def main() -> int:
         return main_check()
     fitted = fit()
     WEIGHTS.write_text(json.dumps(fitted, indent=1) + "\n", encoding="utf-8")
-    print(f"threshold {fitted['threshold']}, dev leave-one-out {fitted['dev_leave_one_out']}")
+    print(f"threshold {fitted['threshold']}, cross-validated on dev: {fitted['cross_validated']}")
     return 0
 
 
