@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
 
 from supportloop.history import Unhelped
 
@@ -53,6 +52,8 @@ def find_gaps(
     if len(unhelped) == 1:
         labels = np.zeros(1, dtype=int)
     else:
+        from sklearn.cluster import AgglomerativeClustering  # 2 s to import: only when there is work
+
         clusterer = AgglomerativeClustering(
             n_clusters=None, distance_threshold=distance, metric="cosine", linkage="average"
         )
