@@ -5,18 +5,27 @@ a run; a worker claims queued runs of the kinds it knows, runs them one at a tim
 to whoever is watching that run (the bot posts it back where the command was issued). Runs live in the
 database, so ``status`` shows them and a worker in another process can claim them; the claim is one
 ``UPDATE … WHERE status = 'queued'``, which only one worker can win.
+
+A running run carries its ``owner`` (host, pid and start of the process running it) and a heartbeat that
+a thread of that process renews. Several processes run jobs (the deployment's worker, a CLI ``retrain``),
+so "running when I start" says nothing about whether a run's process is alive; a stale heartbeat does.
+Whoever notices one (``status``, a worker, the next run) marks that run failed, and a process that
+finishes a run it no longer owns records nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import TracebackType
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from core import metrics
 from core.database import Database
@@ -26,6 +35,14 @@ from core.tables import JobRunRecord, utcnow
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+STALE_S = 60.0  # default of SUPPORTLOOP_JOB_STALE_S: no heartbeat for this long means the process died
+BEATS_PER_STALE = 6  # heartbeats within the stale age, so a few slow database writes are not a death
+_STARTED = utcnow()  # when this process loaded the job code: tells a reused pid from this process
+
+
+def process_owner() -> str:
+    """This process as the owner of a run: ``host:pid:start`` (start in UTC, to the second)."""
+    return f"{socket.gethostname()[:200]}:{os.getpid()}:{_STARTED:%Y%m%dT%H%M%SZ}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,8 @@ class JobRun:
     created_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    owner: str | None
+    heartbeat_at: datetime | None
 
     @classmethod
     def of(cls, row: JobRunRecord) -> JobRun:
@@ -54,14 +73,22 @@ class JobRun:
             row.created_at,
             row.started_at,
             row.finished_at,
+            row.owner,
+            row.heartbeat_at,
         )
 
 
 class JobQueue:
-    """Job runs in the database: queue, claim, report progress, finish."""
+    """Job runs in the database: queue, claim, report progress and heartbeats, finish, reap the dead.
 
-    def __init__(self, db: Database) -> None:
+    ``stale_s``: a running run whose heartbeat is older than this is taken for dead (its process killed,
+    its host gone); this process renews the heartbeats of its own runs every ``stale_s / 6``.
+    """
+
+    def __init__(self, db: Database, stale_s: float = STALE_S) -> None:
         self.db = db
+        self.stale_s = stale_s
+        self.owner = process_owner()
 
     def enqueue(
         self, kind: str, params: dict[str, Any] | None = None, requested_by: str | None = None
@@ -73,7 +100,7 @@ class JobQueue:
             return JobRun.of(row)
 
     def claim(self, kinds: Collection[str]) -> JobRun | None:
-        """Mark the oldest queued run of one of ``kinds`` as running and return it; None if there is none."""
+        """Mark the oldest queued run of one of ``kinds`` as running here and return it; None if none."""
         with self.db.session() as session:
             candidates = session.scalars(
                 select(JobRunRecord.id)
@@ -82,10 +109,11 @@ class JobQueue:
                 .limit(5)
             ).all()
             for run_id in candidates:
+                now = utcnow()
                 won = session.execute(
                     update(JobRunRecord)
                     .where(JobRunRecord.id == run_id, JobRunRecord.status == QUEUED)
-                    .values(status=RUNNING, started_at=utcnow())
+                    .values(status=RUNNING, started_at=now, owner=self.owner, heartbeat_at=now)
                 ).rowcount
                 session.commit()
                 if won:
@@ -101,45 +129,85 @@ class JobQueue:
             )
             session.commit()
 
-    def finish(self, run_id: int, ok: bool, summary: dict[str, Any]) -> JobRun:
+    def beat(self, run_id: int) -> bool:
+        """Renew the heartbeat of a run this process runs; False once it is no longer ours to run (marked
+        failed by someone who thought this process dead)."""
         with self.db.session() as session:
-            session.execute(
+            renewed = session.execute(
+                update(JobRunRecord).where(*self._ours(run_id)).values(heartbeat_at=utcnow())
+            ).rowcount
+            session.commit()
+        return renewed == 1
+
+    def finish(self, run_id: int, ok: bool, summary: dict[str, Any]) -> JobRun:
+        """Record how a run this process ran ended, unless it was marked failed meanwhile: then that
+        verdict stands (the outcome is only logged), so a run never flips from failed to succeeded."""
+        with self.db.session() as session:
+            recorded = session.execute(
                 update(JobRunRecord)
-                .where(JobRunRecord.id == run_id)
+                .where(*self._ours(run_id))
                 .values(
                     status=SUCCEEDED if ok else FAILED,
                     progress=1.0 if ok else JobRunRecord.progress,
                     finished_at=utcnow(),
                     summary=summary,
                 )
-            )
+            ).rowcount
             session.commit()
-        return self.get(run_id)
+        run = self.get(run_id)
+        if not recorded:
+            log.warning(
+                "job %s ended (%s) after it was marked %s (%s); that verdict stands",
+                run_id,
+                summary.get("result") or summary.get("error"),
+                run.status,
+                run.summary.get("error", "no reason recorded"),
+            )
+        return run
 
-    def fail_interrupted(self, kinds: Collection[str]) -> list[int]:
-        """Mark runs left ``running`` by a worker that died (killed, crashed) as failed; return their ids.
+    def reap_stale(self) -> list[JobRun]:
+        """Mark failed every running run whose heartbeat is older than ``stale_s``; return them.
 
-        Called when a worker starts: one worker runs a deployment's jobs, so a run still marked running
-        then was interrupted, and the work it did (a half-trained model) was never made current.
+        Only the heartbeat decides: a run of another process that is alive is never touched, however
+        long it has run. The ``UPDATE`` repeats the staleness test, so a heartbeat that lands between
+        the read and the write keeps its run.
         """
+        cutoff = utcnow() - timedelta(seconds=self.stale_s)
+        stale = and_(
+            JobRunRecord.status == RUNNING,
+            or_(
+                JobRunRecord.heartbeat_at < cutoff,
+                # runs started before heartbeats existed (or claimed by a process that never beat)
+                and_(JobRunRecord.heartbeat_at.is_(None), JobRunRecord.started_at < cutoff),
+            ),
+        )
+        reaped = []
         with self.db.session() as session:
-            stale = session.scalars(
-                select(JobRunRecord.id).where(
-                    JobRunRecord.status == RUNNING, JobRunRecord.kind.in_(list(kinds))
-                )
-            ).all()
-            if stale:
-                session.execute(
+            # plain rows, not records: the UPDATE below then has no loaded objects to synchronise
+            found = select(
+                JobRunRecord.id,
+                JobRunRecord.kind,
+                JobRunRecord.owner,
+                JobRunRecord.heartbeat_at,
+                JobRunRecord.started_at,
+            ).where(stale)
+            for row in session.execute(found).all():
+                last = row.heartbeat_at or row.started_at
+                error = f"its process stopped: no heartbeat since {last:%Y-%m-%d %H:%M:%S} UTC ({row.owner})"
+                marked = session.execute(
                     update(JobRunRecord)
-                    .where(JobRunRecord.id.in_(stale))
-                    .values(
-                        status=FAILED,
-                        finished_at=utcnow(),
-                        summary={"error": "interrupted: the worker stopped before the job finished"},
-                    )
-                )
+                    .where(JobRunRecord.id == row.id, stale)
+                    .values(status=FAILED, finished_at=utcnow(), summary={"error": error})
+                ).rowcount
                 session.commit()
-        return list(stale)
+                if marked:
+                    log.warning("job %s (%s) marked failed: %s", row.id, row.kind, error)
+                    reaped.append(row.id)
+        return [self.get(run_id) for run_id in reaped]
+
+    def _ours(self, run_id: int) -> tuple[ColumnElement[bool], ...]:
+        """The run ``run_id``, while it runs and this process owns it."""
+        return (JobRunRecord.id == run_id, JobRunRecord.status == RUNNING, JobRunRecord.owner == self.owner)
 
     def get(self, run_id: int) -> JobRun:
         with self.db.session() as session:
@@ -184,13 +252,9 @@ class JobWorker:
         self._wake.set()
 
     def start(self) -> None:
-        """Start (or start again after ``stop``): first mark runs a dead worker left ``running`` failed.
-
-        Only one worker of a deployment runs at a time (the scheduler lease), so such runs are orphans.
-        """
+        """Start (or start again after ``stop``), first marking failed the runs whose process died."""
         self._stop.clear()
-        for run_id in self.queue.fail_interrupted(self.jobs):
-            log.warning("job %s was interrupted when the worker last stopped; marked failed", run_id)
+        self.queue.reap_stale()
         self._thread = threading.Thread(target=self._serve, name="job-worker", daemon=True)
         self._thread.start()
 
@@ -202,7 +266,11 @@ class JobWorker:
             self._thread.join(timeout)
 
     def run_pending(self) -> int:
-        """Run every queued job this worker can run, now, in this thread; returns how many ran."""
+        """Run every queued job this worker can run, now, in this thread; returns how many ran.
+
+        Runs whose process died are marked failed first, so that a dead run never sits beside a new one.
+        """
+        self.queue.reap_stale()
         ran = 0
         while not self._stop.is_set() and (run := self.queue.claim(self.jobs)) is not None:
             self._run(run)
@@ -241,7 +309,8 @@ class JobWorker:
                 self._tell(self.queue.get(run.id), f"Job #{run.id} ({run.kind}): {line}")
 
         try:
-            result = self.jobs[run.kind](run, progress)
+            with Heartbeat(self.queue, run.id):
+                result = self.jobs[run.kind](run, progress)
         except Exception as exc:
             known = isinstance(exc, SupportLoopError)
             # A known failure (too few votes, a site down) is news for the run's listener, not a bug.
@@ -259,6 +328,39 @@ class JobWorker:
             self._listeners.pop(run.id, None)
 
 
+class Heartbeat:
+    """While in its ``with`` block, a daemon thread renews a run's heartbeat every ``stale_s / 6``.
+
+    A thread, not the job's progress reports: a PPO update or a crawl of one slow page can take longer
+    than the stale age without reporting anything, and such a run is alive.
+    """
+
+    def __init__(self, queue: JobQueue, run_id: int) -> None:
+        self.queue = queue
+        self.run_id = run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"job-{run_id}-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.queue.stale_s / BEATS_PER_STALE):
+            try:
+                if not self.queue.beat(self.run_id):
+                    log.warning("job %s was marked failed by another process while it ran", self.run_id)
+                    return
+            except Exception:  # the database may be briefly unreachable: beat again next time
+                log.exception("could not renew the heartbeat of job %s", self.run_id)
+
+
 def started_line(run: JobRun) -> str:
     return f"Job #{run.id} ({run.kind}) started."
 
@@ -267,66 +369,3 @@ def ended_line(run: JobRun) -> str:
     if run.status == SUCCEEDED:
         return f"Job #{run.id} ({run.kind}) finished: {run.summary.get('result', '')}"
     return f"Job #{run.id} ({run.kind}) failed: {run.summary.get('error', 'no reason recorded')}"
-
-
-class RunWatcher:
-    """Tells listeners how runs go that a worker in *another* process runs, by reading ``job_runs``.
-
-    A bot replica queues an admin's job; the deployment's worker runs it. The replica polls the watched
-    runs every ``poll_s`` and reports the start, each further quarter of progress, and the end, in the
-    worker's own words. The polling thread runs only while something is watched.
-    """
-
-    def __init__(self, queue: JobQueue, poll_s: float = 3.0) -> None:
-        self.queue = queue
-        self.poll_s = poll_s
-        self._watched: dict[int, tuple[Listener, str, float]] = {}  # run id → listener, status, progress told
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._closed = threading.Event()
-
-    def watch(self, run_id: int, listener: Listener) -> None:
-        with self._lock:
-            self._watched[run_id] = (listener, QUEUED, 0.0)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._poll, name="job-run-watcher", daemon=True)
-                self._thread.start()
-
-    def close(self) -> None:
-        self._closed.set()
-        if self._thread is not None:
-            self._thread.join(self.poll_s + 5)
-
-    def _poll(self) -> None:
-        while not self._closed.wait(self.poll_s):
-            with self._lock:
-                watched = dict(self._watched)
-                if not watched:
-                    self._thread = None
-                    return
-            for run_id, (listener, status, told) in watched.items():
-                try:
-                    self._check(run_id, listener, status, told)
-                except Exception:  # the database may be briefly unreachable: try again at the next poll
-                    log.exception("could not read job run %s", run_id)
-
-    def _check(self, run_id: int, listener: Listener, status: str, told: float) -> None:
-        run = self.queue.get(run_id)
-        lines = []
-        if status == QUEUED and run.status != QUEUED:
-            lines.append(started_line(run))
-        if run.status == RUNNING and run.progress - told >= 0.25:
-            told = run.progress
-            lines.append(f"Job #{run.id} ({run.kind}): {round(run.progress * 100)}% done")
-        if run.status in (SUCCEEDED, FAILED):
-            lines.append(ended_line(run))
-        for line in lines:
-            try:
-                listener(run, line)
-            except Exception:  # a listener that cannot post must not stop the others
-                log.exception("could not report on job %s", run.id)
-        with self._lock:
-            if run.status in (SUCCEEDED, FAILED):
-                self._watched.pop(run_id, None)
-            else:
-                self._watched[run_id] = (listener, run.status, told)

@@ -277,6 +277,13 @@ class Settings(BaseSettings):
         description="Seconds after a worker process dies before another one takes over the scheduler "
         "and jobs.",
     )
+    job_stale_s: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="Seconds without a heartbeat after which a running job's process is taken for dead "
+        "and the job marked failed (heartbeats come six times as often).",
+    )
     collect_minutes: int = Field(
         15, ge=1, le=1440, description="How often the scheduler counts new votes (minutes)."
     )

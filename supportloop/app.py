@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 from bots.conversation import ConversationService, RateLimit
 from core.database import Database, open_database
-from core.jobs import JobQueue, JobWorker, RunWatcher
+from core.jobs import JobQueue, JobWorker
 from core.records import Records
 from core.registry import ModelRegistry, ModelVersion
+from core.run_watcher import RunWatcher
 from core.settings import Settings
 from rag.answerer import Answerer, assemble
 from supportloop.job_kinds import audit_job, reindex_job, retrain_job, score_answers
@@ -122,7 +123,7 @@ class SupportLoop:
 
     @cached_property
     def jobs(self) -> JobQueue:
-        return JobQueue(self.db)
+        return JobQueue(self.db, self.settings.job_stale_s)
 
     @cached_property
     def run_watcher(self) -> RunWatcher:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from bots.admin import JobTicket, StatusReport
-from core.jobs import JobQueue, JobRun, JobWorker, Progress, RunWatcher
+from core.jobs import JobQueue, JobRun, JobWorker, Progress
 from core.lease import SCHEDULER_LEASE, Lease
+from core.run_watcher import RunWatcher
 from core.settings import ENV_PREFIX, Settings, is_secret
 from core.tables import ModelVersionRecord
 from supportloop import history
@@ -81,7 +82,10 @@ class AdminService:
         return self.loop.settings.data_dir / "reports"
 
     def status(self) -> StatusReport:
+        """What runs and what was learned; runs whose process died are marked failed first, so status
+        never shows a killed retrain as running."""
         loop = self.loop
+        loop.jobs.reap_stale()
         version = loop.registry.current_id()
         if loop.settings.model_path is not None:
             model = f"folder {loop.settings.model_path}"
@@ -115,6 +119,8 @@ class AdminService:
         )
 
     def jobs(self, limit: int = 20) -> list[JobRun]:
+        """The latest runs, runs whose process died marked failed first (as in ``status``)."""
+        self.loop.jobs.reap_stale()
         return self.loop.jobs.recent(limit)
 
     def versions(self) -> list[VersionView]:

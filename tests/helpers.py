@@ -17,18 +17,27 @@ GUARD_DIR = Path(__file__).parent / "guard"
 sys.path.insert(0, str(GUARD_DIR))
 
 
+CLI = str(Path(sys.executable).parent / "supportloop")  # the installed command
+
+
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a ``supportloop`` subprocess: this one's, plus ``env``, under the network guard.
+
+    The guard first; a PYTHONPATH already set (a checkout other than the installed one) is kept.
+    """
+    python_path = os.pathsep.join(filter(None, [str(GUARD_DIR), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": python_path, **(env or {})}
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess:
     """Run the installed ``supportloop`` command in a subprocess, under the network guard."""
-    # The guard first; a PYTHONPATH already set (a checkout other than the installed one) is kept.
-    python_path = os.pathsep.join(filter(None, [str(GUARD_DIR), os.environ.get("PYTHONPATH")]))
-    full_env = {**os.environ, "PYTHONPATH": python_path, **(env or {})}
     return subprocess.run(
-        [str(Path(sys.executable).parent / "supportloop"), *args],
+        [CLI, *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=cli_env(env),
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from core.jobs import ended_line
 from core.settings import ENV_PREFIX, Settings, is_secret, load_settings, mask
 from supportloop.commands.common import open_app, out
 
@@ -30,8 +31,12 @@ WHERE c.name = ?
 
 @app.command()
 def status():
-    """Show the data directory, current model version, index size and counts of answers and votes."""
+    """Show the data directory, current model version, index size and counts of answers and votes.
+
+    Jobs whose process died (no heartbeat for SUPPORTLOOP_JOB_STALE_S) are marked failed and listed.
+    """
     with open_app() as loop:
+        reaped = loop.jobs.reap_stale()
         settings = loop.settings
         version = loop.registry.current_id()
         counts = loop.records.counts()
@@ -54,6 +59,8 @@ def status():
         table.add_row("Answers", str(counts.answers))
         table.add_row("Votes", f"{counts.votes} ({counts.upvotes} 👍, {counts.downvotes} 👎)")
         out.print(table)
+        for run in reaped:
+            out.print(escape(ended_line(run)))
 
 
 def _index_size(loop: SupportLoop) -> tuple[int, int]:

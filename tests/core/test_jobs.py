@@ -1,13 +1,20 @@
 """Job runs: queued in the database, claimed by exactly one worker, reported to whoever watches."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from helpers import GUARD_DIR, run_cli
 
 from core.database import open_database
 from core.errors import SupportLoopError
-from core.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue, JobWorker, RunWatcher
+from core.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue, JobRun, JobWorker
+from core.run_watcher import RunWatcher
 
 
 @pytest.fixture
@@ -94,16 +101,129 @@ def test_the_background_worker_picks_up_a_watched_run_at_once(queue):
     assert queue.get(run.id).status == SUCCEEDED
 
 
-def test_a_run_left_running_by_a_killed_worker_is_marked_failed_when_a_worker_starts(queue):
-    interrupted = queue.enqueue("retrain")
-    queue.claim(["retrain"])  # the worker that claimed it was killed mid-run
-    waiting = queue.enqueue("audit")
-    worker = JobWorker(queue, {"retrain": lambda run, progress: "done"}, poll_s=60)
+def test_a_killed_process_s_run_is_marked_failed_once_its_heartbeat_is_stale(queue, tmp_path):
+    """SIGKILL a process in the middle of a run: a worker starting later marks that run failed, and
+    says why; the run was alive until the kill (its heartbeat younger than the stale age)."""
+    run = queue.enqueue("retrain")
+    child = start_job_process(queue, tmp_path / "never")
+    try:
+        running = wait_until_running(queue, run.id, child)
+        assert running.owner.split(":")[1] == str(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    time.sleep(STALE_S + 0.5)
+    worker = JobWorker(JobQueue(queue.db, STALE_S), {"retrain": lambda run, progress: "done"}, poll_s=60)
     worker.start()
     worker.stop()
-    failed = queue.get(interrupted.id)
-    assert (failed.status, failed.summary["error"].split(":")[0]) == (FAILED, "interrupted")
-    assert queue.get(waiting.id).status == QUEUED  # not this worker's kind, and never started
+    failed = queue.get(run.id)
+    assert failed.status == FAILED
+    assert failed.summary["error"].startswith("its process stopped: no heartbeat since ")
+    assert running.owner in failed.summary["error"]
+
+
+def test_a_worker_starting_beside_another_process_s_live_run_leaves_it_running(queue, tmp_path):
+    """A run that has lasted several stale ages is alive while its process beats: a worker starting
+    meanwhile leaves it alone, and it ends as its own process says."""
+    run = queue.enqueue("retrain")
+    release = tmp_path / "release"
+    child = start_job_process(queue, release)
+    try:
+        owner = wait_until_running(queue, run.id, child).owner
+        time.sleep(2 * STALE_S)
+        worker = JobWorker(JobQueue(queue.db, STALE_S), {"retrain": lambda run, progress: "done"}, poll_s=60)
+        worker.start()
+        worker.stop()
+        assert JobQueue(queue.db, STALE_S).reap_stale() == []
+        still = queue.get(run.id)
+        assert (still.status, still.owner) == (RUNNING, owner)
+        release.touch()
+        assert child.wait(30) == 0
+    finally:
+        child.kill()
+    done = queue.get(run.id)
+    assert (done.status, done.summary) == (SUCCEEDED, {"result": "trained"})
+
+
+def test_a_run_marked_failed_while_its_process_was_stopped_stays_failed_when_it_ends(
+    queue, tmp_path, database_url
+):
+    """SIGSTOP (a paused VM, a swapped-out host) looks like death: ``status`` marks the run failed, and
+    when the process resumes and finishes, the run does not flip to succeeded; the process says so."""
+    run = queue.enqueue("retrain")
+    release = tmp_path / "release"
+    child = start_job_process(queue, release)
+    try:
+        wait_until_running(queue, run.id, child)
+        child.send_signal(signal.SIGSTOP)
+        time.sleep(STALE_S + 0.5)
+        shown = run_cli(
+            "status",
+            env={
+                "PYTHONPATH": CHILD_PATH,
+                "SUPPORTLOOP_DATA_DIR": str(tmp_path / "data"),
+                "SUPPORTLOOP_DATABASE_URL": database_url,
+                "SUPPORTLOOP_JOB_STALE_S": str(STALE_S),
+            },
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert f"Job #{run.id} (retrain) failed: its process stopped" in " ".join(shown.stdout.split())
+        release.touch()
+        child.send_signal(signal.SIGCONT)
+        _, stderr = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 0
+    assert "that verdict stands" in stderr
+    failed = queue.get(run.id)
+    assert failed.status == FAILED and failed.summary["error"].startswith("its process stopped")
+
+
+STALE_S = 2.0  # SUPPORTLOOP_JOB_STALE_S of the job processes above: heartbeats every third of a second
+CHILD_PATH = os.pathsep.join([str(GUARD_DIR), str(Path(__file__).resolve().parents[2])])
+JOB_PROCESS = """
+import logging, sys, time
+from pathlib import Path
+from core.database import open_database
+from core.jobs import JobQueue, JobWorker
+
+logging.basicConfig(level=logging.WARNING)
+url, stale_s, release = sys.argv[1], float(sys.argv[2]), Path(sys.argv[3])
+
+def retrain(run, progress):
+    while not release.exists():
+        time.sleep(0.05)
+    return "trained"
+
+JobWorker(JobQueue(open_database(url), stale_s), {"retrain": retrain}).run_pending()
+"""
+
+
+def start_job_process(queue: JobQueue, release: Path) -> subprocess.Popen:
+    """Another process that claims the queued retrain and runs it until ``release`` exists."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            JOB_PROCESS,
+            queue.db.engine.url.render_as_string(False),
+            str(STALE_S),
+            str(release),
+        ],
+        env={**os.environ, "PYTHONPATH": CHILD_PATH},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until_running(queue: JobQueue, run_id: int, child: subprocess.Popen) -> JobRun:
+    deadline = time.monotonic() + 60
+    while (run := queue.get(run_id)).status != RUNNING:
+        assert child.poll() is None, child.stderr.read()
+        assert time.monotonic() < deadline, "the job process never claimed the run"
+        time.sleep(0.1)
+    return run
 
 
 def test_a_run_that_another_process_runs_is_reported_from_the_database(database_url):
