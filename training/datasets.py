@@ -27,9 +27,9 @@ from sqlalchemy import select
 from audit.fairness import CounterExample
 from core.database import Database
 from core.errors import SupportLoopError
+from core.redact import redact
 from core.tables import AnswerRecord, FeedbackRecord
 from rag.text import tokens
-from training.redact import redact
 
 NEAR_DUPLICATE = 0.75  # Jaccard similarity of content words above which two questions count as one
 MAX_PAIRS_PER_QUESTION = 20  # so one popular question doesn't dominate the pairs

@@ -6,8 +6,8 @@ from helpers import record_answer
 from core.database import open_database
 from core.errors import SupportLoopError
 from core.records import Records
+from core.redact import redact
 from training.datasets import build_dataset
-from training.redact import redact
 
 
 @pytest.fixture
