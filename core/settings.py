@@ -232,7 +232,7 @@ class Settings(BaseSettings):
         "(retraining holds out at least this many when the votes cover twice as many questions).",
     )
     gate_max_kl: float = Field(
-        10.0,
+        50.0,
         gt=0,
         description="Largest KL(candidate ‖ current) on held-out answers, in nats per answer, a candidate "
         "may go live with: the reward model knows only answers near the current version's.",

@@ -65,16 +65,17 @@ class VersionScores:
 class GateSettings:
     """What a candidate must show to go live.
 
-    ``max_kl`` is in nats per answer (``training.evaluation.kl_divergence``): at 10 the candidate's
-    typical answer is about e¹⁰ ≈ 22,000 times likelier under the candidate than under the current
-    version, i.e. text the current version would practically never say, where the reward model (trained
-    on votes on the current version's answers) is extrapolating. For a 64-token answer that is ~0.16
-    nats a token; PPO's own KL to its start stayed under 7 in the runs that helped (``training.ppo``).
+    ``max_kl`` is in nats per answer (``training.evaluation.kl_divergence``). A version that answers
+    from the pages is far from an untuned one: the first version the learning-loop bench promoted, with
+    a real gain, measured 41.7 nats from the base policy. So the default, 50, stops only answers the
+    current version would practically never give (where the reward model, trained on votes on its
+    answers, extrapolates), not the first grounded version; the question count and the bootstrap are
+    what refuse a lucky small sample.
     """
 
     margin: float = 0.02  # least mean composite-reward gain worth a new version
     min_questions: int = 30
-    max_kl: float = 10.0
+    max_kl: float = 50.0
     resamples: int = 2000
     seed: int = 0
 

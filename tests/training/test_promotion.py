@@ -6,7 +6,7 @@ import pytest
 
 from training.promotion import Estimate, GateSettings, VersionScores, gate, paired_gain
 
-GATE = GateSettings()  # 30 questions, lower bound > 0, margin 0.02, KL ≤ 10
+GATE = GateSettings(max_kl=10.0)  # 30 questions, lower bound > 0, margin 0.02, KL ≤ 10
 
 
 def scores(rewards: list[float], grounding: float = 0.8, ethics: float = 1.0) -> VersionScores:
