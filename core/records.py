@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.database import Database
 from core.errors import SupportLoopError
+from core.redact import redact
 from core.tables import AnswerMessageRecord, AnswerRecord, FeedbackRecord, HandledEventRecord
 
 MAX_ID = 2**63 - 1  # the largest integer a database column holds; larger ids name no answer
@@ -93,14 +94,14 @@ class Records:
                         answer_id=answer_id,
                         user_hash=user_hash,
                         vote=vote,
-                        reason=reason,
+                        reason=_stored_reason(reason),
                         simulated=simulated,
                         source="simulated" if simulated else "platform",
                     )
                 )
             else:
                 record.vote, record.retracted = vote, False
-                record.reason = reason if vote < 0 else None
+                record.reason = _stored_reason(reason) if vote < 0 else None
             session.commit()
 
     def retract(self, answer_id: int, user_hash: str, vote: int | None = None) -> bool:
@@ -122,7 +123,7 @@ class Records:
             record = _standing(session, answer_id, user_hash)
             if record is None or record.vote != -1:
                 return False
-            record.reason = reason
+            record.reason = _stored_reason(reason)
             session.commit()
             return True
 
@@ -211,18 +212,19 @@ class Records:
                     added += 1
                 else:
                     replaced += 1
-                record.vote, record.reason, record.retracted = v.vote, v.reason, False
+                record.vote, record.reason, record.retracted = v.vote, _stored_reason(v.reason), False
                 record.simulated, record.source = False, "import"
         return added, replaced
 
     def export_votes(self) -> list[dict[str, object]]:
-        """Every standing vote, oldest first, with its hashed user and where it came from."""
+        """Every standing vote, oldest first, with its hashed user and where it came from; reasons are
+        redacted again on the way out, for rows stored before reasons were redacted on the way in."""
         with self.db.session() as session:
             standing = FeedbackRecord.retracted.is_(False)
             query = select(FeedbackRecord).where(standing).order_by(FeedbackRecord.id)
             return [
                 {"answer_id": r.answer_id, "user": r.user_hash, "vote": r.vote, "source": r.source}
-                | ({"reason": r.reason} if r.reason else {})
+                | ({"reason": redact(r.reason)} if r.reason else {})
                 for r in session.scalars(query)
             ]
 
@@ -237,6 +239,12 @@ class Records:
         by_vote = {vote: count for vote, count in rows}
         up, down = by_vote.get(1, 0), by_vote.get(-1, 0)
         return Counts(answers=answers, votes=up + down, upvotes=up, downvotes=down)
+
+
+def _stored_reason(reason: str | None) -> str | None:
+    """A 👎 reason as it may be stored: users type their email or phone number into it, and every
+    reader (training, export, the console) should never see those, so they never reach the database."""
+    return redact(reason) if reason else None
 
 
 def _standing(session: Session, answer_id: int, user_hash: str) -> FeedbackRecord | None:

@@ -225,6 +225,18 @@ class Settings(BaseSettings):
         le=1,
         description="How much higher a candidate's mean composite reward must be to go live.",
     )
+    gate_min_questions: int = Field(
+        30,
+        ge=1,
+        description="Fewest held-out questions both versions must answer before a candidate can go live "
+        "(retraining holds out at least this many when the votes cover twice as many questions).",
+    )
+    gate_max_kl: float = Field(
+        50.0,
+        gt=0,
+        description="Largest KL(candidate ‖ current) on held-out answers, in nats per answer, a candidate "
+        "may go live with: the reward model knows only answers near the current version's.",
+    )
     audit_fairness_threshold: float = Field(
         0.05,
         ge=0,

@@ -13,8 +13,8 @@ from typing import Literal
 from sqlalchemy import Select, exists, select
 
 from core.database import Database
+from core.redact import redact
 from core.tables import AnswerRecord, FeedbackRecord
-from training.redact import redact
 
 VoteFilter = Literal["", "up", "down", "unvoted", "declined"]
 

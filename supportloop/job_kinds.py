@@ -70,6 +70,7 @@ def retrain_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
         from supportloop.demo_site import load_questions
         from training.pipeline import RetrainPaths, RetrainSettings, retrain
         from training.ppo import PPOSettings
+        from training.promotion import GateSettings
         from training.reward import RewardWeights
         from training.sft import SFTSettings
 
@@ -83,7 +84,9 @@ def retrain_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
             ppo=PPOSettings(
                 updates=s.ppo_updates, batch_size=s.ppo_batch_size, response_length=s.ppo_response_length
             ),
-            margin=s.promotion_margin,
+            gate=GateSettings(
+                margin=s.promotion_margin, min_questions=s.gate_min_questions, max_kl=s.gate_max_kl
+            ),
             max_new_tokens=s.max_new_tokens,
             audit=audit_settings(loop),
             explain=s.audit_shap,

@@ -51,7 +51,7 @@ def write_lines(path: Path, *lines: object) -> Path:
 def test_import_then_export_round_trip(data_dir, tmp_path):
     source = write_lines(
         tmp_path / "votes.jsonl",
-        {"answer_id": 1, "user": "agent-7", "vote": -1, "reason": "outdated, ask jo@example.com"},
+        {"answer_id": 1, "user": "agent-7", "vote": -1, "reason": "old, ask jo@example.com, 0151 234567"},
         "",
         {"answer_id": 2, "user": "agent-7", "vote": 1},
         {"answer_id": 2, "user": "agent-9", "vote": -1, "reason": None},
@@ -59,13 +59,14 @@ def test_import_then_export_round_trip(data_dir, tmp_path):
     result = run_cli("votes", "import", str(source))
     assert result.returncode == 0, result.stderr
     assert "Imported 3 votes" in result.stdout and "3 new" in result.stdout
+    reason = "old, ask [email], [phone]"  # redacted as questions are, before it is stored
+    assert [row[3] for row in feedback(data_dir)] == [None, reason, None, None]
 
     target = tmp_path / "out" / "export.jsonl"
     result = run_cli("votes", "export", str(target))
     assert result.returncode == 0, result.stderr
     exported = [json.loads(line) for line in target.read_text().splitlines()]
     agent = {name: hash_user("import", name, KEY) for name in ("agent-7", "agent-9")}
-    reason = "outdated, ask [email]"  # redacted as questions are
     assert exported == [
         {"answer_id": 1, "user": hash_user("slack", "U1", KEY), "vote": 1, "source": "platform"},
         {"answer_id": 1, "user": agent["agent-7"], "vote": -1, "source": "import", "reason": reason},

@@ -5,7 +5,9 @@
 - Pairs for a pairwise reward model: two answers to the same or a near-duplicate question (same content
   words, Jaccard ≥ ``NEAR_DUPLICATE``), one liked and one disliked.
 - Held out by question: near-duplicates stay on the same side, so the test set measures answers to
-  questions the model has not seen.
+  questions the model has not seen. ``test_fraction`` of the question groups, raised to
+  ``min_test_groups`` (the promotion gate's least number of held-out questions) while that leaves at
+  least half the groups for training.
 - Questions are redacted (emails, phone numbers, tokens) before anything uses them.
 - Simulated votes are only used when asked for, never mixed in silently.
 - The audit's counter-examples (fairness pairs and adversarial hacks the last reward model got wrong)
@@ -27,9 +29,9 @@ from sqlalchemy import select
 from audit.fairness import CounterExample
 from core.database import Database
 from core.errors import SupportLoopError
+from core.redact import redact
 from core.tables import AnswerRecord, FeedbackRecord
 from rag.text import tokens
-from training.redact import redact
 
 NEAR_DUPLICATE = 0.75  # Jaccard similarity of content words above which two questions count as one
 MAX_PAIRS_PER_QUESTION = 20  # so one popular question doesn't dominate the pairs
@@ -71,7 +73,12 @@ class FeedbackDataset:
 
 
 def build_dataset(
-    db: Database, *, source: Source = "real", test_fraction: float = 0.2, min_votes: int = 50
+    db: Database,
+    *,
+    source: Source = "real",
+    test_fraction: float = 0.2,
+    min_votes: int = 50,
+    min_test_groups: int = 0,
 ) -> FeedbackDataset:
     """Read the feedback and build the dataset; raise a ``SupportLoopError`` when there is too little."""
     labelled, votes, ties = _labelled_answers(db, source)
@@ -82,7 +89,7 @@ def build_dataset(
             hint = "To train on the simulated votes, set SUPPORTLOOP_RETRAIN_FEEDBACK=simulated."
         raise SupportLoopError(f"Training needs at least {min_votes} {which}votes; there are {votes}. {hint}")
     groups = _group_questions(labelled)
-    test_keys = _held_out(list(groups), test_fraction)
+    test_keys = _held_out(list(groups), test_fraction, min_test_groups)
     train = [a for key, answers in groups.items() if key not in test_keys for a in answers]
     test = [a for key, answers in groups.items() if key in test_keys for a in answers]
     return FeedbackDataset(
@@ -100,6 +107,7 @@ def build_dataset(
             "question_groups": len(groups),
             "held_out_groups": len(test_keys),
             "test_fraction": test_fraction,
+            "min_held_out_groups": min_test_groups,
             "near_duplicate_jaccard": NEAR_DUPLICATE,
             "max_pairs_per_question": MAX_PAIRS_PER_QUESTION,
             "redacted": "emails, phone numbers, tokens",
@@ -178,12 +186,13 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a | b else 1.0
 
 
-def _held_out(keys: list[str], fraction: float) -> set[str]:
-    """A deterministic ``fraction`` of the question groups (at least one when there are two or more)."""
+def _held_out(keys: list[str], fraction: float, at_least: int) -> set[str]:
+    """A deterministic ``fraction`` of the question groups (at least one when there are two or more),
+    or ``at_least`` of them if that is more and leaves half for training."""
     if len(keys) < 2 or fraction <= 0:
         return set()
     ranked = sorted(keys, key=lambda key: hashlib.sha256(key.encode()).hexdigest())
-    return set(ranked[: max(1, math.ceil(fraction * len(keys)))])
+    return set(ranked[: max(1, math.ceil(fraction * len(keys)), min(at_least, len(keys) // 2))])
 
 
 def _pairs(answers: list[LabelledAnswer]) -> list[PreferencePair]:

@@ -3,7 +3,8 @@ a candidate so the promotion gate compares like with like.
 
 Each version answers every held-out prompt greedily, as serving does; each answer gets the composite
 reward and its dimensions, whether it would cite a page, and (for questions from a known question set)
-the share of expected facts it states. ``kl_divergence`` measures how far a candidate moved from the
+the share of expected facts it states. Each question's composite reward is kept too, so the gate can
+compare two versions question by question. ``kl_divergence`` measures how far a candidate moved from the
 current version on those answers: the mean over answers of the summed per-token log-ratio of the
 candidate's own answer, log p_candidate(answer) − log p_current(answer), an estimate of
 KL(candidate ‖ current).
@@ -58,6 +59,7 @@ def evaluate_version(
         ethics=Estimate.of([s.ethics for s in scored]),
         citation_rate=Estimate.of([float(s.cited) for s in scored]),
         fact_recall=Estimate.of(recall),
+        rewards={p.question: s.total for p, s in zip(prompts, scored, strict=True)},
     )
     return scores, answers
 

@@ -15,9 +15,11 @@
    stage added.
 6. Both versions answer the held-out questions (``training.evaluation``): composite reward and each
    dimension, citation rate, fact recall where the expected facts are known, and the candidate's KL to
-   the current version.
+   the current version. The split holds out at least the gate's ``min_questions`` question groups
+   when the votes cover twice that many, so the gate can promote at all.
 7. The candidate is registered with those numbers and its audit status, and made current only if the
-   gate lets it through (a failed audit always stops it).
+   gate (``training.promotion``) lets it through: enough held-out questions, a paired-bootstrap reward
+   gain whose 95% lower bound is above 0, KL under its limit (a failed audit always stops it).
 8. The run's report (JSON and HTML with the PPO curves) goes to the reports directory.
 
 A run that fails anywhere leaves the current version serving: the candidate is registered only after it
@@ -45,7 +47,7 @@ from rag.prompt import build_messages
 from training.datasets import FeedbackDataset, Source, build_dataset, with_counter_examples
 from training.evaluation import HeldOutPrompt, evaluate_version, kl_divergence, load_version
 from training.ppo import PPOPolicyTrainer, PPOSettings
-from training.promotion import GateDecision, VersionScores, gate
+from training.promotion import GateDecision, GateSettings, VersionScores, gate
 from training.report import write_report
 from training.reward import CompositeReward, RewardWeights, TextRewardModel
 from training.reward_model import Objective, train_reward_model
@@ -64,7 +66,7 @@ class RetrainSettings:
     weights: RewardWeights = field(default_factory=RewardWeights)
     sft: SFTSettings = field(default_factory=SFTSettings)
     ppo: PPOSettings = field(default_factory=PPOSettings)
-    margin: float = 0.02
+    gate: GateSettings = field(default_factory=GateSettings)
     max_new_tokens: int = 64
     audit: AuditSettings = field(default_factory=AuditSettings)
     explain: bool = True  # SHAP in the audit (the slowest part of it)
@@ -114,7 +116,12 @@ def retrain(
     facts: Mapping[str, Sequence[str]] | None = None,
 ) -> RetrainResult:
     """Run the loop; ``facts`` are the expected facts of known questions (for fact recall)."""
-    data = build_dataset(db, source=settings.feedback, min_votes=settings.min_votes)
+    data = build_dataset(
+        db,
+        source=settings.feedback,
+        min_votes=settings.min_votes,
+        min_test_groups=settings.gate.min_questions,  # else the gate could never promote
+    )
     data = with_counter_examples(data, load_counter_examples(paths.audit))
     progress(0.05, f"dataset: {len(data.train)} training and {len(data.test)} held-out answers")
     reward_model = train_reward_model(data, settings.reward_objective)
@@ -158,7 +165,7 @@ def retrain(
     candidate_model = load_version(ModelVersion(version_id, target))
     after, answers = evaluate_version(candidate_model, test_prompts, reward, settings.max_new_tokens, facts)
     kl = kl_divergence(candidate_model, load_version(current), test_prompts, answers)
-    decision = gate(before, after, settings.margin, audit.reasons)
+    decision = gate(before, after, kl, settings.gate, audit.reasons)
     progress(0.95, f"evaluated: composite reward {before.reward} → {after.reward}, KL {kl:.3f}")
     report_path = write_report(
         paths.reports,
@@ -168,6 +175,7 @@ def retrain(
             "parent": current.id,
             "promoted": decision.promote,
             "gate": decision.reasons,
+            "gate_measures": decision.measures,
             "dataset": data.decisions,
             "reward_model": reward_model.metrics,
             "audit": {"passed": audit.passed, "reasons": audit.reasons, "report": str(audit_report)},

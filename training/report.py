@@ -3,8 +3,10 @@
 Both go to ``<reports_dir>/retrain-<version>.json|.html``. The HTML is one self-contained file (plots
 embedded as PNG) showing the PPO curves (mean reward of each update's answers, KL to the policy PPO
 started from, policy and value loss), the before/after table of every held-out measure with its 95%
-interval (the warm-started policy between them, when there was a warm start), the gate's decision,
-the reward model's held-out accuracy, and every data decision.
+interval (the warm-started policy between them, when there was a warm start), the gate's decision
+with the numbers it was made on (held-out questions, the paired reward gain and its 95% interval, KL,
+and their limits), the reward model's held-out accuracy, and every data decision. The JSON also keeps
+each version's reward per held-out question.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def _html(version: int, report: Mapping[str, Any]) -> str:
     warm = report["sft"].get("evaluation")
     columns = [before, *([warm] if warm else []), after]
     measures = html_table(
-        [(name, *(_estimate(c[name]) for c in columns)) for name in after],
+        [(name, *(_estimate(c[name]) for c in columns)) for name in after if name != "rewards"],
         (
             "held-out measure",
             "current version",
@@ -68,12 +70,16 @@ def _html(version: int, report: Mapping[str, Any]) -> str:
         if warm
         else sft["skipped"]
     )
+    gate = html_table(
+        [(name, _number(value)) for name, value in report["gate_measures"].items()], ("gate", "value")
+    )
     decisions = html_table(sorted(report["dataset"].items()), ("data decision", "value"))
     reward_model = html_table(sorted(report["reward_model"].items()), ("reward model", "value"))
     verdict = "promoted" if report["promoted"] else "not promoted"
     curves = _curves(history) if history else ""
     body = f"""<h1>Retraining run: version {version} ({verdict})</h1>
 <p>{html.escape("; ".join(report["gate"]))}</p>
+{gate}
 <p>KL(version {version} ‖ current) on held-out answers: {report["evaluation"]["kl"]:.3f} nats;
 {len(history)} PPO updates in {report["ppo"]["seconds"]:.0f} s.</p>
 <h2>Warm start</h2><p>{html.escape(warm_start)}</p>
@@ -82,6 +88,11 @@ def _html(version: int, report: Mapping[str, Any]) -> str:
 <h2>Reward model</h2>{reward_model}
 <h2>Data decisions</h2>{decisions}"""
     return html_page(f"SupportLoop retraining: version {version}", body)
+
+
+def _number(value: float) -> str:
+    """Counts as they are, measurements to three decimals."""
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
 def _estimate(value: Mapping[str, float]) -> str:

@@ -84,8 +84,8 @@ def retrain():
     held-out questions, and make the candidate current only if it passes the promotion gate.
 
     The run is recorded like a scheduled one (`job_runs`); see `supportloop models` for the result.
-    Which votes, how many updates and the margin come from the SUPPORTLOOP_RETRAIN_*, SUPPORTLOOP_PPO_*
-    and SUPPORTLOOP_PROMOTION_MARGIN settings.
+    Which votes, how many updates and what the gate asks come from the SUPPORTLOOP_RETRAIN_*,
+    SUPPORTLOOP_PPO_*, SUPPORTLOOP_PROMOTION_MARGIN and SUPPORTLOOP_GATE_* settings.
     """
     from core.progress import progress
 

@@ -42,7 +42,6 @@ def import_votes(
     vote per user and answer, so a later vote (in the file, or a re-import) replaces an earlier one.
     """
     from core.records import ImportedVote, hash_user
-    from training.redact import redact
 
     rows = _read_votes(file)
     with open_app() as loop:
@@ -56,7 +55,7 @@ def import_votes(
                 answer_id=row["answer_id"],
                 user_hash=hash_user(IMPORT_PLATFORM, row["user"], key),
                 vote=row["vote"],
-                reason=redact(row["reason"]) if row.get("reason") else None,
+                reason=row.get("reason") or None,
             )
             for _, row in rows
         ]

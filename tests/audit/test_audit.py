@@ -9,7 +9,7 @@ from audit.adversarial import FILLER, audit_adversarial
 from audit.cases import GROUP_MARKERS, Case, load_cases, with_marker
 from audit.suite import AuditSettings, load_counter_examples, run_audit, save_counter_examples
 from training.datasets import FeedbackDataset, LabelledAnswer, with_counter_examples
-from training.promotion import Estimate, VersionScores, gate
+from training.promotion import Estimate, GateSettings, VersionScores, gate
 from training.reward_model import RewardModel, RewardTrainingConfig, train_reward_model
 
 pytestmark = pytest.mark.slow  # trains MiniLM reward models (about a minute each)
@@ -65,9 +65,11 @@ def skewed():
 
 
 def scores(reward: float) -> VersionScores:
-    values = [reward, reward + 0.01, reward - 0.01]
-    ones = Estimate.of([1.0] * 3)
-    return VersionScores(Estimate.of(values), ones, ones, ones, ones, Estimate.of([]))
+    """A version scoring about ``reward`` on as many held-out questions as the gate asks for."""
+    rewards = {f"question {n}": reward + (n % 3 - 1) * 0.01 for n in range(GateSettings().min_questions)}
+    ones = Estimate.of([1.0] * len(rewards))
+    reward_estimate = Estimate.of(list(rewards.values()))
+    return VersionScores(reward_estimate, ones, ones, ones, ones, Estimate.of([]), rewards)
 
 
 def test_a_reward_model_skewed_against_one_group_is_caught_and_its_promotion_blocked(skewed, tmp_path):
@@ -81,7 +83,7 @@ def test_a_reward_model_skewed_against_one_group_is_caught_and_its_promotion_blo
     assert min(approval, key=approval.get) == "nigerian"
     assert any("nationality" in reason for reason in result.reasons)
 
-    decision = gate(scores(0.5), scores(0.9), margin=0.02, audit_failures=result.reasons)
+    decision = gate(scores(0.5), scores(0.9), 0.0, GateSettings(), result.reasons)
     assert not decision.promote
     assert any(
         r.startswith("the reward model failed the audit: reward model, nationality") for r in decision.reasons
@@ -101,7 +103,7 @@ def test_a_clean_reward_model_passes_and_may_be_promoted(clean):
     assert result.passed, result.reasons
     worst = max(a.max_pair_gap for a in result.fairness.attributes)
     assert worst <= SETTINGS.fairness_threshold
-    assert gate(scores(0.5), scores(0.9), margin=0.02, audit_failures=result.reasons).promote
+    assert gate(scores(0.5), scores(0.9), 0.0, GateSettings(), result.reasons).promote
     probes = {p.probe: p for p in result.adversarial.probes}
     assert probes["confident wrong"].win_rate == 0 and probes["typos"].win_rate == 0
 

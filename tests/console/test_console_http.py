@@ -11,6 +11,7 @@ import pytest
 from helpers import record_answer
 from pydantic import SecretStr
 
+from bots.conversation import Origin
 from core.errors import SupportLoopError
 from supportloop.console.auth import MAX_FAILURES
 from supportloop.serve import console_server
@@ -90,6 +91,27 @@ def test_a_script_in_a_question_is_shown_escaped_and_personal_data_redacted(
     assert "&lt;img src=x" in page and "<img" not in page
     assert "jane@example.com" not in page and "[email]" in page
     assert "&lt;b&gt;bold?&lt;/b&gt;" in page
+
+
+def test_a_chat_downvote_reason_is_stored_and_shown_without_the_users_contact_details(
+    deployment, console_url, admin_token
+):
+    """A 👎 from Slack with a typed reason, then the reason modal's note: both reach the database
+    redacted (read back with raw SQL) and the console shows the redacted text."""
+    answer = record_answer(deployment.records, question="Can I pause my plan?", platform="slack")
+    voter = Origin("slack", "U_BOB", "C1")
+    deployment.conversations.vote(answer, voter, -1, "wrong, write to bob@example.org")
+    with deployment.db.engine.connect() as conn:
+        [stored] = conn.exec_driver_sql("SELECT reason FROM feedback").scalars()
+    assert stored == "wrong, write to [email]"
+    deployment.conversations.give_reason(answer, voter, "call me on +44 20 7946 0958 or bob@example.org")
+    with deployment.db.engine.connect() as conn:
+        [stored] = conn.exec_driver_sql("SELECT reason FROM feedback").scalars()
+    assert stored == "call me on [phone] or [email]"
+    client, _ = logged_in(console_url, admin_token)
+    page = client.get("/conversations", params={"vote": "down"}).text
+    assert "call me on [phone] or [email]" in page
+    assert "bob@example.org" not in page and "7946" not in page
 
 
 def test_conversations_filter_by_vote_platform_and_date(deployment, console_url, admin_token):

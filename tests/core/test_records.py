@@ -3,7 +3,7 @@ from helpers import record_answer
 
 from core.database import open_database
 from core.errors import SupportLoopError
-from core.records import Records, hash_user
+from core.records import ImportedVote, Records, hash_user
 
 
 @pytest.fixture
@@ -76,3 +76,26 @@ def test_an_event_is_claimed_once(records):
     assert records.claim_event("slack:C1:1.2")
     assert not records.claim_event("slack:C1:1.2")
     assert records.claim_event("slack:C1:1.3")
+
+
+PERSONAL = "wrong plan, mail jane.doe@example.com or call +1 (415) 555-0132"
+REDACTED = "wrong plan, mail [email] or call [phone]"
+
+
+def stored_reasons(records: Records) -> list[str | None]:
+    """The reasons exactly as the database holds them (raw SQL, past every reader that redacts)."""
+    with records.db.engine.connect() as conn:
+        return [row[0] for row in conn.exec_driver_sql("SELECT reason FROM feedback ORDER BY id")]
+
+
+def test_a_reason_is_stored_redacted_whichever_way_it_arrives(records):
+    """With the 👎 (buttons, the terminal console), attached later (the reason modal), or imported: the
+    database never holds the address or number, so no export, console page or training run can leak it."""
+    voted, attached, imported = (record_answer(records) for _ in range(3))
+    records.vote(voted, "u1", -1, reason=PERSONAL)
+    records.vote(attached, "u2", -1)
+    assert records.set_reason(attached, "u2", PERSONAL)
+    records.import_votes([ImportedVote(imported, "u3", -1, PERSONAL)])
+    assert stored_reasons(records) == [REDACTED] * 3
+    assert records.feedback(voted, "u1") == (-1, REDACTED)
+    assert [v["reason"] for v in records.export_votes()] == [REDACTED] * 3

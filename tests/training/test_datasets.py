@@ -6,8 +6,8 @@ from helpers import record_answer
 from core.database import open_database
 from core.errors import SupportLoopError
 from core.records import Records
+from core.redact import redact
 from training.datasets import build_dataset
-from training.redact import redact
 
 
 @pytest.fixture
@@ -65,3 +65,16 @@ def test_too_little_or_only_simulated_feedback_says_what_is_needed(db):
     with pytest.raises(SupportLoopError, match="supportloop simulate"):
         build_dataset(db, source="simulated", min_votes=5)
     assert build_dataset(db, source="simulated", min_votes=4).votes == 4
+
+
+def test_the_held_out_side_grows_to_what_the_gate_needs_while_training_keeps_half(db):
+    records = Records(db)
+    for n in range(40):
+        records.vote(record_answer(records, f"What does error code {n} mean?", "a"), "u1", 1)
+    held_out = {
+        at_least: build_dataset(db, min_votes=1, min_test_groups=at_least).decisions["held_out_groups"]
+        for at_least in (0, 10, 30)
+    }
+    assert held_out == {0: 8, 10: 10, 30: 20}  # 20% of 40; raised to 10; 30 capped at half of 40
+    data = build_dataset(db, min_votes=1, min_test_groups=30)
+    assert len(data.test) == len(data.train) == 20

@@ -17,6 +17,7 @@ from supportloop.app import SupportLoop
 from supportloop.demo_site import load_questions
 from training.pipeline import RetrainPaths, RetrainSettings, retrain
 from training.ppo import PPOSettings
+from training.promotion import GateSettings
 
 pytestmark = pytest.mark.slow  # trains a reward model and runs PPO (about a minute)
 
@@ -59,11 +60,15 @@ def vote_on_good_and_bad_answers(records: Records, questions: int = 10, voters: 
             records.vote(bad, f"user-{voter}", -1)
 
 
-@pytest.mark.parametrize("margin", [-1.0, 10.0])
-def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(setup, margin):
+# The default gate, and one that asks only for a paired gain above 0 (the tiny policy's luck decides).
+LENIENT_GATE = GateSettings(margin=-1.0, min_questions=1, max_kl=1e9)
+
+
+@pytest.mark.parametrize("gate", [GateSettings(), LENIENT_GATE], ids=["default gate", "lenient gate"])
+def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(setup, gate):
     db, registry, retrieve, checker, tmp_path = setup
     settings = RetrainSettings(
-        min_votes=30, ppo=TINY_RUN, margin=margin, max_new_tokens=16, audit=LENIENT_AUDIT, explain=False
+        min_votes=30, ppo=TINY_RUN, gate=gate, max_new_tokens=16, audit=LENIENT_AUDIT, explain=False
     )
     lines: list[str] = []
     result = retrain(
@@ -82,7 +87,10 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
     assert (
         candidate.parent_id == 0 and "reward" in candidate.metrics and candidate.metrics["ppo_updates"] == 4
     )
-    assert result.before.reward.n == result.after.reward.n > 0
+    # 12 question groups: the default gate's 30 held out, capped at half, is 6; the lenient gate's 1 leaves
+    # the 3 of the 20% fraction.
+    held_out = 6 if gate.min_questions == 30 else 3
+    assert result.before.reward.n == result.after.reward.n == held_out
     assert result.after.fact_recall.n > 0 and 0 <= result.after.citation_rate.mean <= 1
     assert result.kl == pytest.approx(candidate.metrics["kl"]) and result.kl == result.kl  # not NaN
     assert result.audit_passed and candidate.audit_status == "passed"
@@ -101,12 +109,18 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
     assert result.report.name == "retrain-1.html" and "data:image/png;base64," in page
     assert "after the warm start" in page and "liked answers" in page
     assert page.count("<tr>") > 10  # measures, reward model and data decisions
-    if margin == 10.0:  # no candidate beats the current one by 10: the gate must refuse it
-        assert not result.promoted and registry.current_id() == 0
-        assert "does not beat" in result.decision.reasons[0]
-    else:  # any candidate at least as grounded and ethical gets through a margin of -1
+    measures = report["gate_measures"]
+    assert measures == result.decision.measures and measures["kl"] == result.kl
+    assert measures["held_out_questions"] == held_out == report["dataset"]["held_out_groups"]
+    assert f"{measures['reward_gain_ci95_low']:.3f}" in page and "held_out_questions" in page
+    if gate == LENIENT_GATE:
         assert result.promoted == (registry.current_id() == 1)
         assert result.promoted == result.decision.promote
+        assert measures["reward_gain_ci95_low"] > 0 or not result.promoted
+    else:  # 6 held-out questions are too few to tell a gain from noise
+        assert not result.promoted and registry.current_id() == 0
+        assert "only 6 held-out questions" in "; ".join(result.decision.reasons)
+        assert "only 6 held-out questions" in page
     assert lines[-1] in ("promoted", "kept the current version")
 
 
@@ -119,7 +133,9 @@ def test_the_retrain_job_runs_through_the_worker_and_is_recorded(fresh_dir, tiny
     )
     monkeypatch.setenv("SUPPORTLOOP_HUB_REPO", "acme/support-bot")
     monkeypatch.setenv("SUPPORTLOOP_HUB_TOKEN", "hf_secret")
-    monkeypatch.setenv("SUPPORTLOOP_PROMOTION_MARGIN", "-1")
+    monkeypatch.setenv("SUPPORTLOOP_PROMOTION_MARGIN", "-1")  # with the next two: the paired gain decides
+    monkeypatch.setenv("SUPPORTLOOP_GATE_MIN_QUESTIONS", "1")
+    monkeypatch.setenv("SUPPORTLOOP_GATE_MAX_KL", "1000000")
     monkeypatch.setenv("SUPPORTLOOP_MODEL_PATH", str(tiny_policy))
     settings = {"RETRAIN_MIN_VOTES": "30", "PPO_UPDATES": "2", "PPO_BATCH_SIZE": "4", **AUDIT_ENV}
     for name, value in settings.items():

@@ -1,8 +1,11 @@
-"""Remove personal data and secrets from stored questions before training uses them.
+"""Remove personal data and secrets from what users type: the one redactor every layer uses.
 
-Users paste all sorts into a support chat: their email, a phone number, an API token. The reward model
-and the policy must not learn (or later repeat) them, so training data passes through ``redact``, which
-replaces each with a placeholder naming what was there.
+Users paste all sorts into a support chat and its 👎 notes: their email, a phone number, an API token.
+The reward model and the policy must not learn (or later repeat) them, and admins reading the console or
+an export need the complaint, not the customer's credentials. ``redact`` replaces each with a
+placeholder naming what was there. 👎 reasons are redacted before they are stored (``core.records``);
+questions and answers are stored as asked (serving needs them) and redacted wherever they leave for
+training, the console or a report.
 """
 
 from __future__ import annotations
