@@ -70,6 +70,8 @@ class Reply:
     retrieval_s: float = 0.0
     generation_s: float = 0.0
     grounding: float = 1.0  # share of the answer's sentences its passages support
+    mode: str | None = None  # how the answer was made (``Answer.mode``), None for notices and errors
+    model_version: int | None = None  # the model version that served it
 
     @property
     def declined(self) -> bool:
@@ -265,7 +267,8 @@ class ConversationService:
         try:
             with self.expecting():
                 answer = self.answerer.answer(question, draft=draft)
-            answer_id = self._record(answer, origin)
+            version = self.model_version()
+            answer_id = self._record(answer, origin, version)
         except IndexEmptyError:
             metrics.ANSWERS.labels(origin.platform, "failed").inc()
             return Reply(messages.NOT_INDEXED, "error")
@@ -287,16 +290,18 @@ class ConversationService:
             retrieval_s=answer.retrieval_s,
             generation_s=answer.generation_s,
             grounding=answer.grounding,
+            mode=answer.mode,
+            model_version=version,
         )
 
-    def _record(self, answer: Answer, origin: Origin) -> int:
+    def _record(self, answer: Answer, origin: Origin, version: int | None) -> int:
         return self.records.add_answer(
             question=answer.question,
             answer=answer.text,
             citations=answer.citations,
             passage_ids=[p.id for p in answer.passages],
             declined=answer.declined,
-            model_version=self.model_version(),
+            model_version=version,
             platform=origin.platform,
             channel=origin.channel,
             thread=origin.thread,

@@ -8,7 +8,11 @@
 4. ``rag.answerability`` decides whether the pages answer the question; if not, decline in one plain
    sentence with the closest pages.
 5. Compose from the best ``top_k`` passages (injections removed, ``rag.safety``): in ``extractive``
-   mode the page's own sentences and steps are chosen and ordered (``rag.compose``); in ``generate``
+   mode the page's own sentences and steps are chosen and ordered (``rag.compose``). With a
+   ``prefer`` scorer (the served model version's reward model, learnt from users' votes), it scores
+   the composer's alternatives, and one it prefers clearly (by ``PREFERENCE_MARGIN``) over the
+   heuristic's answer is served instead: this is how a pattern of 👎 changes what users see before
+   any policy update, and why a rollback changes the answers too. In ``generate``
    mode the chat model writes, and an answer that its passages don't support sentence by sentence
    (``rag.grounding``), or that repeats our instructions or a secret, is replaced by the extractive one.
 6. Cite the pages the answer quotes, best first, at most ``max_citations``.
@@ -36,13 +40,16 @@ if TYPE_CHECKING:  # kept out of import time: the CLI starts without loading tor
 
     from core.llm import Conversation
     from rag.answerability import AnswerabilityModel
-    from rag.compose import Composer
+    from rag.compose import Composer, Composition
     from rag.grounding import GroundingChecker
     from rag.harm import HarmClassifier
     from rag.index import HelpIndex, Passage, RetrievalMode
     from rag.ranking import Ranker, Ranking
 
     Generate = Callable[[Conversation, int], str]
+
+# Scores candidate answers to a question (higher is better), or None when there is nothing to score with.
+Prefer = Callable[[str, Sequence[str]], "Sequence[float] | None"]
 
 log = logging.getLogger(__name__)
 AnswerMode = Literal["generate", "extractive"]
@@ -54,6 +61,9 @@ REFUSAL = (
 )
 NO_QUESTION = "I couldn't find a question about the help pages in that message."
 RECOVERY_QUERY = "I can't sign in to my own account: how do I reset my password or recover two-factor?"
+# How much likelier a 👍 (the reward model's calibrated probability) an alternative must be than the
+# heuristic's answer to replace it: small differences are the reward model's noise, not users' taste.
+PREFERENCE_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,18 @@ class Answer:
     grounding: float = 1.0  # share of the generated answer's sentences its passages support
     refused: bool = False  # a harmful request, answered with a refusal
     answerability: float | None = None  # P(the pages answer it), None where it was not asked
+    preferred: bool = False  # an alternative the reward model preferred to the heuristic's answer
+
+    @property
+    def mode(self) -> str:
+        """How the answer was made: refuse, decline, preferred, extractive or generate."""
+        if self.refused:
+            return "refuse"
+        if self.declined:
+            return "decline"
+        if self.preferred:
+            return "preferred"
+        return "extractive" if self.extractive else "generate"
 
     @property
     def latency_s(self) -> float:
@@ -92,6 +114,7 @@ class Answerer:
         max_new_tokens: int = 64,
         mode: AnswerMode = "extractive",
         secrets: Sequence[str] = (),
+        prefer: Prefer | None = None,
     ) -> None:
         self.ranker = ranker
         self.composer = composer
@@ -104,6 +127,7 @@ class Answerer:
         self.max_new_tokens = max_new_tokens
         self.mode = mode
         self.secrets = [s for s in secrets if len(s) >= 6]
+        self.prefer = prefer
 
     @property
     def index(self) -> HelpIndex:
@@ -131,7 +155,7 @@ class Answerer:
                 answerability=verdict.probability,
             )  # fmt: skip
         relevant = self.best_passages(ranking)
-        reply, score, used, extractive = "", 1.0, [], True
+        reply, score, used, extractive, preferred = "", 1.0, [], True, False
         if self.mode == "generate" or draft:
             try:
                 reply = self.generate(build_messages(asked, relevant), self.max_new_tokens).strip()
@@ -144,7 +168,7 @@ class Answerer:
                 score, used = grounding.score, grounding.passages_used()
                 extractive = not draft and (not grounding.grounded or leaks(reply, self.secrets))
         if extractive:
-            composition = self.composer.compose(asked, relevant)
+            composition, preferred = self._compose(asked, relevant)
             reply, used = composition.text, composition.used
         return Answer(
             question,
@@ -157,7 +181,22 @@ class Answerer:
             extractive,
             score,
             answerability=verdict.probability,
+            preferred=preferred,
         )
+
+    def _compose(self, question: str, passages: Sequence[Passage]) -> tuple[Composition, bool]:
+        """The heuristic's answer, or the alternative ``prefer`` clearly prefers (True when it did)."""
+        if self.prefer is None:
+            return self.composer.compose(question, passages), False
+        options = self.composer.alternatives(question, passages)
+        scored = self.prefer(question, [o.text for o in options]) if len(options) > 1 else None
+        if scored is None:
+            return options[0], False
+        scores = [float(s) for s in scored]
+        best = max(range(len(options)), key=lambda k: scores[k])
+        if best > 0 and scores[best] >= scores[0] + PREFERENCE_MARGIN:
+            return options[best], True
+        return options[0], False
 
     def best_passages(self, ranking: Ranking) -> list[Passage]:
         """The ``top_k`` best passages of ``ranking`` with injections removed: what answers are made of."""

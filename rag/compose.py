@@ -2,10 +2,11 @@
 
 An answer is made of *units* cut from the ranked passages: a sentence, or a whole run of numbered steps
 (a page's steps are never split, renumbered or shown without their text). ``choose`` is the heuristic
-choice of units; the policy model (``rag.selector``) learns to make the same choice and then to make
-better ones from votes. ``render`` writes the chosen units as the answer: the direct answer first, then
-the rest of its page, then other pages, each page's units in page order; steps one per line; no longer
-than ``max_chars``.
+choice of units; ``alternatives`` offers other choices (shorter, the steps alone, one page only), and
+the served version's reward model, learnt from votes, may pick one of them instead (``rag.answerer``),
+so users' votes change which answer they see. ``render`` writes the chosen units as the answer: the
+direct answer first, then the rest of its page, then other pages, each page's units in page order; steps
+one per line; no longer than ``max_chars``.
 
 The heuristic ranks a unit by its cosine to the question, read under its section heading ("Per account:
 300 calls within 5 minutes" answers "rate limits per account", the bare sentence does not), plus a
@@ -103,7 +104,42 @@ class Composer:
         """The heuristic's units to show, best first (``render`` puts them in reading order)."""
         if not units:
             return []
+        return self._grow(units, self.scores(question, passages, units))
+
+    def alternatives(self, question: str, passages: Sequence[Passage]) -> list[Composition]:
+        """Other answers a user might prefer, the heuristic's first: the best unit alone (the shortest
+        answer that still answers), the best run of steps with what introduces it, and the heuristic
+        kept to the best page. Different texts only; a learned preference picks among them."""
+        units = units_of(passages)
+        if not units:
+            return [self.render(passages, units, [])]
         rank = self.scores(question, passages, units)
+        best = int(np.argmax(rank))
+        choices = [self._grow(units, rank), self._with_intro(units, [best])]
+        steps = [k for k, u in enumerate(units) if u.kind == "steps"]
+        if steps:
+            choices.append(self._with_intro(units, [max(steps, key=lambda k: rank[k])]))
+        page = passages[units[best].passage].source
+        on_page = np.where([passages[u.passage].source == page for u in units], rank, -np.inf)
+        choices.append(self._grow(units, on_page))
+        options = [self.render(passages, units, chosen) for chosen in choices]
+        return list({o.text: o for o in options}.values())
+
+    @staticmethod
+    def _with_intro(units: Sequence[Unit], chosen: list[int]) -> list[int]:
+        """``chosen`` with the sentence ending in ":" just before a run of steps, or the steps just
+        after such a sentence (one is nothing without the other)."""
+        k = chosen[0]
+        same_page_before = k > 0 and units[k - 1].passage == units[k].passage
+        if units[k].kind == "steps" and same_page_before and units[k - 1].text.endswith(":"):
+            return [k - 1, k]
+        same_page_after = k + 1 < len(units) and units[k + 1].passage == units[k].passage
+        if units[k].kind == "sentence" and units[k].text.endswith(":") and same_page_after:
+            return [k, k + 1]
+        return chosen
+
+    def _grow(self, units: Sequence[Unit], rank: np.ndarray) -> list[int]:
+        """The heuristic choice given each unit's score (see the module doc)."""
         best = int(np.argmax(rank))
         chosen = [best]
         length = len(units[best].text)

@@ -6,7 +6,9 @@ Heavy parts (the embedder, the chat model) load on first use, so ``status`` and 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # torch, Chroma and the embedder load with the part that need
     from core.llm import Conversation
     from rag.index import HelpIndex
     from supportloop.leader import Leader
+    from training.reward_model import RewardModel
 
 log = logging.getLogger(__name__)
 MODEL_CHECK_S = 5.0  # how often a running bot looks for a model switched by another process
@@ -43,6 +46,8 @@ class SupportLoop:
         self.runs_jobs = True
         self.leader: Leader | None = None
         self._model_checked = time.monotonic()
+        self._reward_models: dict[int, RewardModel | None] = {}  # by model version, loaded on first use
+        self._reward_lock = threading.Lock()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db: Database = open_database(settings.resolved_database_url)
         self.registry = ModelRegistry(self.db, settings.models_dir, settings.model_path)
@@ -119,7 +124,32 @@ class SupportLoop:
             max_new_tokens=s.max_new_tokens,
             mode=s.answer_mode,
             secrets=[s.user_hash_key.get_secret_value()],
+            prefer=self._prefer,
         )
+
+    def _prefer(self, question: str, answers: Sequence[str]) -> Sequence[float] | None:
+        """The served version's reward model's P(👍) for each answer; None for a version without one
+        (the base version), so a rollback to it serves the heuristic's answers again."""
+        reward_model = self.reward_model(self.served_model().id)
+        return None if reward_model is None else reward_model.probability([question] * len(answers), answers)
+
+    def reward_model(self, version_id: int) -> RewardModel | None:
+        """The reward model trained with ``version_id`` (``<data_dir>/reward_models/<id>``), loaded once;
+        None when it has none, or when its folder is damaged (logged once: answers go on without it)."""
+        with self._reward_lock:
+            if version_id not in self._reward_models:
+                from core.errors import ModelError
+                from training.reward_model import METADATA, RewardModel
+
+                folder = self.settings.data_dir / "reward_models" / str(version_id)
+                loaded = None
+                if (folder / METADATA).exists():
+                    try:
+                        loaded = RewardModel.load(folder)
+                    except ModelError as exc:
+                        log.warning("%s Answers are chosen without it.", exc)
+                self._reward_models[version_id] = loaded
+            return self._reward_models[version_id]
 
     @cached_property
     def jobs(self) -> JobQueue:

@@ -184,6 +184,8 @@ def _reply_json(reply: Reply, item_id: Any = None) -> dict[str, Any]:
         declined=reply.declined,
         latency_s=round(reply.latency_s, 4),
         answer_id=reply.answer_id,
+        mode=reply.mode,
+        model_version=reply.model_version,
     )
     return data
 
