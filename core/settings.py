@@ -302,6 +302,12 @@ class Settings(BaseSettings):
     retrain_min_new_votes: int = Field(
         50, ge=1, description="New votes since the last retrain after which a retrain is queued."
     )
+    fast_path_min_new_votes: int = Field(
+        20,
+        ge=0,
+        description="New votes after which the reward model alone is retrained and, through the gate, "
+        "chooses the served answers within minutes (0: off).",
+    )
     retrain_cron: str = Field(
         "30 2 * * *", description="When the nightly retrain runs (crontab syntax, UTC)."
     )

@@ -21,7 +21,7 @@ from core.registry import ModelRegistry, ModelVersion
 from core.run_watcher import RunWatcher
 from core.settings import Settings
 from rag.answerer import Answerer, assemble
-from supportloop.job_kinds import audit_job, reindex_job, retrain_job, score_answers
+from supportloop.job_kinds import audit_job, fast_path_job, reindex_job, retrain_job, score_answers
 from supportloop.operations import AdminService
 
 if TYPE_CHECKING:  # torch, Chroma and the embedder load with the part that needs them, not on import
@@ -167,12 +167,13 @@ class SupportLoop:
     @cached_property
     def worker(self) -> JobWorker:
         """Runs queued jobs; started by ``serve`` (and by tests), not by one-shot commands."""
-        from supportloop.scheduler import collect_job
+        from supportloop.scheduler import FAST_PATH, collect_job
 
         jobs = {
             "reindex": reindex_job(self),
             "collect": collect_job(self.db, self.settings, lambda: score_answers(self)),
             "retrain": retrain_job(self),
+            FAST_PATH: fast_path_job(self),
             "audit": audit_job(self),
         }
         return JobWorker(self.jobs, jobs)

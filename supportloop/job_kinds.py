@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from audit.suite import AuditResult, AuditSettings
     from rag.answerer import Answerer
     from rag.index import HelpIndex
+    from training.pipeline import RetrainSettings
 
 
 class Deployment(Protocol):
@@ -68,29 +69,10 @@ def retrain_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
 
     def run(_run: JobRun, progress: Progress) -> str:
         from supportloop.demo_site import load_questions
-        from training.pipeline import RetrainPaths, RetrainSettings, retrain
-        from training.ppo import PPOSettings
-        from training.promotion import GateSettings
-        from training.reward import RewardWeights
-        from training.sft import SFTSettings
+        from training.pipeline import RetrainPaths, retrain
 
         s = loop.settings
-        settings = RetrainSettings(
-            feedback=s.retrain_feedback,
-            min_votes=s.retrain_min_votes,
-            reward_objective=s.reward_objective,
-            weights=RewardWeights.from_settings(s),
-            sft=SFTSettings(epochs=s.sft_epochs),
-            ppo=PPOSettings(
-                updates=s.ppo_updates, batch_size=s.ppo_batch_size, response_length=s.ppo_response_length
-            ),
-            gate=GateSettings(
-                margin=s.promotion_margin, min_questions=s.gate_min_questions, max_kl=s.gate_max_kl
-            ),
-            max_new_tokens=s.max_new_tokens,
-            audit=audit_settings(loop),
-            explain=s.audit_shap,
-        )
+        settings = retrain_settings(loop)
         result = retrain(
             loop.db,
             loop.registry,
@@ -116,6 +98,56 @@ def retrain_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
         return result.summary()
 
     return run
+
+
+def fast_path_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
+    """Retrain the reward model alone from the votes; through the gate it chooses the served answers
+    (``training.fast_path``) as a new version over the same policy, within minutes."""
+
+    def run(_run: JobRun, progress: Progress) -> str:
+        from training.fast_path import refresh_reward_model
+        from training.pipeline import RetrainPaths
+
+        result = refresh_reward_model(
+            loop.db,
+            loop.registry,
+            loop.answerer.checker,
+            RetrainPaths.under(loop.settings.data_dir),
+            retrain_settings(loop),
+            progress,
+        )
+        if result.promoted:
+            loop.use_model(loop.registry.current())
+        return result.summary()
+
+    return run
+
+
+def retrain_settings(loop: Deployment) -> RetrainSettings:
+    """The learning settings of both paths, from the deployment's settings."""
+    from training.pipeline import RetrainSettings
+    from training.ppo import PPOSettings
+    from training.promotion import GateSettings
+    from training.reward import RewardWeights
+    from training.sft import SFTSettings
+
+    s = loop.settings
+    return RetrainSettings(
+        feedback=s.retrain_feedback,
+        min_votes=s.retrain_min_votes,
+        reward_objective=s.reward_objective,
+        weights=RewardWeights.from_settings(s),
+        sft=SFTSettings(epochs=s.sft_epochs),
+        ppo=PPOSettings(
+            updates=s.ppo_updates, batch_size=s.ppo_batch_size, response_length=s.ppo_response_length
+        ),
+        gate=GateSettings(
+            margin=s.promotion_margin, min_questions=s.gate_min_questions, max_kl=s.gate_max_kl
+        ),
+        max_new_tokens=s.max_new_tokens,
+        audit=audit_settings(loop),
+        explain=s.audit_shap,
+    )
 
 
 def audit_settings(loop: Deployment) -> AuditSettings:

@@ -6,7 +6,9 @@ manual runs are the same runs, one of each kind at a time. Schedules live in the
 table, so they survive a restart (a run missed while stopped still happens once, within the grace time).
 
 - ``collect`` (every ``SUPPORTLOOP_COLLECT_MINUTES``): counts votes since the last retrain and queues
-  ``retrain`` once there are ``SUPPORTLOOP_RETRAIN_MIN_NEW_VOTES``;
+  ``retrain`` once there are ``SUPPORTLOOP_RETRAIN_MIN_NEW_VOTES``; else, once there are
+  ``SUPPORTLOOP_FAST_PATH_MIN_NEW_VOTES`` since the last retrain or fast-path run, queues ``fast-path``
+  (the reward model alone, served within minutes: ``training.fast_path``);
 - ``retrain``, ``audit`` and ``reindex`` on the cron schedules in the settings.
 """
 
@@ -28,6 +30,7 @@ from core.settings import Settings
 from core.tables import FeedbackRecord, JobRunRecord
 
 log = logging.getLogger(__name__)
+FAST_PATH = "fast-path"  # the job kind that retrains the reward model alone
 MISFIRE_GRACE_S = 6 * 3600  # a run missed while the service was down still happens if it is this recent
 
 
@@ -100,19 +103,29 @@ def collect_job(db: Database, settings: Settings, score: Callable[[], int] = lam
         return f"{result} {scored} new answers scored." if scored else result
 
     def _count_votes() -> str:
-        with db.session() as session:
-            since: datetime | None = session.scalar(
-                select(func.max(JobRunRecord.created_at)).where(JobRunRecord.kind == "retrain")
-            )
-            query = (
-                select(func.count()).select_from(FeedbackRecord).where(FeedbackRecord.retracted.is_(False))
-            )
-            if since is not None:
-                query = query.where(FeedbackRecord.created_at > since)
-            new_votes = session.scalar(query) or 0
+        new_votes = _votes_since(db, ("retrain",))
         if new_votes >= settings.retrain_min_new_votes:
             queue_unless_pending(db, "retrain")
             return f"{new_votes} new votes since the last retrain: retrain queued."
-        return f"{new_votes} new votes since the last retrain (retrain at {settings.retrain_min_new_votes})."
+        result = (
+            f"{new_votes} new votes since the last retrain (retrain at {settings.retrain_min_new_votes})."
+        )
+        fast = settings.fast_path_min_new_votes
+        if fast and _votes_since(db, ("retrain", FAST_PATH)) >= fast:
+            queue_unless_pending(db, FAST_PATH)
+            return f"{result} Reward model refresh queued."
+        return result
 
     return run
+
+
+def _votes_since(db: Database, kinds: tuple[str, ...]) -> int:
+    """Standing votes cast since the last run of any of ``kinds`` was queued (all of them if none was)."""
+    with db.session() as session:
+        since: datetime | None = session.scalar(
+            select(func.max(JobRunRecord.created_at)).where(JobRunRecord.kind.in_(kinds))
+        )
+        query = select(func.count()).select_from(FeedbackRecord).where(FeedbackRecord.retracted.is_(False))
+        if since is not None:
+            query = query.where(FeedbackRecord.created_at > since)
+        return session.scalar(query) or 0

@@ -50,7 +50,9 @@ def test_a_version_s_reward_model_changes_the_served_answers_and_a_rollback_rest
     with SupportLoop(load_settings()) as loop:
         with loop.db.session() as session:
             session.add(ModelVersionRecord(id=0, path=str(model_dir), is_current=True, audit_status="base"))
-            session.add(ModelVersionRecord(id=1, path=str(model_dir), is_current=False, audit_status="passed"))
+            session.add(
+                ModelVersionRecord(id=1, path=str(model_dir), is_current=False, audit_status="passed")
+            )
             session.commit()
         rows = votes_for_short_answers(loop, train)
         split = len(rows) * 4 // 5 // 2 * 2  # whole questions (two rows each) on either side
@@ -75,7 +77,7 @@ def test_a_version_s_reward_model_changes_the_served_answers_and_a_rollback_rest
         assert served(loop, held_out) == before
 
         loop.use_model(loop.registry.activate(1))
-    question = next(q for (q, (_, (_, mode))) in zip(held_out, zip(before, after)) if mode == "preferred")
+    question = next(q for q, (_, mode) in zip(held_out, after, strict=True) if mode == "preferred")
     result = run_cli("ask", "--json", question)
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
