@@ -189,6 +189,19 @@ class Settings(BaseSettings):
     discord_admin_role: str | None = Field(
         None, description="Name or id of a Discord role allowed admin commands, besides administrators."
     )
+    slack_escalate: str | None = Field(
+        None,
+        pattern=r"^(?:<!subteam\^S[A-Z0-9]{2,}(?:\|[^>]*)?>|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,})$",
+        description='Who "Ask a person" calls on Slack: a user group (<!subteam^S123…> or its id '
+        "S123…), mentioned in the user's thread, or a channel id (C…), where the request is posted; "
+        "unset: declines and 👎 offer no person.",
+    )
+    discord_escalate_role: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,20}$",
+        description='Id (digits) of the Discord role that "Ask a person" mentions in the user\'s thread '
+        "(Server Settings → Roles → Copy Role ID); unset: declines and 👎 offer no person.",
+    )
     reward_weight_satisfaction: float = Field(
         0.4, ge=0, le=1, description="Weight of user satisfaction (the reward model) in the composite reward."
     )
