@@ -32,7 +32,7 @@ VOTES = Counter(
 )
 ESCALATIONS = Counter(
     "supportloop_escalations",
-    'Requests for a person ("Ask a person") posted, by platform.',
+    'Requests for a person ("Ask a person"), by platform: the first press in each thread.',
     ["platform"],
     registry=REGISTRY,
 )
