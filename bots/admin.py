@@ -2,12 +2,13 @@
 
 ``bots/`` must not import the application shell (it owns the scheduler, the indexer and the model
 registry), so ``/supportloop status``, ``reindex``, ``retrain``, ``audit`` and ``rollback`` reach them
-through this protocol.
+through this protocol. ``/supportloop gaps`` reads the shell's knowledge gaps through ``GapSummary``,
+which they satisfy without ``bots/`` importing them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,6 +27,30 @@ class StatusReport:
     downvotes: int
     recent_jobs: list[JobRun] = field(default_factory=list)
     platforms: list[str] = field(default_factory=list)
+
+
+class ClosestPageSummary(Protocol):
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+
+class GapSummary(Protocol):
+    """A knowledge gap as ``/supportloop gaps`` shows it: how many questions, examples, the nearest page."""
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def declined(self) -> int: ...
+
+    @property
+    def examples(self) -> list[str]: ...
+
+    @property
+    def closest_page(self) -> ClosestPageSummary | None: ...
 
 
 @dataclass(frozen=True)
@@ -48,4 +73,8 @@ class AdminBackend(Protocol):
 
         Raises ``SupportLoopError`` when the version does not exist or its folder is unusable.
         """
+        ...
+
+    def gaps(self) -> Sequence[GapSummary]:
+        """Declined and 👎 questions grouped by meaning, largest group first."""
         ...

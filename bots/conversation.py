@@ -15,20 +15,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from bots import messages
-from bots.admin import JOB_KINDS, AdminBackend, StatusReport
+from bots.admin import JOB_KINDS, AdminBackend
+from bots.admin_text import format_gaps, format_status
 from core import metrics
 from core.errors import IndexEmptyError, SupportLoopError
+from core.escalations import Claim, Escalations
 from core.records import Records, hash_user
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class Reply:
     grounding: float = 1.0  # share of the answer's sentences its passages support
     mode: str | None = None  # how the answer was made (``Answer.mode``), None for notices and errors
     model_version: int | None = None  # the model version that served it
+    escalation: int | None = None  # the answer an "Ask a person" button under this reply asks about
 
     @property
     def declined(self) -> bool:
@@ -85,6 +87,15 @@ class Reply:
     @property
     def latency_s(self) -> float:
         return self.retrieval_s + self.generation_s
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """What "Ask a person" does: with a ``claim``, post ``reply`` (the question and the answer) where the
+    claim says, mentioning the team; without one, show ``reply`` privately (asked already, or off)."""
+
+    reply: Reply
+    claim: Claim | None = None
 
 
 @dataclass(frozen=True)
@@ -115,11 +126,8 @@ REACTIONS = {
     "thumbsdown": -1,
     "👎": -1,
 }
-ADMIN_COMMANDS = {*JOB_KINDS, "rollback"}
+ADMIN_COMMANDS = {*JOB_KINDS, "rollback", "gaps"}
 COMMANDS = {"ask", "status", "help", *ADMIN_COMMANDS}
-VOTE_ID = re.compile(r"^supportloop:vote:(?P<vote>up|down):(?P<answer_id>\d+)$")
-REASON_ID = re.compile(r"^supportloop:reason:(?P<answer_id>\d+)$")
-MAX_ANSWER_ID = 2**31 - 1  # answers.id is an INTEGER: 32 bits on PostgreSQL
 
 
 def parse_vote(text: str) -> int | None:
@@ -134,35 +142,6 @@ def reaction_vote(name: str) -> int | None:
     for tone in ("\U0001f3fb", "\U0001f3fc", "\U0001f3fd", "\U0001f3fe", "\U0001f3ff"):
         base = base.replace(tone, "")
     return REACTIONS.get(base)
-
-
-def vote_id(answer_id: int, vote: int) -> str:
-    """The custom id of a vote button; it carries everything needed, so it works after a restart."""
-    return f"supportloop:vote:{'up' if vote > 0 else 'down'}:{answer_id}"
-
-
-def parse_vote_id(custom_id: str) -> tuple[int, int] | None:
-    """(answer_id, vote) from a vote button's custom id, or None if it is not one we could have issued
-    (an answer id past what the database holds is forged or corrupt, and would only raise there)."""
-    match = VOTE_ID.match(custom_id or "")
-    if match is None or not _storable(match["answer_id"]):
-        return None
-    return int(match["answer_id"]), 1 if match["vote"] == "up" else -1
-
-
-def reason_id(answer_id: int) -> str:
-    return f"supportloop:reason:{answer_id}"
-
-
-def parse_reason_id(custom_id: str) -> int | None:
-    """The answer id from a reason modal's custom id, or None if it is not one we could have issued."""
-    match = REASON_ID.match(custom_id or "")
-    return int(match["answer_id"]) if match and _storable(match["answer_id"]) else None
-
-
-def _storable(digits: str) -> bool:
-    """Whether an answer id fits the database's INTEGER key (PostgreSQL's is 32-bit, SQLite's 64)."""
-    return len(digits) <= 10 and 0 < int(digits) <= MAX_ANSWER_ID
 
 
 def parse_command(text: str) -> Command:
@@ -208,9 +187,11 @@ class ConversationService:
         rate_limit: RateLimit | None = None,
         expecting: Callable[[], AbstractContextManager[object]] = nullcontext,
         workers: int = 16,
+        escalate_on: Collection[str] = (),
     ) -> None:
         """``expecting`` announces a question on its way to generation, so the batching generator waits
-        for questions that are still retrieving instead of generating without them."""
+        for questions that are still retrieving instead of generating without them. ``escalate_on``: the
+        platforms where someone is set to answer "Ask a person" (only there is it offered)."""
         self.answerer = answerer
         self.records = records
         self.model_version = model_version
@@ -218,6 +199,8 @@ class ConversationService:
         self.admin = admin
         self.rate_limit = rate_limit or RateLimit(0)
         self.expecting = expecting
+        self.escalate_on = frozenset(escalate_on)
+        self.escalations = Escalations(records.db)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conversation")
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -292,6 +275,7 @@ class ConversationService:
             grounding=answer.grounding,
             mode=answer.mode,
             model_version=version,
+            escalation=answer_id if answer.declined and origin.platform in self.escalate_on else None,
         )
 
     def _record(self, answer: Answer, origin: Origin, version: int | None) -> int:
@@ -327,7 +311,10 @@ class ConversationService:
         except SupportLoopError:
             return Reply(messages.VOTE_GONE, "error", private=True)
         metrics.VOTES.labels(origin.platform, "up" if vote > 0 else "down").inc()
-        return Reply(messages.VOTE_THANKS[vote], "notice", private=True)
+        offer = vote < 0 and origin.platform in self.escalate_on
+        return Reply(
+            messages.VOTE_THANKS[vote], "notice", private=True, escalation=answer_id if offer else None
+        )
 
     def react(self, origin: Origin, channel: str, message_id: str, emoji: str, added: bool) -> bool:
         """A 👍/👎 reaction added to or removed from one of our answers; True if it changed a vote.
@@ -357,10 +344,39 @@ class ConversationService:
         user_hash = self._user_hash(origin)
         reason = reason.strip()
         if user_hash is None or not reason:
-            return Reply(messages.REASON_THANKS, "notice", private=True)
+            return self._thanks_for_reason(answer_id, origin)
         if not self.records.set_reason(answer_id, user_hash, reason[:2000]):
             return Reply(messages.REASON_NO_VOTE, "notice", private=True)
-        return Reply(messages.REASON_THANKS, "notice", private=True)
+        return self._thanks_for_reason(answer_id, origin)
+
+    def _thanks_for_reason(self, answer_id: int, origin: Origin) -> Reply:
+        """The thanks after a 👎's note; it offers a person too, since on Discord the 👎 itself gets the
+        note's form instead of a reply that could carry the button."""
+        offer = answer_id if origin.platform in self.escalate_on else None
+        return Reply(messages.REASON_THANKS, "notice", private=True, escalation=offer)
+
+    # ----------------------------------------------------------------- asking a person
+
+    def escalate(self, answer_id: int, origin: Origin, thread: str | None = None) -> Handoff:
+        """The "Ask a person" button was pressed under ``answer_id``: claim the thread's one escalation
+        and return the request to post, or a private note when the thread has one already (a second
+        press, or the platform delivering the click again). ``thread``: where the button was, if the
+        answer has none."""
+        user_hash = self._user_hash(origin)
+        if origin.platform not in self.escalate_on or user_hash is None:
+            return Handoff(Reply(messages.ESCALATION_OFF, "notice", private=True))
+        claim = self.escalations.claim(answer_id, user_hash, origin.channel, thread)
+        if claim is None:
+            log.info("a person was asked in this %s thread already", origin.platform)
+            return Handoff(Reply(messages.ESCALATED_ALREADY, "notice", private=True))
+        metrics.ESCALATIONS.labels(origin.platform).inc()
+        text = messages.ESCALATION.format(question=_clipped(claim.question), answer=_clipped(claim.answer))
+        return Handoff(Reply(text, "notice"), claim)
+
+    def withdraw(self, claim: Claim) -> Reply:
+        """The request could not be posted: drop the claim, so pressing again can succeed."""
+        self.escalations.withdraw(claim.id)
+        return Reply(messages.ESCALATION_FAILED, "error", private=True)
 
     # ----------------------------------------------------------------- /supportloop commands
 
@@ -386,6 +402,8 @@ class ConversationService:
         try:
             if name == "status":  # admins see the deployment's details, everyone else the essentials
                 return Reply(format_status(self.admin.status(), full=is_admin), private=True)
+            if name == "gaps":
+                return Reply(format_gaps(self.admin.gaps()), private=True)
             if name == "rollback":
                 if not command.argument.isdigit():
                     return Reply(messages.BAD_VERSION, "error", private=True)
@@ -409,34 +427,8 @@ def _sources(answer: Answer) -> tuple[Source, ...]:
     return tuple(Source(titles.get(url) or url, url) for url in answer.citations)
 
 
-# A filesystem path in a status line (a model folder given by a setting): where things live on the
-# server is for admins only.
-_PATH = re.compile(r"(?:[A-Za-z]:)?[\\/]\S*")
-
-
-def format_status(report: StatusReport, *, full: bool) -> str:
-    """``/supportloop status`` in Markdown (adapters render it per platform).
-
-    Everyone sees the model version and the index size; only ``full`` (an admin) sees the feedback
-    counts, the platforms and their listen addresses, and the recent jobs, which are internal.
-    """
-    model = report.model if full else _PATH.sub("(set on the server)", report.model)
-    lines = [
-        f"**Model:** {model}",
-        f"**Index:** {report.index_pages} pages, {report.index_chunks} chunks",
-    ]
-    if not full:
-        return "\n".join(lines)
-    lines.append(f"**Feedback:** {report.answers} answers, {report.upvotes} 👍, {report.downvotes} 👎")
-    if report.platforms:
-        lines.append(f"**Platforms:** {', '.join(report.platforms)}")
-    if report.recent_jobs:
-        lines.append("**Recent jobs:**")
-        for run in report.recent_jobs:
-            when = run.finished_at or run.started_at or run.created_at
-            stamp = f" ({when:%Y-%m-%d %H:%M} UTC)" if when else ""
-            outcome = run.summary.get("result") or run.summary.get("error") or ""
-            lines.append(f"• #{run.id} {run.kind}: {run.status}{stamp}{' — ' + outcome if outcome else ''}")
-    else:
-        lines.append("**Recent jobs:** none")
-    return "\n".join(lines)
+def _clipped(text: str, limit: int = 800) -> str:
+    """Question or answer text for the request to a person: whole when short, else its start (the
+    thread above holds the rest), so the request fits one chat message on every platform."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -7,8 +7,10 @@ What it does on Discord:
   then edited into the answer;
 - sources go in an embed, 👍/👎 are persistent buttons (their custom ids carry the answer id, so they
   work after a restart) and 👍/👎 reactions count too; 👎 opens an optional "what was wrong?" modal;
-- ``/supportloop ask|status|reindex|retrain|audit|rollback``; admin-only ones need the Administrator
-  permission in the channel or the configured admin role.
+- ``/supportloop ask|status|gaps|reindex|retrain|audit|rollback``; admin-only ones need the
+  Administrator permission in the channel or the configured admin role;
+- with ``SUPPORTLOOP_DISCORD_ESCALATE_ROLE``, a decline and the thanks for a 👎's note carry "Ask a
+  person", which mentions that role in the thread with the question and the answer, once per thread.
 
 Nothing here decides what users see; the service does. Only the minimal intents are requested
 (message content is privileged: enable it for the bot in the Developer Portal, or follow-ups in threads
@@ -32,19 +34,17 @@ from discord import app_commands
 from discord.ext import commands
 
 from bots import messages
-from bots.conversation import (
-    VOTE_ID,
-    Command,
-    ConversationService,
-    IncomingMessage,
-    Origin,
-    Reply,
-    Source,
-    parse_vote_id,
-    reason_id,
-    vote_id,
+from bots.conversation import Command, ConversationService, IncomingMessage, Origin, Reply
+from bots.discord_views import (
+    MESSAGE_LIMIT,
+    PLATFORM,
+    EscalateButton,
+    ReasonModal,
+    VoteButton,
+    buttons_for,
+    origin_of,
+    reply_messages,
 )
-from bots.formatting import for_chat, split_text
 from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
 from core.errors import SupportLoopError
 
@@ -53,8 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
-MESSAGE_LIMIT = 2000
 RECONNECT_S = 5
 THREAD_NAME_LIMIT = 100
 INTENTS = discord.Intents(  # nothing else: no members, presences, typing or voice
@@ -81,7 +79,6 @@ JOB_COMMANDS = {
 }
 # The bot never joins voice channels: no warnings about the voice libraries it does not need.
 discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-COLOURS = {"answer": 0x2EB67D, "declined": 0xECB22E, "error": 0xE01E5A, "notice": 0x5865F2}
 
 
 def invite_url(client_id: str) -> str:
@@ -99,67 +96,6 @@ def client_id_from_token(token: str) -> str | None:
     return decoded if decoded.isdigit() else None
 
 
-class VoteButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=VOTE_ID,
-):
-    """👍/👎 under an answer; discord.py rebuilds it from the custom id, so it outlives the process."""
-
-    def __init__(self, answer_id: int | None, vote: int, custom_id: str | None = None) -> None:
-        """``answer_id`` None: a click on a button whose id names no answer we could have stored
-        (``custom_id`` is then the id as clicked); it is told that the answer is gone."""
-        super().__init__(
-            discord.ui.Button(
-                emoji="👍" if vote > 0 else "👎",
-                style=discord.ButtonStyle.secondary,
-                custom_id=custom_id or vote_id(answer_id or 0, vote),
-            )
-        )
-        self.answer_id = answer_id
-        self.vote = vote
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
-    ) -> VoteButton:
-        parsed = parse_vote_id(match.string)
-        if parsed is None:
-            return cls(None, 1 if match["vote"] == "up" else -1, custom_id=match.string)
-        return cls(*parsed)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        bot = interaction.client
-        assert isinstance(bot, SupportLoopBot)
-        if self.answer_id is None:
-            log.info("a Discord vote button named no storable answer")
-            await interaction.response.send_message(messages.VOTE_GONE, ephemeral=True)
-            return
-        await bot.adapter.on_vote(interaction, self.answer_id, self.vote)
-
-
-class ReasonModal(discord.ui.Modal):
-    """The optional "what was wrong?" note after a 👎."""
-
-    reason: discord.ui.TextInput[ReasonModal] = discord.ui.TextInput(
-        label=messages.REASON_PROMPT[:45],
-        style=discord.TextStyle.paragraph,
-        required=False,
-        max_length=1000,
-        custom_id="reason",
-    )
-
-    def __init__(self, adapter: DiscordBot, answer_id: int) -> None:
-        super().__init__(title=messages.REASON_TITLE, custom_id=reason_id(answer_id), timeout=None)
-        self.adapter = adapter
-        self.answer_id = answer_id
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        reply = await self.adapter.service.call(
-            self.adapter.service.give_reason, self.answer_id, _origin(interaction), self.reason.value or ""
-        )
-        await interaction.response.send_message(reply.text, ephemeral=True)
-
-
 class SupportLoopBot(commands.Bot):
     """discord.py's bot, knowing its adapter (buttons reach it through ``interaction.client``)."""
 
@@ -175,7 +111,7 @@ class SupportLoopBot(commands.Bot):
             parsers[event] = _guarded(event, parse)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(VoteButton)
+        self.add_dynamic_items(VoteButton, EscalateButton)
         self.tree.add_command(self.adapter.command_group())
         self.tree.on_error = self.adapter.on_app_command_error
         await self.tree.sync()
@@ -207,10 +143,13 @@ class DiscordBot:
         api_url: str = "https://discord.com/api/v10",
         gateway_url: str = "wss://gateway.discord.gg/",
         admin_role: str | None = None,
+        escalate_role: str | None = None,
         placeholder_after_s: float = PLACEHOLDER_AFTER_S,
         **bot_options: Any,
     ) -> None:
+        """``escalate_role``: the id of the role "Ask a person" mentions, None for nobody."""
         self.service = service
+        self.escalate_role = escalate_role
         self.token = token
         self.api_url = api_url
         self.gateway_url = gateway_url
@@ -232,6 +171,7 @@ class DiscordBot:
             api_url=settings.discord_api_url,
             gateway_url=settings.discord_gateway_url,
             admin_role=settings.discord_admin_role,
+            escalate_role=settings.discord_escalate_role,
         )
 
     @property
@@ -330,7 +270,7 @@ class DiscordBot:
         self, reply: Reply, target: discord.abc.Messageable, placeholder: discord.Message | None = None
     ) -> None:
         """Post ``reply`` (editing ``placeholder`` into its first part); sources and buttons go last."""
-        for number, (part, extras) in enumerate(_messages(reply)):
+        for number, (part, extras) in enumerate(reply_messages(reply)):
             if number == 0 and placeholder is not None:
                 sent = await placeholder.edit(content=part, **extras)
             else:
@@ -352,11 +292,38 @@ class DiscordBot:
         )
 
     async def on_vote(self, interaction: discord.Interaction, answer_id: int, vote: int) -> None:
-        reply = await self.service.call(self.service.vote, answer_id, _origin(interaction), vote)
+        reply = await self.service.call(self.service.vote, answer_id, origin_of(interaction), vote)
         if vote < 0 and reply.kind != "error":
             await interaction.response.send_modal(ReasonModal(self, answer_id))
             return
-        await interaction.response.send_message(reply.text, ephemeral=True)
+        await interaction.response.send_message(reply.text, ephemeral=True, **buttons_for(reply))
+
+    async def on_escalate(self, interaction: discord.Interaction, answer_id: int) -> None:
+        """The "Ask a person" button: mention the role in the thread with the question and the answer,
+        once per thread (a second press only hears, privately, that a person has been asked)."""
+        role, channel = self.escalate_role, interaction.channel
+        if role is None or not isinstance(channel, discord.abc.Messageable):
+            await interaction.response.send_message(messages.ESCALATION_OFF, ephemeral=True)
+            return
+        origin = origin_of(interaction)
+        handoff = await self.service.call(self.service.escalate, answer_id, origin, str(channel.id))
+        if handoff.claim is None:
+            await interaction.response.send_message(handoff.reply.text, ephemeral=True)
+            return
+        text = f"<@&{role}> {messages.PERSON_NEEDED}\n{handoff.reply.text}"
+        try:
+            await channel.send(
+                text[:MESSAGE_LIMIT],
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, users=False, roles=[discord.Object(int(role))]
+                ),
+            )
+        except discord.HTTPException as exc:
+            log.error("could not ask for a person in Discord channel %s (%s)", channel.id, exc)
+            failed = await self.service.call(self.service.withdraw, handoff.claim)
+            await interaction.response.send_message(failed.text, ephemeral=True)
+            return
+        await interaction.response.defer()
 
     # ----------------------------------------------------------------- /supportloop
 
@@ -374,6 +341,11 @@ class DiscordBot:
         async def status(interaction: discord.Interaction) -> None:
             """Model version and index size (admins: also jobs and feedback)."""
             await adapter.run_command(interaction, Command("status"))
+
+        @group.command(name="gaps")
+        async def gaps(interaction: discord.Interaction) -> None:
+            """The questions the help pages don't answer, grouped (admins)."""
+            await adapter.run_command(interaction, Command("gaps"))
 
         for kind, description in JOB_COMMANDS.items():
             group.add_command(
@@ -396,8 +368,9 @@ class DiscordBot:
 
     async def run_command(self, interaction: discord.Interaction, command: Command) -> None:
         service = self.service
-        if command.name == "ask":  # answering takes longer than the 3 s Discord waits for a response
-            await interaction.response.defer(thinking=True)
+        # answering, and grouping questions, can take longer than the 3 s Discord waits for a response
+        if command.name in ("ask", "gaps"):
+            await interaction.response.defer(thinking=True, ephemeral=command.name == "gaps")
         channel = interaction.channel
         loop = asyncio.get_running_loop()
 
@@ -407,7 +380,7 @@ class DiscordBot:
 
         # status shows admins more, so it asks too
         admin = (service.needs_admin(command) or command.name == "status") and self._is_admin(interaction)
-        origin = _origin(interaction)
+        origin = origin_of(interaction)
         reply = await service.call(service.command, command, origin, is_admin=admin, post=post)
         if interaction.response.is_done():
             await self._follow_up(interaction, reply)
@@ -417,7 +390,7 @@ class DiscordBot:
             await interaction.response.send_message(reply.text[:MESSAGE_LIMIT])
 
     async def _follow_up(self, interaction: discord.Interaction, reply: Reply) -> None:
-        for part, extras in _messages(reply):
+        for part, extras in reply_messages(reply):
             sent = await interaction.followup.send(part, wait=True, **extras)
             await self.service.call(self.service.posted, reply, PLATFORM, str(sent.channel.id), str(sent.id))
 
@@ -449,14 +422,6 @@ def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
     return parse_or_drop
 
 
-def _origin(interaction: discord.Interaction) -> Origin:
-    channel = interaction.channel
-    parent = (
-        getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else interaction.channel_id
-    )
-    return Origin(PLATFORM, str(interaction.user.id), str(parent) if parent else None)
-
-
 def _without_mention(content: str, bot_id: int) -> str:
     return re.sub(rf"<@!?{bot_id}>", "", content).strip()
 
@@ -464,31 +429,3 @@ def _without_mention(content: str, bot_id: int) -> str:
 def _thread_name(question: str) -> str:
     name = " ".join(question.split()) or "Question"
     return name if len(name) <= THREAD_NAME_LIMIT else name[: THREAD_NAME_LIMIT - 1] + "…"
-
-
-def _messages(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
-    """The reply as Discord messages: text parts of at most 2000 characters, the last one carrying the
-    sources embed and the vote buttons (built here, on the bot's event loop, as discord.py needs)."""
-    text, sources = for_chat(reply)
-    parts = split_text(text, MESSAGE_LIMIT)
-    last = {"embed": _sources_embed(reply, sources), "view": _vote_view(reply)}
-    last = {key: value for key, value in last.items() if value is not None}
-    return [(part, last if number == len(parts) - 1 else {}) for number, part in enumerate(parts)]
-
-
-def _sources_embed(reply: Reply, sources: tuple[Source, ...]) -> discord.Embed | None:
-    if not sources:
-        return None
-    lines = [f"{n}. [{source.title}]({source.url})" for n, source in enumerate(sources, start=1)]
-    return discord.Embed(
-        title=messages.SOURCES, description="\n".join(lines)[:4096], colour=COLOURS[reply.kind]
-    )
-
-
-def _vote_view(reply: Reply) -> discord.ui.View | None:
-    if reply.answer_id is None:
-        return None
-    view = discord.ui.View(timeout=None)
-    view.add_item(VoteButton(reply.answer_id, 1))
-    view.add_item(VoteButton(reply.answer_id, -1))
-    return view

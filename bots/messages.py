@@ -27,6 +27,7 @@ JOB_WAITING = (
 NO_ADMIN_BACKEND = "Admin commands are not available in this process."
 HELP = """`/supportloop ask <question>`: answer a question from the help pages
 `/supportloop status`: model version and index size (admins: also jobs and feedback)
+`/supportloop gaps`: the questions the help pages don't answer, grouped (admins)
 `/supportloop reindex`: crawl the help pages again (admins)
 `/supportloop retrain`: train on the feedback (admins)
 `/supportloop audit`: audit the reward model (admins)
@@ -35,4 +36,14 @@ SOURCES = "Sources"
 REASON_SUBMIT = "Send"
 REASON_SKIP = "Skip"
 COMMAND_DESCRIPTION = "Ask SupportLoop about the help pages, or run an admin command"
-COMMAND_USAGE = "ask <question> | status | help | reindex | retrain | audit | rollback <version>"
+COMMAND_USAGE = "ask <question> | status | help | gaps | reindex | retrain | audit | rollback <version>"
+ASK_PERSON = "Ask a person"
+ESCALATION = "**Question:** {question}\n**Answer given:**\n{answer}"
+PERSON_NEEDED = "a person is needed here."
+PERSON_NEEDED_IN = "A person is needed in a thread in {where}."
+ESCALATED_ALREADY = "A person has already been asked in this thread; they'll reply here."
+ESCALATED_TO_CHANNEL = "I've asked a person; they'll reply in this thread."
+ESCALATION_FAILED = "I couldn't reach a person just now; please press the button again in a moment."
+ESCALATION_OFF = "Asking a person is not set up here; an admin can set it on the server."
+NO_GAPS = "No knowledge gaps: no question was declined or voted 👎 yet."
+GAPS_TITLE = "**Knowledge gaps** (declined and 👎 questions by meaning, largest first):"

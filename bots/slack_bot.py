@@ -18,14 +18,14 @@ on ``slack:<channel>:<ts>`` makes a re-delivered message, or a mention that arri
 
 This module wires Bolt's listeners to the service; rendering (``slack_render``), posting
 (``slack_posting``), payload reading (``slack_payloads``), the admin check (``slack_admins``), connecting
-(``slack_connect``), the HTTP endpoint (``slack_http``) and the manifest (``slack_manifest``) live apart.
+(``slack_connect``), the HTTP endpoint (``slack_http``), the manifest (``slack_manifest``) and the buttons
+and modals (``slack_actions``) live apart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -41,24 +41,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots import messages
-from bots.conversation import (
-    REASON_ID,
-    VOTE_ID,
-    Command,
-    ConversationService,
-    Origin,
-    Reply,
-    parse_command,
-    parse_reason_id,
-    parse_vote_id,
-)
+from bots.conversation import Command, ConversationService, Origin, Reply, parse_command
+from bots.custom_ids import ESCALATE_ID, REASON_ID, VOTE_ID
 from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
+from bots.slack_actions import SlackActions
 from bots.slack_admins import SlackAdmins
 from bots.slack_connect import checked_call, open_socket_mode
 from bots.slack_http import EVENTS_PATH, SlackHttpEndpoint
 from bots.slack_payloads import describe, get, incoming_message
-from bots.slack_posting import PLATFORM, SLACK_ERRORS, SlackPoster, why
-from bots.slack_render import REASON_ACTION, REASON_BLOCK, reason_view, to_mrkdwn
+from bots.slack_posting import PLATFORM, SlackPoster
+from bots.slack_render import SlackEscalation, to_mrkdwn
 from core.errors import SupportLoopError
 
 if TYPE_CHECKING:
@@ -101,7 +93,9 @@ class SlackBot:
         connect_timeout_s: float = 15.0,
         drain_s: float = 10.0,
         placeholder_after_s: float = PLACEHOLDER_AFTER_S,
+        escalate: str | None = None,
     ) -> None:
+        """``escalate``: who "Ask a person" calls (``SUPPORTLOOP_SLACK_ESCALATE``), None for nobody."""
         self.service = service
         self.api_url = api_url
         self.host = host
@@ -129,6 +123,8 @@ class SlackBot:
         self._socket: AsyncSocketModeHandler | None = None
         self._http: SlackHttpEndpoint | None = None
         self.poster = SlackPoster(self.client, service)
+        target = SlackEscalation.parse(escalate) if escalate else None
+        self.actions = SlackActions(service, self.client, self.poster, self._working, target)
         self._register()
 
     @classmethod
@@ -150,6 +146,7 @@ class SlackBot:
             admins=settings.slack_admins,
             host=settings.slack_host,
             port=settings.slack_port,
+            escalate=settings.slack_escalate,
         )
 
     # ----------------------------------------------------------------- lifecycle
@@ -229,8 +226,9 @@ class SlackBot:
         app.event("message")(self._on_message)
         app.event("reaction_added")(self._on_reaction_added)
         app.event("reaction_removed")(self._on_reaction_removed)
-        app.action(VOTE_ID)(self._on_vote)
-        app.view(REASON_ID)(self._on_reason)
+        app.action(VOTE_ID)(self.actions.on_vote)
+        app.action(ESCALATE_ID)(self.actions.on_escalate)
+        app.view(REASON_ID)(self.actions.on_reason)
         app.command(re.compile(r"^/"))(self._on_command)  # the manifest's /supportloop, however renamed
         for event in IGNORED_EVENTS:
             app.event(event)(self._ignore_event)
@@ -297,58 +295,6 @@ class SlackBot:
         with self._working():
             origin = Origin(PLATFORM, user, channel)
             await self.service.call(self.service.react, origin, channel, ts, emoji, added)
-
-    async def _on_vote(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """A 👍/👎 button: record the vote, thank the voter privately; a 👎 also opens the reason modal."""
-        await ack()
-        with self._working():
-            parsed = parse_vote_id(action.get("action_id", ""))
-            user = get(body, "user", "id")
-            channel = get(body, "channel", "id") or get(body, "container", "channel_id")
-            thread = get(body, "container", "thread_ts") or get(body, "message", "thread_ts")
-            if not user:
-                log.warning("dropped a malformed Slack vote action")
-                return
-            if parsed is None:  # the action id matched, but no answer can have that id
-                log.info("a Slack vote button named no storable answer")
-                if channel:
-                    await self.poster.ephemeral(channel, user, messages.VOTE_GONE, thread)
-                return
-            answer_id, vote = parsed
-            origin = Origin(PLATFORM, user, channel, thread)
-            reply = await self.service.call(self.service.vote, answer_id, origin, vote)
-            trigger = body.get("trigger_id")
-            if vote < 0 and reply.kind != "error" and trigger:
-                # The trigger expires 3 s after the click, so the modal goes before anything else.
-                try:
-                    await self.client.views_open(
-                        trigger_id=trigger, view=reason_view(answer_id, channel, thread)
-                    )
-                except SLACK_ERRORS as exc:
-                    log.warning("could not open the reason modal (%s)", why(exc))
-            if channel:
-                await self.poster.ephemeral(channel, user, reply.text, thread)
-
-    async def _on_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """The reason modal was sent: attach the note to the 👎; an empty note is like closing it."""
-        await ack()
-        with self._working():
-            answer_id = parse_reason_id(view.get("callback_id", ""))
-            user = get(body, "user", "id")
-            if answer_id is None or not user:
-                log.warning("dropped a malformed Slack reason submission")
-                return
-            note = get(view, "state", "values", REASON_BLOCK, REASON_ACTION, "value") or ""
-            try:
-                where = json.loads(view.get("private_metadata") or "{}")
-            except ValueError:
-                where = {}
-            where = where if isinstance(where, dict) else {}
-            channel, thread = where.get("channel"), where.get("thread")
-            origin = Origin(PLATFORM, user, channel, thread)
-            reply = await self.service.call(self.service.give_reason, answer_id, origin, str(note))
-            if str(note).strip() and channel:
-                await self.poster.ephemeral(channel, user, reply.text, thread)
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         """``/supportloop …``, acked within Slack's 3 s. A private reply ready by then rides on the ack

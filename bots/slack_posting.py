@@ -18,8 +18,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots import messages
-from bots.conversation import ConversationService, Reply
-from bots.slack_render import SECTION_CHARS, render_reply, to_mrkdwn
+from bots.conversation import ConversationService, Handoff, Reply
+from bots.slack_render import (
+    SECTION_CHARS,
+    Blocks,
+    SlackEscalation,
+    private_blocks,
+    render_reply,
+    to_mrkdwn,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +97,41 @@ class SlackPoster:
             )
         return ts
 
-    async def ephemeral(self, channel: str, user: str, text: str, thread: str | None = None) -> None:
-        """A line only ``user`` sees."""
+    async def ephemeral(
+        self, channel: str, user: str, text: str, thread: str | None = None, blocks: Blocks | None = None
+    ) -> None:
+        """A line only ``user`` sees (with ``blocks``: buttons under it)."""
         try:
             await self.client.chat_postEphemeral(
-                channel=channel, user=user, text=to_mrkdwn(text), thread_ts=thread
+                channel=channel, user=user, text=to_mrkdwn(text), thread_ts=thread, blocks=blocks
             )
         except SLACK_ERRORS as exc:
             log.warning("could not post a private reply in Slack (%s)", why(exc))
+
+    async def private(self, channel: str, user: str, reply: Reply, thread: str | None = None) -> None:
+        """A private reply, with its "Ask a person" button when the service offers one."""
+        await self.ephemeral(channel, user, reply.text, thread, private_blocks(reply))
+
+    async def escalation(self, handoff: Handoff, target: SlackEscalation) -> bool:
+        """Post a request for a person: in the user's thread mentioning the group, or in the team's channel
+        pointing at the thread. False if Slack would not take it (the claim is then given back)."""
+        claim, body = handoff.claim, to_mrkdwn(handoff.reply.text)
+        assert claim is not None
+        if target.channel is not None:
+            channel, thread = target.channel, None
+            where = to_mrkdwn(messages.PERSON_NEEDED_IN).format(where=f"<#{claim.channel}>")
+            text = f"{where}\n{body}"
+        else:
+            channel, thread = claim.channel, claim.thread
+            text = f"{target.mention} {to_mrkdwn(messages.PERSON_NEEDED)}\n{body}"
+        try:
+            await self.client.chat_postMessage(
+                channel=channel, thread_ts=thread, text=text, unfurl_links=False, unfurl_media=False
+            )
+        except SLACK_ERRORS as exc:
+            log.error("could not ask for a person in Slack channel %s (%s)", channel, why(exc))
+            return False
+        return True
 
     async def line(self, channel: str, text: str) -> None:
         """A job's progress or result line, in the channel the job was started from."""

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bots import messages
-from bots.conversation import Reply, Source, reason_id, vote_id
+from bots.conversation import Reply, Source
+from bots.custom_ids import escalate_id, reason_id, vote_id
 from bots.formatting import for_chat, split_text
 
 SECTION_CHARS = 3000  # Slack's limit on a section block's text
@@ -23,6 +24,26 @@ MESSAGE_BLOCKS = 45  # of Slack's 50 per message, leaving room for the sources a
 REASON_BLOCK = REASON_ACTION = "reason"
 _LINK = re.compile(r"\[(?P<title>[^\]\n]+)\]\((?P<url>https?://[^)\s]+)\)")
 _BOLD = re.compile(r"\*\*(?=\S)(?P<text>.+?)(?<=\S)\*\*")
+_SUBTEAM = re.compile(r"^S[A-Z0-9]+$")
+Blocks = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SlackEscalation:
+    """Who "Ask a person" calls (``SUPPORTLOOP_SLACK_ESCALATE``): a user group, mentioned in the user's
+    thread (``mention``), or a channel the team watches, where the request is posted (``channel``)."""
+
+    mention: str | None = None
+    channel: str | None = None
+
+    @classmethod
+    def parse(cls, setting: str) -> SlackEscalation:
+        """``<!subteam^S123>`` (as Slack writes it) or ``S123`` (a group's id) or ``C123`` (a channel)."""
+        if setting.startswith("<!subteam^"):
+            return cls(mention=setting)
+        if _SUBTEAM.match(setting):
+            return cls(mention=f"<!subteam^{setting}>")
+        return cls(channel=setting)
 
 
 @dataclass(frozen=True)
@@ -65,7 +86,7 @@ def render_reply(reply: Reply) -> list[SlackMessage]:
             {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in group
         ]
         if n == len(groups) - 1:
-            blocks += _sources_block(sources) + _vote_block(reply)
+            blocks += _sources_block(sources) + (_vote_block(reply) if reply.votable else [])
         rendered.append(SlackMessage("\n".join(group), blocks))
     return rendered
 
@@ -78,14 +99,28 @@ def _sources_block(sources: tuple[Source, ...]) -> list[dict[str, Any]]:
 
 
 def _vote_block(reply: Reply) -> list[dict[str, Any]]:
-    if reply.answer_id is None:
-        return []
+    """👍/👎 under an answer, and "Ask a person" where the service offers one."""
     buttons = []
-    for vote, emoji in ((1, "👍"), (-1, "👎")):
-        custom_id = vote_id(reply.answer_id, vote)
-        text = {"type": "plain_text", "text": emoji, "emoji": True}
-        buttons.append({"type": "button", "action_id": custom_id, "value": custom_id, "text": text})
-    return [{"type": "actions", "block_id": "supportloop_votes", "elements": buttons}]
+    if reply.answer_id is not None:
+        buttons = [_button(vote_id(reply.answer_id, vote), emoji) for vote, emoji in ((1, "👍"), (-1, "👎"))]
+    return [{"type": "actions", "block_id": "supportloop_votes", "elements": buttons + _escalate(reply)}]
+
+
+def private_blocks(reply: Reply) -> list[dict[str, Any]] | None:
+    """Blocks for a private note that offers "Ask a person" (the thanks for a 👎); None for plain text."""
+    if reply.escalation is None:
+        return None
+    text = {"type": "section", "text": {"type": "mrkdwn", "text": to_mrkdwn(reply.text)}}
+    return [text, {"type": "actions", "block_id": "supportloop_person", "elements": _escalate(reply)}]
+
+
+def _escalate(reply: Reply) -> list[dict[str, Any]]:
+    return [] if reply.escalation is None else [_button(escalate_id(reply.escalation), messages.ASK_PERSON)]
+
+
+def _button(action_id: str, label: str) -> dict[str, Any]:
+    text = {"type": "plain_text", "text": label, "emoji": True}
+    return {"type": "button", "action_id": action_id, "value": action_id, "text": text}
 
 
 def reason_view(answer_id: int, channel: str | None, thread: str | None) -> dict[str, Any]:

@@ -30,6 +30,12 @@ VOTES = Counter(
     ["platform", "vote"],
     registry=REGISTRY,
 )
+ESCALATIONS = Counter(
+    "supportloop_escalations",
+    'Requests for a person ("Ask a person"), by platform: the first press in each thread.',
+    ["platform"],
+    registry=REGISTRY,
+)
 JOB_RUNS = Counter(
     "supportloop_job_runs",
     "Jobs run by this process, by kind and result.",

@@ -8,8 +8,6 @@ generated from the ``description`` of each field (``supportloop settings``), so 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal, get_origin
 
@@ -18,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from core.errors import ConfigError
+from core.masking import mask
 
 ENV_PREFIX = "SUPPORTLOOP_"
 
@@ -189,6 +188,19 @@ class Settings(BaseSettings):
     )
     discord_admin_role: str | None = Field(
         None, description="Name or id of a Discord role allowed admin commands, besides administrators."
+    )
+    slack_escalate: str | None = Field(
+        None,
+        pattern=r"^(?:<!subteam\^S[A-Z0-9]{2,}(?:\|[^>]*)?>|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,})$",
+        description='Who "Ask a person" calls on Slack: a user group (<!subteam^S123…> or its id '
+        "S123…), mentioned in the user's thread, or a channel id (C…), where the request is posted; "
+        "unset: declines and 👎 offer no person.",
+    )
+    discord_escalate_role: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,20}$",
+        description='Id (digits) of the Discord role that "Ask a person" mentions in the user\'s thread '
+        "(Server Settings → Roles → Copy Role ID); unset: declines and 👎 offer no person.",
     )
     reward_weight_satisfaction: float = Field(
         0.4, ge=0, le=1, description="Weight of user satisfaction (the reward model) in the composite reward."
@@ -384,32 +396,6 @@ class Settings(BaseSettings):
 def is_secret(name: str) -> bool:
     """Settings whose values are never printed: keys, tokens, secrets."""
     return name.endswith(("key", "token", "secret"))
-
-
-MASK = "***"
-# user:password@ (or a bare token@) after a scheme, and key=value query parameters that name a secret
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][\w+.-]*://)(?P<user>[^\s/?#@:]*)(?::[^\s@]*)?@")
-_SECRET_PARAMETER = re.compile(
-    r"(?i)(?P<name>[?&;][\w.-]*(?:password|passwd|pwd|secret|token|key)[\w.-]*=)[^&;#\s]+"
-)
-
-
-def mask(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` as it may be shown: every credential inside a URL, and each of ``secrets``, replaced.
-
-    ``postgresql://user:pass@db/x`` shows as ``postgresql://user:***@db/x``; a bare ``token@host``
-    as ``***@host``. Settings, status and error messages all pass through here, so a password typed
-    into any URL setting is never printed.
-    """
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-
-    def userinfo(match: re.Match[str]) -> str:
-        bare = match.group(0).endswith(f"{match['user']}@")  # no colon: the whole userinfo is a token
-        return f"{match['scheme']}{MASK}@" if bare else f"{match['scheme']}{match['user']}:{MASK}@"
-
-    text = _URL_USERINFO.sub(userinfo, text)
-    return _SECRET_PARAMETER.sub(lambda m: m["name"] + MASK, text)
 
 
 def secret_values(settings: Settings) -> list[str]:

@@ -162,3 +162,28 @@ class LeaseRecord(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EscalationRecord(Base):
+    """A user asked for a person in a thread: who asked, and which admin took it.
+
+    One per thread (the unique constraint), so a second press of "Ask a person" or a re-delivered click
+    cannot summon the team twice. ``status`` goes open → taken → closed.
+    """
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("platform", "channel", "thread", name="uq_escalations_thread"),
+        CheckConstraint("status IN ('open', 'taken', 'closed')", name="ck_escalations_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(128))
+    thread: Mapped[str] = mapped_column(String(128))
+    requested_by: Mapped[str] = mapped_column(String(64))  # the asker's user hash
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    taken_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -195,6 +195,11 @@ class SupportLoop:
             rate_limit=RateLimit(s.user_rate_limit),
             expecting=(lambda: self.generator.expecting()) if s.answer_mode == "generate" else nullcontext,
             workers=max(16, 2 * s.max_batch_size),
+            escalate_on=[
+                platform
+                for platform, target in (("slack", s.slack_escalate), ("discord", s.discord_escalate_role))
+                if target
+            ],
         )
 
     def _generate(self, conversation: Conversation, max_new_tokens: int) -> str:

@@ -20,7 +20,8 @@ import typer  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
 from core.errors import SupportLoopError  # noqa: E402
-from core.settings import ENV_PREFIX, load_settings, mask, secret_values  # noqa: E402
+from core.masking import mask  # noqa: E402
+from core.settings import ENV_PREFIX, load_settings, secret_values  # noqa: E402
 from supportloop.commands.common import err  # noqa: E402
 
 log = logging.getLogger("supportloop.cli")

@@ -1,5 +1,6 @@
-"""The admin service: the one place that status, jobs, model versions, settings, conversations and
-knowledge gaps are read and changed, whether from the CLI, ``/supportloop`` in a chat or the web console.
+"""The admin service: the one place that status, jobs, model versions, settings, conversations,
+knowledge gaps and requests for a person are read and changed, whether from the CLI, ``/supportloop``
+in a chat or the web console.
 
 Going through one service keeps the three from drifting apart (a rollback does the same everywhere). It
 implements the bots' ``AdminBackend`` and receives the application as an ``AdminDeployment``, so it
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from bots.admin import JobTicket, StatusReport
+from core.escalations import Escalations, EscalationView
 from core.jobs import JobQueue, JobRun, JobWorker, Progress
 from core.lease import SCHEDULER_LEASE, Lease
 from core.run_watcher import RunWatcher
@@ -173,6 +175,18 @@ class AdminService:
 
     def platforms(self) -> list[str]:
         return history.platforms(self.loop.db)
+
+    def escalations(self, status: str) -> list[EscalationView]:
+        """Requests for a person with ``status`` (open, taken, closed), newest first."""
+        return Escalations(self.loop.db).listed(status)
+
+    def take_escalation(self, escalation_id: int, taken_by: str) -> bool:
+        """Record that ``taken_by`` answers an open request; False if it was taken (or closed) already."""
+        return Escalations(self.loop.db).take(escalation_id, taken_by)
+
+    def close_escalation(self, escalation_id: int) -> bool:
+        """Record that a request for a person is dealt with; False if it was closed already."""
+        return Escalations(self.loop.db).close(escalation_id)
 
     def last_downvote(self) -> history.Downvote | None:
         return history.last_downvote(self.loop.db)

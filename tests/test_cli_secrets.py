@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from helpers import one_line_error, run_cli
 
-from core.settings import Settings, is_secret, mask
+from core.masking import mask
+from core.settings import Settings, is_secret
 
 PASSWORD = "pw-Zq9xK2"
 # A value with PASSWORD inside for each URL setting, valid for that setting.

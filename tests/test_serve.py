@@ -3,7 +3,6 @@ and of several worker processes exactly one runs the jobs."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -17,7 +16,7 @@ import httpx
 import pytest
 from fakes.discord_api import FakeDiscord
 from fakes.slack_api import FakeSlack
-from helpers import GUARD_DIR, run_cli
+from helpers import cli_env, run_cli
 
 pytestmark = pytest.mark.slow  # needs the prepared index
 
@@ -30,7 +29,7 @@ def serving(env: dict[str, str], log: Path, *args: str) -> Iterator[None]:
     with log.open("w") as handle:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "supportloop"), "serve", *args],
-            env={**os.environ, "PYTHONPATH": str(GUARD_DIR), "SUPPORTLOOP_OPS_PORT": "0", **env},
+            env=cli_env({"SUPPORTLOOP_OPS_PORT": "0", **env}),
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -139,13 +138,13 @@ def test_one_platform_failing_does_not_stop_the_other_and_a_bot_runs_no_jobs(fre
 def start_worker(log: Path, database_url: str) -> subprocess.Popen:
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "supportloop"), "serve", "--role", "worker"],
-        env={
-            **os.environ,
-            "SUPPORTLOOP_DATABASE_URL": database_url,
-            "PYTHONPATH": str(GUARD_DIR),
-            "SUPPORTLOOP_LEASE_TTL_S": "2",
-            "SUPPORTLOOP_OPS_PORT": "0",
-        },
+        env=cli_env(
+            {
+                "SUPPORTLOOP_DATABASE_URL": database_url,
+                "SUPPORTLOOP_LEASE_TTL_S": "2",
+                "SUPPORTLOOP_OPS_PORT": "0",
+            }
+        ),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from core.errors import IndexEmptyError, SupportLoopError
-from core.settings import load_settings, mask
+from core.masking import mask
+from core.settings import load_settings
 from supportloop.logs import setup_logging
 
 if TYPE_CHECKING:

@@ -38,6 +38,7 @@ CONSOLE_CSP = "default-src 'self'; frame-ancestors 'none'"
 # Reports are self-contained files: inline styles and their plots as data: images, never scripts.
 REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
 VOTES: tuple[VoteFilter, ...] = ("", "up", "down", "unvoted", "declined")
+TAKEN_BY = "console"
 
 
 async def checked(request: Request) -> Session:
@@ -155,6 +156,28 @@ def create_console(admin: AdminService, token: str) -> FastAPI:
     @app.get("/gaps", response_class=HTMLResponse)
     def gaps(request: Request) -> HTMLResponse:
         return render(request, "gaps.html", gaps=admin.gaps())
+
+    @app.get("/escalations", response_class=HTMLResponse)
+    def escalations(request: Request, message: str = "") -> HTMLResponse:
+        return render(
+            request,
+            "escalations.html",
+            open=admin.escalations("open"),
+            taken=admin.escalations("taken"),
+            message=message,
+        )
+
+    @app.post("/escalations/{escalation_id}/take")
+    def take_escalation(escalation_id: int, _session: Checked) -> Response:
+        # The console knows its admins by one shared token, not by name, so "console" is who took it.
+        taken = admin.take_escalation(escalation_id, TAKEN_BY)
+        message = "It's yours: reply in its thread." if taken else "Someone took that one already."
+        return RedirectResponse(f"/escalations?message={_quote(message)}", status_code=303)
+
+    @app.post("/escalations/{escalation_id}/close")
+    def close_escalation(escalation_id: int, _session: Checked) -> Response:
+        admin.close_escalation(escalation_id)
+        return RedirectResponse("/escalations", status_code=303)
 
     @app.get("/models", response_class=HTMLResponse)
     def models(request: Request, message: str = "") -> HTMLResponse:

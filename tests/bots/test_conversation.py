@@ -6,17 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from bots import messages
-from bots.conversation import (
-    IncomingMessage,
-    Origin,
-    RateLimit,
-    parse_command,
-    parse_reason_id,
-    parse_vote_id,
-    reaction_vote,
-    reason_id,
-    vote_id,
-)
+from bots.conversation import IncomingMessage, Origin, RateLimit, parse_command, reaction_vote
+from bots.custom_ids import escalate_id, parse_escalate_id, parse_reason_id, parse_vote_id, reason_id, vote_id
 from core.jobs import SUCCEEDED
 from core.settings import load_settings
 from core.tables import FeedbackRecord, JobRunRecord
@@ -42,6 +33,8 @@ def test_ids_and_reactions_round_trip():
     assert parse_vote_id(vote_id(7, -1)) == (7, -1)
     assert parse_vote_id("supportloop:vote:sideways:1") is None
     assert parse_reason_id(reason_id(9)) == 9
+    assert parse_escalate_id(escalate_id(11)) == 11
+    assert parse_escalate_id(escalate_id(2**40)) is None  # past the database's INTEGER: forged
     assert [reaction_vote(n) for n in ("+1", "+1::skin-tone-3", "thumbsdown", "👍🏽", "👎", "heart")] == [
         1,
         1,

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
-import discord
 import pytest
+from discord_harness import (
+    ADMIN,
+    HELPER,
+    OTHER,
+    USER,
+    adapter,
+    answered,
+    buttons,
+    ephemeral_text,
+    linked_answer,
+)
 from fakes.discord_api import FakeDiscord
 from helpers import PlatformThread
 from sqlalchemy import select
 
 from bots import messages
-from bots.conversation import ConversationService, vote_id
+from bots.conversation import ConversationService
+from bots.custom_ids import vote_id
 from bots.discord_bot import INTENTS, DiscordBot
 from core.settings import load_settings
 from core.tables import FeedbackRecord, JobRunRecord
@@ -27,16 +37,7 @@ from supportloop.app import SupportLoop
 
 pytestmark = pytest.mark.slow  # needs the prepared index
 
-ADMIN, USER, HELPER, OTHER = "1001", "2002", "3003", "4004"
 QUESTION = "How do I get a refund on an annual plan?"
-
-
-@pytest.fixture(autouse=True)
-def _restore_discord_urls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The adapter points discord.py's class-level URLs at the fake; put them back after each test."""
-    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-    gateway = discord.gateway.DiscordWebSocket
-    monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
 
 
 @pytest.fixture
@@ -46,72 +47,15 @@ def loop(fresh_dir) -> Iterator[SupportLoop]:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeDiscord]:
-    with FakeDiscord(admins={ADMIN}, role_names=("supportloop-admin",)) as server:
-        server.add_user(USER, "plain-user")
-        server.add_user(OTHER, "other-user")
-        server.add_user(HELPER, "helper", roles=["supportloop-admin"])
-        yield server
-
-
-def adapter(service: ConversationService, fake: FakeDiscord, placeholder_after_s: float = 0.0) -> DiscordBot:
-    """The bot against the fake; by default every answer counts as slow, so the placeholder shows."""
-    return DiscordBot(
-        service,
-        token=fake.token,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        admin_role="supportloop-admin",
-        placeholder_after_s=placeholder_after_s,
-        guild_ready_timeout=0.02,
-    )
-
-
-@pytest.fixture
 def bot(loop: SupportLoop, fake: FakeDiscord) -> Iterator[PlatformThread]:
     with PlatformThread(adapter(loop.conversations, fake)) as running:
         yield running
-
-
-def answered(fake: FakeDiscord, channel_id: str, count: int = 1) -> list[dict[str, Any]]:
-    """Wait until the bot has finished ``count`` answers (with buttons) in the channel; return them."""
-
-    def finished() -> list[dict[str, Any]]:
-        return [
-            m
-            for m in fake.channel_messages(channel_id)
-            if m["author"]["id"] == fake.bot_user_id and m["components"]
-        ]
-
-    fake.wait_for(lambda: len(finished()) >= count, 10, f"{count} answers in {channel_id}")
-    return finished()
-
-
-def linked_answer(fake: FakeDiscord, loop: SupportLoop, message: dict[str, Any]) -> int:
-    """The answer a bot message shows, once the adapter has linked it (just after posting it)."""
-
-    def answer_id() -> int | None:
-        return loop.records.answer_for_message("discord", message["channel_id"], message["id"])
-
-    fake.wait_for(answer_id, 10, "the answer message linked to its answer")
-    return answer_id()  # type: ignore[return-value]
-
-
-def buttons(message: dict[str, Any]) -> list[str]:
-    return [c["custom_id"] for row in message["components"] for c in row["components"]]
 
 
 def feedback(loop: SupportLoop) -> list[tuple[int, int, str | None, bool]]:
     with loop.db.session() as session:
         rows = session.scalars(select(FeedbackRecord).order_by(FeedbackRecord.id)).all()
         return [(r.answer_id, r.vote, r.reason, r.retracted) for r in rows]
-
-
-def ephemeral_text(fake: FakeDiscord, interaction_id: str) -> str:
-    fake.wait_for(lambda: fake.interaction_responses(interaction_id), 10)
-    [response] = fake.interaction_responses(interaction_id)
-    assert response["data"]["flags"] & 64, response  # only the user who clicked sees it
-    return response["data"]["content"]
 
 
 def test_a_mention_is_answered_in_a_thread_and_follow_ups_need_no_mention(bot, fake, loop):

@@ -8,263 +8,42 @@ websocket. Assertions read the database and what the fake recorded.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
-import threading
 import time
-import uuid
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from fakes.slack_api import FakeSlack
-from sqlalchemy import func, select
+from slack_harness import (
+    SECRET,
+    Harness,
+    action_blocks,
+    click,
+    feedback,
+    mention,
+    message,
+    placeholders,
+    reaction,
+    running,
+    submit_reason,
+    wait_for,
+)
 
 from bots import messages
-from bots.conversation import ConversationService, Reply, Source, reason_id, vote_id
+from bots.conversation import ConversationService, Reply, Source
+from bots.custom_ids import reason_id, vote_id
 from bots.slack_bot import SlackBot
 from bots.slack_manifest import slack_manifest
 from bots.slack_render import SECTION_CHARS, render_reply, to_mrkdwn
 from core.errors import SupportLoopError
-from core.settings import load_settings
 from core.tables import AnswerMessageRecord, AnswerRecord, FeedbackRecord, HandledEventRecord, JobRunRecord
 from rag.answerer import Answer
 from rag.index import Passage
 from supportloop.app import SupportLoop
 
-T = TypeVar("T")
-SECRET = "test-signing-secret"
 REFUND = "How do I get a refund on an annual plan?"
 REFUND_PAGE = "/billing/refunds.html"
-
-
-# --------------------------------------------------------------------- harness
-
-
-class LoopThread:
-    """An asyncio loop in a background thread: the bot lives there, the synchronous test drives it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="slack-bot-loop", daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 20) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-@dataclass
-class Harness:
-    bot: SlackBot
-    slack: FakeSlack
-    app: SupportLoop
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.bot.port}/slack/events"
-
-    def event(self, event: dict[str, Any], **kwargs: Any) -> int:
-        status, _ = self.slack.post_event(self.url, event, signing_secret=SECRET, **kwargs)
-        return status
-
-    def interact(self, payload: dict[str, Any]) -> int:
-        return self.slack.post_interaction(self.url, payload, signing_secret=SECRET)[0]
-
-    def command(self, text: str, user: str = "UPLAIN", channel: str = "C1") -> tuple[int, dict[str, Any]]:
-        fields = {"command": "/supportloop", "text": text, "user_id": user, "channel_id": channel}
-        status, body = self.slack.post_command(self.url, fields, signing_secret=SECRET)
-        # Bolt answers a text-only ack as text/plain, which Slack shows privately like {"text": ...}.
-        return status, json.loads(body) if body.startswith("{") else {"text": body} if body else {}
-
-    def settle(self, timeout: float = 10) -> None:
-        """Wait until no answer is in progress (after the requests that started them were acked)."""
-        time.sleep(0.05)
-        wait_for(lambda: self.bot.answering == 0, timeout)
-
-    def count(self, table: type) -> int:
-        with self.app.db.session() as session:
-            return session.scalar(select(func.count()).select_from(table)) or 0
-
-    def rows(self, table: type) -> list[Any]:
-        with self.app.db.session() as session:
-            return list(session.scalars(select(table).order_by(table.id)).all())
-
-    def answered(self, n: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
-        """Wait until ``n`` answers show (messages with vote buttons) and the bot has finished with them."""
-        found = wait_for(
-            lambda: (found := answer_messages(self.slack)) and len(found) >= n and found, timeout
-        )
-        self.settle()
-        return found
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 10) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the bot")
-        time.sleep(0.02)
-
-
-def answer_messages(slack: FakeSlack) -> list[dict[str, Any]]:
-    """Messages carrying vote buttons, in posting order."""
-    with slack._lock:
-        found = [dict(m, channel=c) for (c, _), m in slack.messages.items() if _actions(m)]
-    return sorted(found, key=lambda m: float(m["ts"]))
-
-
-def placeholders(slack: FakeSlack) -> list[dict[str, Any]]:
-    return [p for p in slack.calls_to("chat.postMessage") if p.get("text") == messages.PLACEHOLDER]
-
-
-def _actions(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return [b for b in message.get("blocks") or [] if b.get("type") == "actions"]
-
-
-@contextmanager
-def running(
-    service: ConversationService,
-    slack: FakeSlack,
-    app: SupportLoop,
-    *,
-    socket_mode: bool = False,
-    admins: tuple[str, ...] = (),
-    placeholder_after_s: float = 0.0,  # by default every answer counts as slow: the placeholder shows
-) -> Iterator[Harness]:
-    thread = LoopThread()
-
-    async def make() -> SlackBot:
-        return SlackBot(
-            service,
-            bot_token=slack.bot_token,
-            app_token=slack.app_token if socket_mode else None,
-            signing_secret=None if socket_mode else SECRET,
-            api_url=slack.api_url,
-            admins=admins,
-            port=0,
-            placeholder_after_s=placeholder_after_s,
-        )
-
-    bot = thread.run(make())
-    try:
-        thread.run(bot.start())
-        yield Harness(bot, slack, app)
-    finally:
-        started = time.monotonic()
-        thread.run(bot.stop())
-        assert time.monotonic() - started < 3, "stop() should be quick"
-        thread.close()
-
-
-@pytest.fixture
-def app(fresh_dir) -> Iterator[SupportLoop]:
-    with SupportLoop(load_settings(crawl_rate_per_host=1000)) as loop:  # a re-index needn't be polite here
-        yield loop
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    users = {"UADMIN": {"is_admin": True}, "UPLAIN": {}, "UOTHER": {}}
-    with FakeSlack(users=users) as fake:
-        yield fake
-
-
-@pytest.fixture
-def bot(app: SupportLoop, slack: FakeSlack) -> Iterator[Harness]:
-    with running(app.conversations, slack, app, admins=("UCONFIGURED",)) as harness:
-        yield harness
-
-
-_ts = iter(range(1, 1_000_000))
-
-
-def new_ts() -> str:
-    """A user message ts, distinct from the fake's own (which start at 1700000000)."""
-    return f"1600000000.{next(_ts):06d}"
-
-
-def message(text: str, *, kind: str = "message", user: str = "UPLAIN", channel: str = "C1", **extra: Any):
-    event = {"type": kind, "user": user, "text": text, "channel": channel, "ts": new_ts(), **extra}
-    if kind == "message":
-        event.setdefault("channel_type", "im" if channel.startswith("D") else "channel")
-    event["event_ts"] = event["ts"]
-    return event
-
-
-def mention(text: str, **extra: Any) -> dict[str, Any]:
-    return message(f"<@UBOT> {text}", kind="app_mention", **extra)
-
-
-def click(answer: dict[str, Any], answer_id: int, vote: int, user: str = "UPLAIN") -> dict[str, Any]:
-    action_id = vote_id(answer_id, vote)
-    return {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": "T1"},
-        "api_app_id": "A1",
-        "team": {"id": "T1", "domain": "test"},
-        "container": {
-            "type": "message",
-            "message_ts": answer["ts"],
-            "channel_id": answer["channel"],
-            "is_ephemeral": False,
-            "thread_ts": answer.get("thread_ts"),
-        },
-        "trigger_id": f"{uuid.uuid4().int % 10**12}.1.abc",
-        "channel": {"id": answer["channel"], "name": "general"},
-        "message": {k: answer[k] for k in ("type", "ts", "thread_ts", "user", "bot_id") if k in answer},
-        "response_url": "http://127.0.0.1:9/response",
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "supportloop_votes",
-                "value": action_id,
-                "action_ts": "1700000001.000001",
-            }
-        ],
-    }
-
-
-def reaction(
-    answer: dict[str, Any], name: str, *, added: bool = True, user: str = "UPLAIN"
-) -> dict[str, Any]:
-    return {
-        "type": "reaction_added" if added else "reaction_removed",
-        "user": user,
-        "reaction": name,
-        "item": {"type": "message", "channel": answer["channel"], "ts": answer["ts"]},
-        "item_user": "UBOT",
-        "event_ts": new_ts(),
-    }
-
-
-def submit_reason(view: dict[str, Any], text: str | None, user: str = "UPLAIN") -> dict[str, Any]:
-    return {
-        "type": "view_submission",
-        "user": {"id": user, "team_id": "T1"},
-        "team": {"id": "T1"},
-        "api_app_id": "A1",
-        "trigger_id": "1.2.3",
-        "view": {
-            **view,
-            "state": {"values": {"reason": {"reason": {"type": "plain_text_input", "value": text}}}},
-        },
-    }
-
-
-def feedback(harness: Harness) -> list[tuple[int, int, str | None, bool]]:
-    return [(f.answer_id, f.vote, f.reason, f.retracted) for f in harness.rows(FeedbackRecord)]
 
 
 # --------------------------------------------------------------------- answering
@@ -383,8 +162,8 @@ def test_a_long_answer_is_split_with_buttons_on_the_last_message(app: SupportLoo
     assert all(len(text) <= SECTION_CHARS for text in sections) and len(sections) > 13
     assert "\n".join(sections) == answerer.text
     assert all(len(m["text"]) < 40_000 and len(m["blocks"]) <= 50 for m in shown)
-    assert not _actions(shown[0]) and _actions(shown[1])
-    assert _actions(shown[1])[0]["elements"][0]["action_id"] == vote_id(record.id, 1)
+    assert not action_blocks(shown[0]) and action_blocks(shown[1])
+    assert action_blocks(shown[1])[0]["elements"][0]["action_id"] == vote_id(record.id, 1)
 
 
 def test_a_multi_step_answer_renders_as_mrkdwn_with_its_steps_on_lines_and_its_source_once() -> None:
@@ -575,7 +354,7 @@ def test_ask_by_command_answers_in_the_channel_with_buttons(bot: Harness) -> Non
     assert answer["blocks"][-2]["type"] == "context"
     [record] = bot.rows(AnswerRecord)
     assert [link.message for link in bot.rows(AnswerMessageRecord)] == [answer["ts"]]
-    assert _actions(answer)[0]["elements"][1]["action_id"] == vote_id(record.id, -1)
+    assert action_blocks(answer)[0]["elements"][1]["action_id"] == vote_id(record.id, -1)
     bot.command("ask")  # an empty question is answered privately
     wait_for(lambda: bot.slack.ephemerals)
     assert bot.slack.ephemerals[0]["text"] == to_mrkdwn(messages.EMPTY_QUESTION)

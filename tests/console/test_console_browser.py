@@ -18,6 +18,7 @@ SHOTS = ARTIFACTS / "console"
 PAGES = {
     "Conversations": "Conversations",
     "Knowledge gaps": "Knowledge gaps: pages to write",
+    "Escalations": "Escalations: people asked for a person",
     "Model versions": "Model versions",
     "Jobs": "Jobs",
     "Settings": "Settings",

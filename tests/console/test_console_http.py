@@ -13,11 +13,21 @@ from pydantic import SecretStr
 
 from bots.conversation import Origin
 from core.errors import SupportLoopError
+from core.escalations import Escalations
 from supportloop.console.auth import MAX_FAILURES
 from supportloop.serve import console_server
 
-PAGES = ["/", "/conversations", "/gaps", "/models", "/jobs", "/settings", "/reports/audit-1.html"]
-POSTS = ["/jobs", "/models/0/activate", "/logout"]
+PAGES = [
+    "/",
+    "/conversations",
+    "/gaps",
+    "/escalations",
+    "/models",
+    "/jobs",
+    "/settings",
+    "/reports/audit-1.html",
+]
+POSTS = ["/jobs", "/models/0/activate", "/escalations/1/take", "/escalations/1/close", "/logout"]
 
 
 def logged_in(url: str, token: str) -> tuple[httpx.Client, str]:
@@ -32,6 +42,8 @@ def logged_in(url: str, token: str) -> tuple[httpx.Client, str]:
 
 def test_without_a_session_pages_answer_401_and_posts_403(deployment, console_url, admin_token):
     url = console_url
+    answer = record_answer(deployment.records, platform="slack", channel="C1", thread="1600000000.000001")
+    Escalations(deployment.db).claim(answer, "asker", None, None)
     for path in PAGES:
         response = httpx.get(url + path)
         assert response.status_code == 401, path
@@ -42,6 +54,7 @@ def test_without_a_session_pages_answer_401_and_posts_403(deployment, console_ur
     assert httpx.get(url + "/login").status_code == 200
     assert deployment.jobs.recent() == []
     assert deployment.registry.current_id() == 1
+    assert [e.status for e in deployment.admin.escalations("open")] == ["open"]
 
 
 def test_settings_are_shown_with_secrets_masked(deployment, console_url, admin_token):
@@ -112,6 +125,44 @@ def test_a_chat_downvote_reason_is_stored_and_shown_without_the_users_contact_de
     page = client.get("/conversations", params={"vote": "down"}).text
     assert "call me on [phone] or [email]" in page
     assert "bob@example.org" not in page and "7946" not in page
+
+
+def test_open_escalations_are_listed_and_taking_one_records_the_console(deployment, console_url, admin_token):
+    question = "Can a person help me move my plan? mail me at jane@example.com"
+    answer = record_answer(
+        deployment.records,
+        question=question,
+        answer="I can't find that in the help pages.",
+        declined=True,
+        platform="slack",
+        channel="C1",
+        thread="1600000000.000001",
+    )
+    claim = Escalations(deployment.db).claim(answer, "asker-hash", None, None)
+    assert claim is not None
+    client, csrf = logged_in(console_url, admin_token)
+    page = client.get("/escalations").text
+    open_table = page.split('class="escalations-open"', 1)[1].split("</table>", 1)[0]
+    assert "Can a person help me move my plan?" in open_table and "[email]" in open_table
+    assert "jane@example.com" not in page
+    assert "slack · channel C1 · thread 1600000000.000001" in open_table
+    assert f'action="/escalations/{claim.id}/take"' in open_table
+
+    assert client.post(f"/escalations/{claim.id}/take").status_code == 403  # no CSRF token: nothing changes
+    assert [e.status for e in deployment.admin.escalations("open")] == ["open"]
+    taken = client.post(f"/escalations/{claim.id}/take", data={"csrf": csrf})
+    assert taken.status_code == 303
+    assert "It&#39;s yours" in client.get(taken.headers["location"]).text
+    [row] = deployment.admin.escalations("taken")
+    assert (row.id, row.taken_by, row.taken_at is not None) == (claim.id, "console", True)
+    assert deployment.admin.escalations("open") == []
+    page = client.get("/escalations").text
+    taken_table = page.split('class="escalations-taken"', 1)[1].split("</table>", 1)[0]
+    assert "Can a person help me move my plan?" in taken_table and "console" in taken_table
+    again = client.post(f"/escalations/{claim.id}/take", data={"csrf": csrf})  # a second admin, too late
+    assert "Someone took that one already." in client.get(again.headers["location"]).text
+    client.post(f"/escalations/{claim.id}/close", data={"csrf": csrf})
+    assert deployment.admin.escalations("taken") == [] and deployment.admin.escalations("closed")
 
 
 def test_conversations_filter_by_vote_platform_and_date(deployment, console_url, admin_token):

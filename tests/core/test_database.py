@@ -59,6 +59,18 @@ EXPECTED_COLUMNS = {
     "answer_messages": ["id", "answer_id", "platform", "channel", "message"],
     "handled_events": ["id", "key", "created_at"],
     "leases": ["name", "holder", "expires_at"],
+    "escalations": [
+        "id",
+        "answer_id",
+        "platform",
+        "channel",
+        "thread",
+        "requested_by",
+        "created_at",
+        "status",
+        "taken_by",
+        "taken_at",
+    ],
 }
 
 
@@ -78,7 +90,7 @@ def test_opening_twice_is_an_upgrade_to_the_same_head(database_url):
     open_database(url).close()
     db = open_database(url)
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0006"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0007"
 
 
 def test_the_migrated_schema_matches_the_table_definitions(database_url):

@@ -37,6 +37,10 @@ def test_dotenv_file_is_read(tmp_path):
         ("SUPPORTLOOP_LLM_DTYPE", "int3", "'auto', 'bfloat16' or 'float32'"),
         ("SUPPORTLOOP_ANSWERABILITY_THRESHOLD", "1.5", "SUPPORTLOOP_ANSWERABILITY_THRESHOLD"),
         ("SUPPORTLOOP_COLLECTION_NAME", "x", "at least 3 characters"),
+        ("SUPPORTLOOP_SLACK_ESCALATE", "@support-team", "SUPPORTLOOP_SLACK_ESCALATE='@support-team'"),
+        ("SUPPORTLOOP_SLACK_ESCALATE", "U123ABC", "should match pattern"),  # a user is no group
+        ("SUPPORTLOOP_DISCORD_ESCALATE_ROLE", "support", "SUPPORTLOOP_DISCORD_ESCALATE_ROLE='support'"),
+        ("SUPPORTLOOP_DISCORD_ESCALATE_ROLE", "<@&123>", "should match pattern"),
     ],
 )
 def test_invalid_value_is_one_clear_line_naming_the_variable(monkeypatch, name, value, expected):
@@ -47,6 +51,16 @@ def test_invalid_value_is_one_clear_line_naming_the_variable(monkeypatch, name, 
     assert message.startswith("Invalid setting ")
     assert expected in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "value", ["<!subteam^S0123ABC>", "<!subteam^S0123ABC|@support>", "S0123ABC", "C0123ABC"]
+)
+def test_a_slack_user_group_or_channel_is_who_a_person_is_asked_from(monkeypatch, value):
+    monkeypatch.setenv("SUPPORTLOOP_SLACK_ESCALATE", value)
+    monkeypatch.setenv("SUPPORTLOOP_DISCORD_ESCALATE_ROLE", "1234567890123456789")
+    settings = load_settings()
+    assert (settings.slack_escalate, settings.discord_escalate_role) == (value, "1234567890123456789")
 
 
 def test_typo_in_dotenv_is_reported(tmp_path):

@@ -404,10 +404,14 @@ class FakeSlack(ServerThread):
         signing_secret: str,
         timestamp: int | None = None,
         bad_signature: bool = False,
+        retry_num: int | None = None,
     ) -> tuple[int, str]:
-        """POST an interactivity payload (button, modal submit) as form ``payload=<json>``."""
+        """POST an interactivity payload (button, modal submit) as form ``payload=<json>``; with
+        ``retry_num``, as Slack re-delivers a request it thinks was lost."""
         body = urlencode({"payload": json.dumps(payload)})
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if retry_num is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
         return _signed_post(url, body, headers, signing_secret, timestamp, bad_signature)
 
     def post_command(
