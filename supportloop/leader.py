@@ -28,12 +28,16 @@ class Leader:
         self.lead = lead
         self.renew_s = lease.ttl.total_seconds() / 3  # two renewals may fail before the lease lapses
         self._stop_leading: Stop | None = None
+        # lead() runs in its own thread: however long starting takes (imports, a loaded database), this
+        # thread keeps renewing the lease, so a slow start never lets it lapse to another process.
+        self._starting: threading.Thread | None = None
+        self._failed = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def leading(self) -> bool:
-        return self._stop_leading is not None
+        return self._starting is not None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._compete, name="scheduler-lease", daemon=True)
@@ -61,13 +65,27 @@ class Leader:
                     self.lease.holder,
                     self.lease.name,
                 )
-                self._stop_leading = self.lead()
+                self._starting = threading.Thread(target=self._begin, name="scheduler-start", daemon=True)
+                self._starting.start()
             elif not held and self.leading:
                 self._step_down("lost the lease")
+            elif self._failed.is_set():
+                self._step_down("it could not start")
+                self.lease.release()
             self._stopping.wait(self.renew_s)
+
+    def _begin(self) -> None:
+        try:
+            self._stop_leading = self.lead()
+        except Exception:  # stepped down below, so that this or another process tries again
+            log.exception("%s could not start the scheduler and jobs", self.lease.holder)
+            self._failed.set()
 
     def _step_down(self, why: str) -> None:
         log.info("%s stops running the scheduler and jobs: %s", self.lease.holder, why)
-        stop, self._stop_leading = self._stop_leading, None
+        if self._starting is not None:
+            self._starting.join()  # stop only what has finished starting
+        stop, self._stop_leading, self._starting = self._stop_leading, None, None
+        self._failed.clear()
         if stop is not None:
             stop()

@@ -22,3 +22,42 @@ def test_one_holder_at_a_time_until_it_expires_or_is_released(database_url):
     assert first.acquire() and first.holder_now() == "a"
     assert Lease(db, "other", ttl_s=5, holder="b").acquire()  # leases are independent
     db.close()
+
+
+def test_a_leader_keeps_its_lease_while_a_slow_start_runs_and_steps_down_when_starting_fails(
+    database_url,
+):
+    from supportloop.leader import Leader
+
+    db = open_database(database_url)
+    rival = Lease(db, "scheduler", ttl_s=0.6, holder="rival")
+    stopped = []
+
+    def slow_lead():
+        time.sleep(1.5)  # longer than the lease lasts: e.g. imports on a loaded machine
+        return lambda: stopped.append("slow")
+
+    leader = Leader(Lease(db, "scheduler", ttl_s=0.6, holder="leader"), slow_lead)
+    leader.start()
+    try:
+        for _ in range(20):  # the rival keeps trying for 2 s, through the whole slow start
+            assert not rival.acquire(), "the lease lapsed to the rival during the slow start"
+            time.sleep(0.1)
+        assert leader.leading and rival.holder_now() == "leader"
+    finally:
+        leader.stop()
+    assert stopped == ["slow"] and rival.acquire()  # stopped cleanly, and handed the lease on
+    rival.release()
+
+    attempts = []
+
+    def broken_lead():
+        attempts.append(time.monotonic())
+        raise RuntimeError("the scheduler's tables are unreadable")
+
+    failing = Leader(Lease(db, "scheduler", ttl_s=0.6, holder="failing"), broken_lead)
+    failing.start()
+    time.sleep(1.5)
+    failing.stop()
+    assert len(attempts) >= 2  # it stepped down and tried again, rather than holding the lease idle
+    db.close()
