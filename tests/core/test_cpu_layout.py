@@ -1,10 +1,8 @@
 """Column-major weights change how fast a product runs, never what it computes."""
 
 import torch
-from sentence_transformers import SentenceTransformer
 
 from core.cpu_layout import store_linear_weights_column_major
-from core.embedder import embedding_model_path
 
 
 def test_linear_layers_compute_the_same_with_column_major_weights():
@@ -19,14 +17,3 @@ def test_linear_layers_compute_the_same_with_column_major_weights():
     assert tied.weight.is_contiguous()
     for x, expected in zip(inputs, before, strict=True):
         assert torch.allclose(model(x), expected, atol=1e-5)
-
-
-def test_the_embedder_gives_the_vectors_of_the_plain_model(embeddings):
-    plain = SentenceTransformer(str(embedding_model_path()), device="cpu")
-    texts = ["How do I change my display name?", "Videos up to 99 MB can be attached to a post. " * 6]
-    expected = plain.encode(texts, normalize_embeddings=True)
-    assert any(
-        not m.weight.is_contiguous() for m in embeddings._client.modules() if isinstance(m, torch.nn.Linear)
-    )
-    got = [embeddings.embed_query(texts[0]), *embeddings.embed_documents(texts[1:])]
-    assert torch.allclose(torch.tensor(got), torch.tensor(expected), atol=1e-5)
