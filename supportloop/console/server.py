@@ -38,7 +38,7 @@ CONSOLE_CSP = "default-src 'self'; frame-ancestors 'none'"
 # Reports are self-contained files: inline styles and their plots as data: images, never scripts.
 REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
 VOTES: tuple[VoteFilter, ...] = ("", "up", "down", "unvoted", "declined")
-TAKEN_BY = "console"
+TAKEN_BY = "console"  # who took a request when the admin left the name field empty
 
 
 async def checked(request: Request) -> Session:
@@ -168,9 +168,11 @@ def create_console(admin: AdminService, token: str) -> FastAPI:
         )
 
     @app.post("/escalations/{escalation_id}/take")
-    def take_escalation(escalation_id: int, _session: Checked) -> Response:
-        # The console knows its admins by one shared token, not by name, so "console" is who took it.
-        taken = admin.take_escalation(escalation_id, TAKEN_BY)
+    def take_escalation(
+        escalation_id: int, _session: Checked, name: Annotated[str, Form(max_length=64)] = ""
+    ) -> Response:
+        # Admins share one token, so the console knows them only by the name they give when they take one.
+        taken = admin.take_escalation(escalation_id, " ".join(name.split()) or TAKEN_BY)
         message = "It's yours: reply in its thread." if taken else "Someone took that one already."
         return RedirectResponse(f"/escalations?message={_quote(message)}", status_code=303)
 

@@ -127,7 +127,7 @@ def test_a_chat_downvote_reason_is_stored_and_shown_without_the_users_contact_de
     assert "bob@example.org" not in page and "7946" not in page
 
 
-def test_open_escalations_are_listed_and_taking_one_records_the_console(deployment, console_url, admin_token):
+def test_open_escalations_are_listed_and_taking_one_records_who_took_it(deployment, console_url, admin_token):
     question = "Can a person help me move my plan? mail me at jane@example.com"
     answer = record_answer(
         deployment.records,
@@ -150,16 +150,17 @@ def test_open_escalations_are_listed_and_taking_one_records_the_console(deployme
 
     assert client.post(f"/escalations/{claim.id}/take").status_code == 403  # no CSRF token: nothing changes
     assert [e.status for e in deployment.admin.escalations("open")] == ["open"]
-    taken = client.post(f"/escalations/{claim.id}/take", data={"csrf": csrf})
+    taken = client.post(f"/escalations/{claim.id}/take", data={"csrf": csrf, "name": "  Ana   Ruiz "})
     assert taken.status_code == 303
     assert "It&#39;s yours" in client.get(taken.headers["location"]).text
     [row] = deployment.admin.escalations("taken")
-    assert (row.id, row.taken_by, row.taken_at is not None) == (claim.id, "console", True)
+    assert (row.id, row.taken_by, row.taken_at is not None) == (claim.id, "Ana Ruiz", True)
     assert deployment.admin.escalations("open") == []
     page = client.get("/escalations").text
     taken_table = page.split('class="escalations-taken"', 1)[1].split("</table>", 1)[0]
-    assert "Can a person help me move my plan?" in taken_table and "console" in taken_table
+    assert "Can a person help me move my plan?" in taken_table and "Ana Ruiz" in taken_table
     again = client.post(f"/escalations/{claim.id}/take", data={"csrf": csrf})  # a second admin, too late
+    assert deployment.admin.escalations("taken")[0].taken_by == "Ana Ruiz"
     assert "Someone took that one already." in client.get(again.headers["location"]).text
     client.post(f"/escalations/{claim.id}/close", data={"csrf": csrf})
     assert deployment.admin.escalations("taken") == [] and deployment.admin.escalations("closed")
