@@ -30,17 +30,21 @@ def test_a_leader_keeps_its_lease_while_a_slow_start_runs_and_steps_down_when_st
     from supportloop.leader import Leader
 
     db = open_database(database_url)
-    rival = Lease(db, "scheduler", ttl_s=0.6, holder="rival")
+    rival = Lease(db, "scheduler", ttl_s=2, holder="rival")
     stopped = []
 
     def slow_lead():
-        time.sleep(1.5)  # longer than the lease lasts: e.g. imports on a loaded machine
+        time.sleep(3)  # longer than the lease lasts: e.g. imports on a loaded machine
         return lambda: stopped.append("slow")
 
-    leader = Leader(Lease(db, "scheduler", ttl_s=0.6, holder="leader"), slow_lead)
+    leader = Leader(Lease(db, "scheduler", ttl_s=2, holder="leader"), slow_lead)
     leader.start()
     try:
-        for _ in range(20):  # the rival keeps trying for 2 s, through the whole slow start
+        deadline = time.monotonic() + 10
+        while rival.holder_now() != "leader":  # the leader takes the lease first
+            assert time.monotonic() < deadline, "the leader never took the free lease"
+            time.sleep(0.05)
+        for _ in range(35):  # the rival keeps trying for 3.5 s, through the whole slow start
             assert not rival.acquire(), "the lease lapsed to the rival during the slow start"
             time.sleep(0.1)
         assert leader.leading and rival.holder_now() == "leader"
