@@ -24,6 +24,19 @@ def test_the_packaged_cross_encoder_ranks_the_answering_passage_first():
     assert scores[2] > 0 > scores[0]
 
 
+def test_a_question_asked_again_over_the_same_candidates_is_scored_from_memory():
+    forgetful, remembering = CrossEncoder(remembered=0), CrossEncoder(remembered=2)
+    first = remembering.score(QUESTION, [UNRELATED, RELATED, ANSWERING])
+    assert np.array_equal(first, forgetful.score(QUESTION, [UNRELATED, RELATED, ANSWERING]))
+    assert not forgetful._known  # nothing kept when told to keep nothing
+    first[0] = 99.0  # a caller changing its copy changes nothing remembered
+    assert remembering.score(QUESTION, [UNRELATED, RELATED, ANSWERING])[0] != 99.0
+    remembering.score(QUESTION, [ANSWERING])
+    remembering.score("Is there a dark theme?", [RELATED])
+    assert [q for q, _ in remembering._known] == [QUESTION, "Is there a dark theme?"]  # the oldest went
+    assert next(iter(remembering._known))[1] == (ANSWERING,)  # other candidates: scored anew, kept apart
+
+
 def test_a_broken_reranker_folder_is_a_clear_error(tmp_path):
     for name in ("model.onnx", "tokenizer.json"):
         (tmp_path / name).write_bytes(b"not a model")
