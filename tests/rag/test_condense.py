@@ -4,10 +4,13 @@ The rules are checked on their own first (no models); then the answerer over the
 demo help center, where a follow-up finds its page only in its thread.
 """
 
+import json
+
 import pytest
 
-from rag.answerer import REFUSAL, assemble
+from rag.answerer import REFUSAL, Answer, assemble
 from rag.condense import condense, is_follow_up
+from rag.evaluation import evaluate_follow_ups, load_conversations
 
 RESET = "how do I reset my password?"
 
@@ -56,6 +59,26 @@ def test_a_chain_of_follow_ups_keeps_the_subject_of_the_first_question():
     assert condense("and on linux?", ["how do I install the desktop app?", "where are its logs?"]) == (
         "where are its logs on linux? (how do I install the desktop app?)"
     )
+
+
+def test_follow_ups_are_scored_in_their_thread_and_alone(tmp_path):
+    lines = [
+        {"id": "c1", "turns": ["first?", "and then?"], "source": ["/a"], "facts": ["x"], "split": "dev"},
+        {"id": "c2", "turns": ["first?", "more?"], "source": ["/b"], "facts": [], "split": "test"},
+    ]
+    path = tmp_path / "conversations.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    threads = []
+
+    def answer(question, thread=()):
+        threads.append(list(thread))
+        return Answer(question, "x", ["http://127.0.0.1/a"], [], False, 0.1, 0.1)
+
+    dev = load_conversations(path, "dev")
+    assert [c.id for c in dev] == ["c1"] and len(load_conversations(path)) == 2
+    assert [r.hit1 for r in evaluate_follow_ups(dev, answer)] == [True]
+    evaluate_follow_ups(dev, answer, with_thread=False)
+    assert threads == [["first?"], []]
 
 
 @pytest.fixture(scope="module")
