@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -45,7 +46,7 @@ SECRET = "bench-signing-secret"
 class StubAnswerer:
     """Answers instantly, so only the adapter, the service and the database are measured."""
 
-    def answer(self, question: str) -> Answer:
+    def answer(self, question: str, *, draft: bool = False, thread: Sequence[str] = ()) -> Answer:
         return Answer(
             question,
             "Refunds are possible within 30 days.",

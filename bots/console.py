@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import getpass
+import uuid
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from bots.conversation import ConversationService, Origin, Reply, parse_vote
 
@@ -17,6 +19,8 @@ def print_reply(console: Console, reply: Reply) -> None:
         console.print(f"[red]{reply.text}[/]", highlight=False)
         return
     style = "yellow" if reply.declined else "green"
+    if reply.condensed:  # shows what a follow-up was taken to mean, so a wrong reading is seen
+        console.print(f"  [dim](answered as: {escape(reply.condensed)})[/]", highlight=False)
     console.print(f"[bold {style}]SupportLoop:[/] {reply.text}", highlight=False)
     for n, source in enumerate(reply.sources, start=1):
         console.print(f"  [dim][{n}][/] {source.title} — {source.url}", highlight=False)
@@ -35,7 +39,8 @@ def run_chat(
     user_id: str | None = None,
 ) -> int:
     """Chat until the user types ``quit`` or ends input; returns the number of votes recorded."""
-    origin = Origin(platform="console", user_id=user_id or getpass.getuser())
+    # One chat is one thread: a follow-up ("and on mobile?") is understood from the questions before it.
+    origin = Origin("console", user_id or getpass.getuser(), "console", uuid.uuid4().hex)
     console.print(
         "Ask a question about the help pages. After each answer type + (👍) or - (👎), "
         "or press Enter to skip. Type quit to leave."

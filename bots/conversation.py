@@ -74,6 +74,7 @@ class Reply:
     mode: str | None = None  # how the answer was made (``Answer.mode``), None for notices and errors
     model_version: int | None = None  # the model version that served it
     escalation: int | None = None  # the answer an "Ask a person" button under this reply asks about
+    condensed: str | None = None  # the standalone question a follow-up in a thread was answered as
 
     @property
     def declined(self) -> bool:
@@ -248,8 +249,9 @@ class ConversationService:
                     messages.RATE_LIMITED.format(seconds=max(1, round(wait))), "notice", private=True
                 )
         try:
+            thread = self._thread(origin)
             with self.expecting():
-                answer = self.answerer.answer(question, draft=draft)
+                answer = self.answerer.answer(question, draft=draft, thread=thread)
             version = self.model_version()
             answer_id = self._record(answer, origin, version)
         except IndexEmptyError:
@@ -276,7 +278,14 @@ class ConversationService:
             mode=answer.mode,
             model_version=version,
             escalation=answer_id if answer.declined and origin.platform in self.escalate_on else None,
+            condensed=answer.condensed,
         )
+
+    def _thread(self, origin: Origin) -> list[str]:
+        """The earlier questions of the thread ``origin`` is in, so a follow-up there is understood."""
+        if not (origin.channel and origin.thread):
+            return []
+        return self.records.thread_questions(origin.platform, origin.channel, origin.thread)
 
     def _record(self, answer: Answer, origin: Origin, version: int | None) -> int:
         return self.records.add_answer(

@@ -156,17 +156,23 @@ class Records:
 
     def answered_thread(self, platform: str, channel: str, thread: str) -> bool:
         """Whether SupportLoop has answered in this thread (so follow-ups there need no mention)."""
+        return bool(self.thread_questions(platform, channel, thread, limit=1))
+
+    def thread_questions(self, platform: str, channel: str, thread: str, limit: int = 5) -> list[str]:
+        """The last ``limit`` questions asked in this thread, oldest first: what a follow-up there is
+        understood against (``rag.condense``)."""
         with self.db.session() as session:
-            found = session.scalars(
-                select(AnswerRecord.id)
+            questions = session.scalars(
+                select(AnswerRecord.question)
                 .where(
                     AnswerRecord.platform == platform,
                     AnswerRecord.channel == channel,
                     AnswerRecord.thread == thread,
                 )
-                .limit(1)
-            ).first()
-            return found is not None
+                .order_by(AnswerRecord.id.desc())
+                .limit(limit)
+            ).all()
+        return list(reversed(questions))
 
     def claim_event(self, key: str) -> bool:
         """True the first time ``key`` is claimed, False ever after (in any process sharing the database)."""

@@ -1,13 +1,17 @@
 """Answer a question from the index: refuse, rank, decide whether the pages cover it, compose, cite.
 
 1. A harmful request (getting into someone else's account, phishing, stalking…; ``rag.harm``) is
-   refused with the legitimate route: the pages on recovering one's own account, and support.
+   refused with the legitimate route: the pages on recovering one's own account, and support. A
+   follow-up is judged as the standalone question of step 3.
 2. Sentences that try to instruct the assistant are removed from the question; nothing left means
    there is nothing to answer.
-3. ``rag.ranking`` finds hybrid candidates and reranks them with the cross-encoder.
-4. ``rag.answerability`` decides whether the pages answer the question; if not, decline in one plain
+3. A follow-up in a thread ("and what about on mobile?") becomes a standalone question built from the
+   thread's earlier questions (``rag.condense``); ``Answer.condensed`` records it, and the rest works
+   on it.
+4. ``rag.ranking`` finds hybrid candidates and reranks them with the cross-encoder.
+5. ``rag.answerability`` decides whether the pages answer the question; if not, decline in one plain
    sentence with the closest pages.
-5. Compose from the best ``top_k`` passages (injections removed, ``rag.safety``): in ``extractive``
+6. Compose from the best ``top_k`` passages (injections removed, ``rag.safety``): in ``extractive``
    mode the page's own sentences and steps are chosen and ordered (``rag.compose``). With a
    ``prefer`` scorer (the served model version's reward model, learnt from users' votes), it scores
    the composer's alternatives, and one it prefers clearly (by ``PREFERENCE_MARGIN``) over the
@@ -15,7 +19,7 @@
    any policy update, and why a rollback changes the answers too. In ``generate``
    mode the chat model writes, and an answer that its passages don't support sentence by sentence
    (``rag.grounding``), or that repeats our instructions or a secret, is replaced by the extractive one.
-6. Cite the pages the answer quotes, best first, at most ``max_citations``.
+7. Cite the pages the answer quotes, best first, at most ``max_citations``.
 
 A *draft* (``answer(question, draft=True)``) is the model's own answer with the check's score but no
 replacement: simulated users rate drafts so the reward model learns what the model gets wrong, which
@@ -32,6 +36,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from core.errors import IndexEmptyError, LLMServerError, SupportLoopError
+from core.redact import redact
+from rag.condense import condense
 from rag.prompt import build_messages
 from rag.safety import leaks, strip_injections
 
@@ -80,6 +86,7 @@ class Answer:
     refused: bool = False  # a harmful request, answered with a refusal
     answerability: float | None = None  # P(the pages answer it), None where it was not asked
     preferred: bool = False  # an alternative the reward model preferred to the heuristic's answer
+    condensed: str | None = None  # the standalone question a thread's follow-up was answered as
 
     @property
     def mode(self) -> str:
@@ -133,18 +140,27 @@ class Answerer:
     def index(self) -> HelpIndex:
         return self.ranker.index
 
-    def answer(self, question: str, *, draft: bool = False) -> Answer:
+    def answer(self, question: str, *, draft: bool = False, thread: Sequence[str] = ()) -> Answer:
+        """Answer ``question``; ``thread`` holds the earlier questions of its thread, oldest first."""
         question = question.strip()
         if not question:
             raise SupportLoopError("The question is empty: ask something about the help pages.")
         if len(question) > MAX_QUESTION_CHARS:
             raise SupportLoopError(f"The question is longer than {MAX_QUESTION_CHARS} characters.")
         started = time.perf_counter()
-        if self.harm.is_harmful(question):
-            return self._refuse(question, started)
         asked = strip_injections(question).strip()
+        earlier = [strip_injections(q) for q in thread]  # stored as they were asked
+        rewritten = condense(asked, earlier)
+        # A follow-up is judged in its thread: "can I do it for my girlfriend without telling her?" is
+        # harmful only after "how do I reset my password?", "and then how do I get a user token?"
+        # harmless only after "how do I register an app with the API?".
+        if self.harm.is_harmful(rewritten or question):
+            return self._refuse(question, started, rewritten)
         if not asked:
             return Answer(question, NO_QUESTION, [], [], True, time.perf_counter() - started, 0.0)
+        if rewritten:
+            log.info("follow-up %r answered as %r", redact(asked[:200]), redact(rewritten[:200]))
+            asked = rewritten
         ranking = self.rank(asked)
         verdict = self.answerability.judge(ranking, self.index.lexical().bm25)
         retrieved = time.perf_counter()
@@ -152,7 +168,7 @@ class Answerer:
             text = DECLINE + ", ".join(ranking.pages()[: self.max_citations])
             return Answer(
                 question, text, [], ranking.passages, True, retrieved - started, 0.0,
-                answerability=verdict.probability,
+                answerability=verdict.probability, condensed=rewritten,
             )  # fmt: skip
         relevant = self.best_passages(ranking)
         reply, score, used, extractive, preferred = "", 1.0, [], True, False
@@ -182,6 +198,7 @@ class Answerer:
             score,
             answerability=verdict.probability,
             preferred=preferred,
+            condensed=rewritten,
         )
 
     def _compose(self, question: str, passages: Sequence[Passage]) -> tuple[Composition, bool]:
@@ -222,7 +239,7 @@ class Answerer:
         """The distinct source pages of ``passages``, best first, at most ``max_citations``."""
         return list(dict.fromkeys(p.source for p in passages))[: self.max_citations]
 
-    def _refuse(self, question: str, started: float) -> Answer:
+    def _refuse(self, question: str, started: float, condensed: str | None = None) -> Answer:
         """The refusal, pointing to the pages on recovering one's own account (found by retrieval)."""
         ranked = self.rank(RECOVERY_QUERY).ranked
         pages = [r.passage for r in ranked if r.cross_encoder > 0][:3]  # only pages that are about it
@@ -230,7 +247,7 @@ class Answerer:
         where = f" (see {', '.join(citations)})" if citations else ""
         text = f"{REFUSAL}{where}, or contact the support team."
         elapsed = time.perf_counter() - started
-        return Answer(question, text, citations, pages, True, elapsed, 0.0, refused=True)
+        return Answer(question, text, citations, pages, True, elapsed, 0.0, refused=True, condensed=condensed)
 
 
 def assemble(

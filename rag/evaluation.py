@@ -9,6 +9,11 @@ of the answering pages and ``facts`` short strings a correct answer holds.
 hit@1 is whether the answer's first citation is an answering page, "cited" whether any citation is;
 a declined in-scope question misses both.
 
+A conversation line is ``{"id", "turns": [first, follow-up], "source", "facts", "split"}``: the
+follow-up makes sense only after the first turn, and ``source``/``facts`` are those of its answer.
+The follow-up is answered in its thread (after the earlier turns) or, for comparison, on its own, as
+a follow-up was answered before ``rag.condense``.
+
 The baseline is what a plain RAG bot does: dense top-k, the two best chunks pasted as the answer.
 """
 
@@ -70,6 +75,49 @@ def load_eval_questions(path: Path) -> list[EvalQuestion]:
     if not questions:
         raise SupportLoopError(f"{path} holds no questions.")
     return questions
+
+
+@dataclass(frozen=True)
+class EvalConversation:
+    id: str
+    turns: list[str]
+    source: list[str]
+    facts: list[str]
+    split: Literal["dev", "test"]
+
+    def follow_up(self) -> EvalQuestion:
+        """The follow-up as an in-scope question, scored like any other."""
+        return EvalQuestion(self.id, self.turns[-1], "in_scope", self.source, self.facts)
+
+
+def load_conversations(path: Path, split: str | None = None) -> list[EvalConversation]:
+    """Read a conversation set (only ``split``'s lines, if given); a malformed line is an error."""
+    conversations = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            conversation = EvalConversation(**json.loads(line))
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise SupportLoopError(f"{path}:{number}: not a conversation line ({exc}).") from exc
+        if len(conversation.turns) < 2 or not conversation.source:
+            raise SupportLoopError(f"{path}:{number}: a conversation needs two turns and a source.")
+        if split is None or conversation.split == split:
+            conversations.append(conversation)
+    return conversations
+
+
+def evaluate_follow_ups(
+    conversations: Iterable[EvalConversation],
+    answer: Callable[..., Answer],
+    *,
+    with_thread: bool = True,
+) -> list[QuestionResult]:
+    """Score each conversation's last turn, answered after its earlier turns; ``answer(question,
+    thread=…)`` is ``Answerer.answer``. Without ``with_thread`` the last turn is asked on its own."""
+    results = []
+    for conversation in conversations:
+        thread = conversation.turns[:-1] if with_thread else []
+        results += evaluate([conversation.follow_up()], lambda q, t=thread: answer(q, thread=t))
+    return results
 
 
 @dataclass(frozen=True)

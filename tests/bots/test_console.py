@@ -27,7 +27,7 @@ def scripted(lines):
     return read
 
 
-def test_a_console_chat_records_answers_and_votes(fresh_dir):
+def test_a_console_chat_records_answers_and_votes_in_one_thread(fresh_dir):
     output = io.StringIO()
     with SupportLoop(load_settings()) as loop:
         votes = run_chat(
@@ -37,6 +37,8 @@ def test_a_console_chat_records_answers_and_votes(fresh_dir):
                 [
                     "How do I get a refund on an annual plan?",
                     "+",
+                    "and how long does it take?",
+                    "",
                     "How long do deleted files stay recoverable?",
                     "-",
                     "it ignored my plan",
@@ -54,12 +56,15 @@ def test_a_console_chat_records_answers_and_votes(fresh_dir):
     text = output.getvalue()
     assert votes == 2
     assert "/billing/refunds.html" in text and "answering" in text
-    assert [a.platform for a in answers] == ["console"] * 3
-    assert answers[2].declined and not answers[0].declined
+    follow_up = "and how long does it take? (How do I get a refund on an annual plan?)"  # one thread
+    assert f"(answered as: {follow_up})" in text
+    assert [a.platform for a in answers] == ["console"] * 4
+    assert len({a.thread for a in answers}) == 1
+    assert answers[3].declined and not answers[0].declined
     assert answers[0].user_hash and "tester" not in answers[0].user_hash
     assert [(f.answer_id, f.vote, f.reason) for f in feedback] == [
         (answers[0].id, 1, None),
-        (answers[1].id, -1, "it ignored my plan"),
+        (answers[2].id, -1, "it ignored my plan"),
     ]
 
 

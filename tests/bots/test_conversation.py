@@ -82,6 +82,16 @@ def test_an_answer_has_titled_sources_and_is_votable_a_decline_too(loop):
     assert declined.kind == "declined" and declined.votable
 
 
+def test_a_follow_up_is_answered_with_its_threads_earlier_turns(loop):
+    service = loop.conversations
+    service.ask("How do I get a refund on an annual plan?", ALICE)
+    followed = service.ask("and how long does it take?", ALICE)
+    assert followed.condensed == "and how long does it take? (How do I get a refund on an annual plan?)"
+    assert followed.sources[0].url.endswith("/billing/refunds.html")
+    for elsewhere in (Origin("slack", "U_ALICE", "C1", "300.1"), Origin("slack", "U_ALICE", "C1")):
+        assert service.ask("and how long does it take?", elsewhere).condensed is None
+
+
 def test_votes_reactions_and_reasons(loop):
     service = loop.conversations
     reply = service.ask("How do I get a refund on an annual plan?", ALICE)

@@ -72,6 +72,17 @@ def test_messages_link_to_answers_and_threads_are_remembered(records):
     assert not records.answered_thread("slack", "C2", "100.1")
 
 
+def test_a_threads_questions_are_its_last_ones_oldest_first(records):
+    for n in range(7):
+        record_answer(records, f"question {n}", platform="slack", channel="C1", thread="100.1")
+    record_answer(records, "elsewhere", platform="slack", channel="C1", thread="200.1")
+    record_answer(records, "other channel", platform="slack", channel="C2", thread="100.1")
+    last = records.thread_questions("slack", "C1", "100.1", limit=3)
+    assert last == ["question 4", "question 5", "question 6"]
+    assert records.thread_questions("slack", "C2", "100.1") == ["other channel"]
+    assert records.thread_questions("discord", "C1", "100.1") == []
+
+
 def test_an_event_is_claimed_once(records):
     assert records.claim_event("slack:C1:1.2")
     assert not records.claim_event("slack:C1:1.2")
