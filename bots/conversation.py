@@ -75,6 +75,7 @@ class Reply:
     model_version: int | None = None  # the model version that served it
     escalation: int | None = None  # the answer an "Ask a person" button under this reply asks about
     condensed: str | None = None  # the standalone question a follow-up in a thread was answered as
+    thread: str | None = None  # where to show it when the event names no thread (a 👎 reaction's thanks)
 
     @property
     def declined(self) -> bool:
@@ -119,14 +120,7 @@ class Command:
 
 
 VOTE_WORDS = {"+": 1, "👍": 1, "+1": 1, "y": 1, "yes": 1, "-": -1, "👎": -1, "-1": -1, "n": -1, "no": -1}
-REACTIONS = {
-    "+1": 1,
-    "thumbsup": 1,
-    "👍": 1,
-    "-1": -1,
-    "thumbsdown": -1,
-    "👎": -1,
-}
+REACTIONS = {"+1": 1, "thumbsup": 1, "👍": 1, "-1": -1, "thumbsdown": -1, "👎": -1}
 ADMIN_COMMANDS = {*JOB_KINDS, "rollback", "gaps"}
 COMMANDS = {"ask", "status", "help", *ADMIN_COMMANDS}
 
@@ -325,28 +319,34 @@ class ConversationService:
             messages.VOTE_THANKS[vote], "notice", private=True, escalation=answer_id if offer else None
         )
 
-    def react(self, origin: Origin, channel: str, message_id: str, emoji: str, added: bool) -> bool:
-        """A 👍/👎 reaction added to or removed from one of our answers; True if it changed a vote.
+    def react(self, origin: Origin, channel: str, message_id: str, emoji: str, added: bool) -> Reply | None:
+        """A 👍/👎 reaction added to or removed from one of our answers gives or withdraws a vote, silently
+        (None) but for a newly given 👎: that gets the 👎 button's thanks with "Ask a person", shown in the
+        conversation's ``thread``, where someone answers and nobody in that thread has asked yet.
 
         Removing a reaction withdraws only the vote it gave, so a removed 👍 leaves a later 👎 in place.
         """
         vote = reaction_vote(emoji)
         user_hash = self._user_hash(origin)
         if vote is None or user_hash is None:
-            return False
+            return None
         answer_id = self.records.answer_for_message(origin.platform, channel, message_id)
         if answer_id is None:
-            return False
+            return None
         if not added:
-            retracted = self.records.retract(answer_id, user_hash, vote)
-            if retracted:
+            if self.records.retract(answer_id, user_hash, vote):
                 metrics.VOTES.labels(origin.platform, "retracted").inc()
-            return retracted
+            return None
         current = self.records.feedback(answer_id, user_hash)
         reason = current[1] if current and current[0] == vote else None
         self.records.vote(answer_id, user_hash, vote, reason, simulated=origin.simulated)
         metrics.VOTES.labels(origin.platform, "up" if vote > 0 else "down").inc()
-        return True
+        if vote > 0 or (current and current[0] == vote) or origin.platform not in self.escalate_on:
+            return None  # a 👍, a 👎 standing already (Slack delivering it twice, the button's), or no one
+        where = self.escalations.unasked(answer_id)
+        if where is None:
+            return None
+        return Reply(messages.VOTE_THANKS[vote], private=True, escalation=answer_id, thread=where[1])
 
     def give_reason(self, answer_id: int, origin: Origin, reason: str) -> Reply:
         """Attach the optional "what was wrong?" note to the user's 👎; an empty note stores nothing."""

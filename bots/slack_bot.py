@@ -294,7 +294,9 @@ class SlackBot:
             return
         with self._working():
             origin = Origin(PLATFORM, user, channel)
-            await self.service.call(self.service.react, origin, channel, ts, emoji, added)
+            thanks = await self.service.call(self.service.react, origin, channel, ts, emoji, added)
+            if thanks is not None:  # a new 👎: thanked privately in the answer's thread, offering a person
+                await self.poster.private(channel, user, thanks, thanks.thread)
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         """``/supportloop …``, acked within Slack's 3 s. A private reply ready by then rides on the ack

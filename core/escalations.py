@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from core.database import Database
 from core.redact import redact
@@ -58,32 +59,17 @@ class Escalations:
         self, answer_id: int, requested_by: str, channel: str | None, thread: str | None
     ) -> Claim | None:
         """Record a request for a person about ``answer_id``; None if its thread has one already, or the
-        answer is unknown.
-
-        The thread is the answer's own (where it was asked), else the first message showing the answer
-        (a reply to it starts the thread), else ``thread``; the channel likewise falls back to
-        ``channel``. So however the button was reached (on the answer, or on a private note after a 👎),
-        the same conversation gets the same key.
-        """
+        answer is unknown. ``channel`` and ``thread``: where the button was (see ``_conversation``)."""
         with self.db.session() as session:
             answer = session.get(AnswerRecord, answer_id)
-            if answer is None:
-                return None
-            first_message = session.scalars(
-                select(AnswerMessageRecord.message)
-                .where(AnswerMessageRecord.answer_id == answer_id)
-                .order_by(AnswerMessageRecord.id)
-                .limit(1)
-            ).first()
-            where_channel = answer.channel or channel
-            where_thread = answer.thread or first_message or thread
-            if not where_channel or not where_thread:
+            where = _conversation(session, answer, channel, thread) if answer else None
+            if answer is None or where is None:
                 return None
             record = EscalationRecord(
                 answer_id=answer_id,
                 platform=answer.platform,
-                channel=where_channel,
-                thread=where_thread,
+                channel=where[0],
+                thread=where[1],
                 requested_by=requested_by,
                 status="open",
             )
@@ -93,7 +79,25 @@ class Escalations:
             except IntegrityError:
                 session.rollback()
                 return None
-            return Claim(record.id, where_channel, where_thread, answer.question, answer.answer)
+            return Claim(record.id, where[0], where[1], answer.question, answer.answer)
+
+    def unasked(self, answer_id: int) -> tuple[str, str] | None:
+        """The channel and thread of ``answer_id``'s conversation while nobody has asked for a person
+        there; None once someone has (or for an unknown answer), since offering "Ask a person" again
+        would only lead to "already asked"."""
+        with self.db.session() as session:
+            answer = session.get(AnswerRecord, answer_id)
+            where = _conversation(session, answer, None, None) if answer else None
+            if answer is None or where is None:
+                return None
+            asked = session.scalars(
+                select(EscalationRecord.id).where(
+                    EscalationRecord.platform == answer.platform,
+                    EscalationRecord.channel == where[0],
+                    EscalationRecord.thread == where[1],
+                )
+            ).first()
+            return where if asked is None else None
 
     def withdraw(self, escalation_id: int) -> None:
         """Forget a claim whose request could not be posted, so the user can press the button again."""
@@ -152,3 +156,24 @@ class Escalations:
             )
             for e, question, answer in rows
         ]
+
+
+def _conversation(
+    session: Session, answer: AnswerRecord, channel: str | None, thread: str | None
+) -> tuple[str, str] | None:
+    """The channel and thread that key ``answer``'s one escalation; None if neither is known.
+
+    The thread is the answer's own (where it was asked), else the first message showing the answer
+    (a reply to it starts the thread), else ``thread``; the channel likewise falls back to
+    ``channel``. So however the button was reached (on the answer, or on a private note after a 👎),
+    the same conversation gets the same key.
+    """
+    first_message = session.scalars(
+        select(AnswerMessageRecord.message)
+        .where(AnswerMessageRecord.answer_id == answer.id)
+        .order_by(AnswerMessageRecord.id)
+        .limit(1)
+    ).first()
+    where_channel = answer.channel or channel
+    where_thread = answer.thread or first_message or thread
+    return (where_channel, where_thread) if where_channel and where_thread else None

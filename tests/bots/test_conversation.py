@@ -98,19 +98,20 @@ def test_votes_reactions_and_reasons(loop):
     service.posted(reply, "slack", "C1", "100.2")
     bob = Origin("slack", "U_BOB", "C1")
     assert service.vote(reply.answer_id, ALICE, 1).text == messages.VOTE_THANKS[1]
-    assert service.react(ALICE, "C1", "100.2", "+1", added=True)  # same vote again: still one row
-    assert not service.react(ALICE, "C1", "999.9", "+1", added=True)  # not one of our answers
-    assert not service.react(ALICE, "C1", "100.2", "tada", added=True)
-    assert service.react(bob, "C1", "100.2", "-1", added=True)
+    # Reactions change votes silently (nobody is set to answer "Ask a person"); the rows show what they did.
+    assert service.react(ALICE, "C1", "100.2", "+1", added=True) is None  # same vote again: still one row
+    assert service.react(ALICE, "C1", "999.9", "+1", added=True) is None  # not one of our answers
+    assert service.react(ALICE, "C1", "100.2", "tada", added=True) is None
+    assert service.react(bob, "C1", "100.2", "-1", added=True) is None
     assert service.give_reason(reply.answer_id, bob, "  It ignored my plan  ").text == messages.REASON_THANKS
-    assert not service.react(bob, "C1", "100.2", "+1", added=False)  # removing a 👍 he never gave
+    assert service.react(bob, "C1", "100.2", "+1", added=False) is None  # removing a 👍 he never gave
     with loop.db.session() as session:
         rows = session.scalars(select(FeedbackRecord).order_by(FeedbackRecord.id)).all()
     assert [(r.vote, r.reason, r.retracted) for r in rows] == [
         (1, None, False),
         (-1, "It ignored my plan", False),
     ]
-    assert service.react(ALICE, "C1", "100.2", "+1", added=False)
+    assert service.react(ALICE, "C1", "100.2", "+1", added=False) is None
     assert loop.records.counts().votes == 1
     assert service.vote(10_000, ALICE, 1).kind == "error"
 

@@ -1,9 +1,9 @@
 """On Slack, "Ask a person" and ``/supportloop gaps``, end to end: the real service and Bolt app, a real
 SQLite database and the local fake Slack.
 
-A decline (and the thanks for a 👎) offers "Ask a person" only when SUPPORTLOOP_SLACK_ESCALATE names
-someone; pressing it mentions the user group in the thread with the question and the answer, once per
-thread, however often the button is pressed or Slack delivers the click.
+A decline (and the thanks for a 👎, by button or by reaction) offers "Ask a person" only when
+SUPPORTLOOP_SLACK_ESCALATE names someone; pressing it mentions the user group in the thread with the
+question and the answer, once per thread, however often the button is pressed or Slack delivers the click.
 """
 
 from __future__ import annotations
@@ -14,7 +14,18 @@ from typing import Any
 import pytest
 from fakes.slack_api import FakeSlack
 from helpers import record_answer
-from slack_harness import SECRET, Harness, action_blocks, click, mention, press, running, wait_for
+from slack_harness import (
+    SECRET,
+    Harness,
+    action_blocks,
+    click,
+    feedback,
+    mention,
+    press,
+    reaction,
+    running,
+    wait_for,
+)
 
 from bots import messages
 from bots.custom_ids import escalate_id, vote_id
@@ -47,10 +58,17 @@ def requests_for_a_person(slack: FakeSlack) -> list[dict[str, Any]]:
     return [p for p in slack.calls_to("chat.postMessage") if GROUP in (p.get("text") or "")]
 
 
-def test_a_decline_offers_a_person_only_when_someone_is_set_to_answer(bot: Harness) -> None:
-    bot.event(mention(BANANA))
-    [declined] = bot.answered()
+def ask(bot: Harness, text: str) -> tuple[dict[str, Any], dict[str, Any], AnswerRecord]:
+    """Mention the bot with ``text``: the question's event, the answer as Slack shows it, its stored row."""
+    question = mention(text)
+    bot.event(question)
+    [answer] = bot.answered()
     [record] = bot.rows(AnswerRecord)
+    return question, answer, record
+
+
+def test_a_decline_offers_a_person_only_when_someone_is_set_to_answer(bot: Harness) -> None:
+    _, declined, record = ask(bot, BANANA)
     assert record.declined
     assert buttons(declined) == [vote_id(record.id, 1), vote_id(record.id, -1)]  # no "Ask a person"
 
@@ -59,10 +77,7 @@ def test_asking_a_person_mentions_the_group_in_the_thread_once_however_often_it_
     person_bot: Harness,
 ) -> None:
     bot = person_bot
-    question = mention(BANANA)
-    bot.event(question)
-    [declined] = bot.answered()
-    [record] = bot.rows(AnswerRecord)
+    question, declined, record = ask(bot, BANANA)
     assert buttons(declined) == [vote_id(record.id, 1), vote_id(record.id, -1), escalate_id(record.id)]
     [person] = [
         e for b in action_blocks(declined) for e in b["elements"] if e["action_id"] == escalate_id(record.id)
@@ -98,10 +113,7 @@ def test_asking_a_person_mentions_the_group_in_the_thread_once_however_often_it_
 
 def test_the_thanks_for_a_thumbs_down_offers_a_person(person_bot: Harness) -> None:
     bot = person_bot
-    question = mention(REFUND)
-    bot.event(question)
-    [answer] = bot.answered()
-    [record] = bot.rows(AnswerRecord)
+    question, answer, record = ask(bot, REFUND)
     assert not record.declined and escalate_id(record.id) not in buttons(answer)  # an answer: no offer
 
     bot.interact(click(answer, record.id, -1))
@@ -116,13 +128,66 @@ def test_the_thanks_for_a_thumbs_down_offers_a_person(person_bot: Harness) -> No
     assert bot.count(EscalationRecord) == 1
 
 
+def test_a_thumbs_down_reaction_is_thanked_privately_in_the_thread_with_the_offer(
+    person_bot: Harness,
+) -> None:
+    bot = person_bot
+    question, answer, record = ask(bot, REFUND)
+
+    assert bot.event(reaction(answer, "-1", user="UOTHER")) == 200
+    [thanks] = wait_for(lambda: bot.slack.ephemerals)
+    assert (thanks["user"], thanks["channel"], thanks["thread_ts"]) == ("UOTHER", "C1", question["ts"])
+    assert thanks["text"] == messages.VOTE_THANKS[-1] and buttons(thanks) == [escalate_id(record.id)]
+
+    # The same 👎 again (Slack delivering the event twice, another skin tone): recorded, not thanked again.
+    bot.event(reaction(answer, "-1", user="UOTHER"), retry_num=1)
+    bot.event(reaction(answer, "-1::skin-tone-2", user="UOTHER"))
+    bot.settle()
+    assert len(bot.slack.ephemerals) == 1
+
+    bot.interact(press({**answer, "ts": thanks["message_ts"]}, escalate_id(record.id), user="UOTHER"))
+    [request] = wait_for(lambda: requests_for_a_person(bot.slack))
+    assert request["thread_ts"] == question["ts"] and REFUND in request["text"]
+    # Once a person is asked in the thread, another user's 👎 is recorded without an offer to ask again.
+    bot.event(reaction(answer, "thumbsdown"))
+    wait_for(lambda: len(feedback(bot)) == 2)
+    bot.settle()
+    assert len(bot.slack.ephemerals) == 1 and len(requests_for_a_person(bot.slack)) == 1
+    assert bot.count(EscalationRecord) == 1
+
+
+def test_a_thumbs_up_a_removed_thumbs_down_or_another_message_offers_nothing(person_bot: Harness) -> None:
+    bot = person_bot
+    question, answer, record = ask(bot, REFUND)
+
+    bot.event(reaction(question, "-1"))  # the question: not one of our answers
+    bot.event(reaction(answer, "+1"))
+    wait_for(lambda: feedback(bot) == [(record.id, 1, None, False)])
+    bot.settle()
+    assert bot.slack.ephemerals == []
+
+    bot.event(reaction(answer, "-1"))  # the 👍 becomes a 👎: a new one, thanked
+    [thanks] = wait_for(lambda: bot.slack.ephemerals)
+    assert thanks["user"] == "UPLAIN" and buttons(thanks) == [escalate_id(record.id)]
+    bot.event(reaction(answer, "-1", added=False))
+    wait_for(lambda: feedback(bot) == [(record.id, -1, None, True)])
+    bot.settle()
+    assert len(bot.slack.ephemerals) == 1 and bot.count(EscalationRecord) == 0
+
+
+def test_a_thumbs_down_reaction_stays_silent_when_nobody_is_set_to_answer(bot: Harness) -> None:
+    _, answer, record = ask(bot, REFUND)
+    bot.event(reaction(answer, "-1"))
+    wait_for(lambda: feedback(bot) == [(record.id, -1, None, False)])
+    bot.settle()
+    assert bot.slack.ephemerals == []
+
+
 def test_with_a_channel_set_the_request_goes_to_that_channel_pointing_at_the_thread(
     person_app: SupportLoop, slack: FakeSlack
 ) -> None:
     with running(person_app.conversations, slack, person_app, escalate="C0TEAM") as bot:
-        bot.event(mention(BANANA))
-        [declined] = bot.answered()
-        [record] = bot.rows(AnswerRecord)
+        _, declined, record = ask(bot, BANANA)
         bot.interact(press(declined, escalate_id(record.id)))
         [told] = wait_for(lambda: bot.slack.ephemerals)
         bot.settle()

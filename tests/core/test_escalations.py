@@ -17,14 +17,17 @@ def test_a_thread_is_escalated_once_until_the_claim_is_withdrawn(tmp_path):
     outside = record_answer(records, platform="slack", channel="C1")  # a slash-command answer: no thread
     records.link_message(outside, "slack", "C1", "2.2")
     store = Escalations(db)
+    assert store.unasked(follow_up) == ("C1", "1.1") and store.unasked(outside) == ("C1", "2.2")
 
     first = store.claim(in_thread, "alice", None, None)
     assert first is not None and (first.channel, first.thread) == ("C1", "1.1")
+    assert store.unasked(follow_up) is None and store.unasked(outside) == ("C1", "2.2")  # asked in 1.1 only
     assert store.claim(in_thread, "alice", None, None) is None  # pressed again
     assert store.claim(follow_up, "bob", None, None) is None  # another answer in the same thread
     shown = store.claim(outside, "alice", "C1", "9.9")
     assert shown is not None and shown.thread == "2.2"  # the message showing it starts its thread
     assert store.claim(10**6, "alice", "C1", "3.3") is None  # no such answer
+    assert store.unasked(outside) is None and store.unasked(10**6) is None
 
     store.withdraw(first.id)  # posting failed: the user may press again
     again = store.claim(in_thread, "alice", None, None)
