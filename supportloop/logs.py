@@ -79,5 +79,5 @@ def setup_logging(log_file: Path | None, level: str = "INFO", log_format: str = 
         file_handler.setLevel(level)
         file_handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(FORMAT))
         root.addHandler(file_handler)
-    for noisy in ("httpx", "httpcore", "chromadb", "urllib3", "sentence_transformers", "alembic"):
+    for noisy in ("httpx", "httpcore", "chromadb", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
