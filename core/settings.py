@@ -2,7 +2,8 @@
 
 Every field can be set by an environment variable named ``SUPPORTLOOP_<FIELD>`` (or a line in ``.env``).
 Secrets are ``SecretStr`` so they never show up in logs or reprs. The README's configuration table is
-generated from the ``description`` of each field (``supportloop settings``), so document a field here once.
+generated from the ``description`` of each field (``supportloop settings``), so document a field here once
+(or, for how SupportLoop learns from votes, in ``core.learning_settings``, which ``Settings`` inherits).
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from pathlib import Path
 from typing import Annotated, Literal, get_origin
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from core.errors import ConfigError
+from core.learning_settings import LearningSettings
 from core.masking import mask
 
 ENV_PREFIX = "SUPPORTLOOP_"
 
 
-class Settings(BaseSettings):
-    """All of SupportLoop's configuration."""
+class Settings(LearningSettings):
+    """All of SupportLoop's configuration (the learning settings come from ``LearningSettings``)."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", extra="forbid", validate_default=True
@@ -201,75 +203,6 @@ class Settings(BaseSettings):
         pattern=r"^[0-9]{1,20}$",
         description='Id (digits) of the Discord role that "Ask a person" mentions in the user\'s thread '
         "(Server Settings → Roles → Copy Role ID); unset: declines and 👎 offer no person.",
-    )
-    reward_weight_satisfaction: float = Field(
-        0.4, ge=0, le=1, description="Weight of user satisfaction (the reward model) in the composite reward."
-    )
-    reward_weight_grounding: float = Field(
-        0.4, ge=0, le=1, description="Weight of factual grounding in the passages in the composite reward."
-    )
-    reward_weight_ethics: float = Field(
-        0.2, ge=0, le=1, description="Weight of ethical soundness in the composite reward."
-    )
-    retrain_feedback: Literal["real", "simulated", "all"] = Field(
-        "real", description="Which votes retraining learns from: real, simulated (trials), or all."
-    )
-    retrain_min_votes: int = Field(50, ge=2, description="Fewest votes a retraining run needs.")
-    reward_objective: Literal["pointwise", "pairwise"] = Field(
-        "pointwise",
-        description="How the reward model learns: from each answer's votes, or from answer pairs.",
-    )
-    sft_epochs: int = Field(
-        2,
-        ge=0,
-        le=100,
-        description="Epochs of the warm start on liked answers before PPO (0: PPO starts from the current "
-        "version).",
-    )
-    ppo_updates: int = Field(20, ge=1, le=10_000, description="PPO updates in one retraining run.")
-    ppo_batch_size: int = Field(8, ge=1, le=512, description="Prompts per PPO update.")
-    ppo_response_length: int = Field(
-        64, ge=4, le=1024, description="Longest answer generated during PPO, in tokens."
-    )
-    promotion_margin: float = Field(
-        0.02,
-        ge=-1,
-        le=1,
-        description="How much higher a candidate's mean composite reward must be to go live.",
-    )
-    gate_min_questions: int = Field(
-        30,
-        ge=1,
-        description="Fewest held-out questions both versions must answer before a candidate can go live "
-        "(retraining holds out at least this many when the votes cover twice as many questions).",
-    )
-    gate_max_kl: float = Field(
-        50.0,
-        gt=0,
-        description="Largest KL(candidate ‖ current) on held-out answers, in nats per answer, a candidate "
-        "may go live with: the reward model knows only answers near the current version's.",
-    )
-    audit_fairness_threshold: float = Field(
-        0.05,
-        ge=0,
-        le=1,
-        description="Largest demographic-parity, equalized-odds or mean-score difference between groups "
-        "a reward model may show and pass the audit.",
-    )
-    audit_max_win_rate: float = Field(
-        0.25,
-        ge=0,
-        le=1,
-        description="Largest share of cases an adversarial hack (padding, flattery, …) may win against "
-        "the honest answer in the audit.",
-    )
-    audit_cases: int = Field(
-        0,
-        ge=0,
-        description="How many of the audit's support cases to use (0: all 24; fewer for quick trials).",
-    )
-    audit_shap: bool = Field(
-        True, description="Explain the reward model with SHAP in audits (the slow part)."
     )
     hub_repo: str | None = Field(
         None,

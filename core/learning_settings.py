@@ -1,0 +1,88 @@
+"""The settings of learning from votes: the composite reward, retraining, policy tuning, the gate, audits.
+
+They are a group of their own because only the training side reads them (``supportloop.job_kinds``
+turns them into ``training.pipeline.RetrainSettings``); ``core.settings.Settings`` inherits them, so
+each is still an environment variable ``SUPPORTLOOP_<FIELD>``, validated, listed and documented like
+every other setting.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class LearningSettings(BaseSettings):
+    """How SupportLoop learns from votes (a part of ``core.settings.Settings``)."""
+
+    reward_weight_satisfaction: float = Field(
+        0.4, ge=0, le=1, description="Weight of user satisfaction (the reward model) in the composite reward."
+    )
+    reward_weight_grounding: float = Field(
+        0.4, ge=0, le=1, description="Weight of factual grounding in the passages in the composite reward."
+    )
+    reward_weight_ethics: float = Field(
+        0.2, ge=0, le=1, description="Weight of ethical soundness in the composite reward."
+    )
+    retrain_feedback: Literal["real", "simulated", "all"] = Field(
+        "real", description="Which votes retraining learns from: real, simulated (trials), or all."
+    )
+    retrain_min_votes: int = Field(50, ge=2, description="Fewest votes a retraining run needs.")
+    reward_objective: Literal["pointwise", "pairwise"] = Field(
+        "pointwise",
+        description="How the reward model learns: from each answer's votes, or from answer pairs.",
+    )
+    sft_epochs: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="Epochs of the warm start on liked answers before PPO (0: PPO starts from the current "
+        "version).",
+    )
+    ppo_updates: int = Field(20, ge=1, le=10_000, description="PPO updates in one retraining run.")
+    ppo_batch_size: int = Field(8, ge=1, le=512, description="Prompts per PPO update.")
+    ppo_response_length: int = Field(
+        64, ge=4, le=1024, description="Longest answer generated during PPO, in tokens."
+    )
+    promotion_margin: float = Field(
+        0.02,
+        ge=-1,
+        le=1,
+        description="How much higher a candidate's mean composite reward must be to go live.",
+    )
+    gate_min_questions: int = Field(
+        30,
+        ge=1,
+        description="Fewest held-out questions both versions must answer before a candidate can go live "
+        "(retraining holds out at least this many when the votes cover twice as many questions).",
+    )
+    gate_max_kl: float = Field(
+        50.0,
+        gt=0,
+        description="Largest KL(candidate ‖ current) on held-out answers, in nats per answer, a candidate "
+        "may go live with: the reward model knows only answers near the current version's.",
+    )
+    audit_fairness_threshold: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Largest demographic-parity, equalized-odds or mean-score difference between groups "
+        "a reward model may show and pass the audit.",
+    )
+    audit_max_win_rate: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Largest share of cases an adversarial hack (padding, flattery, …) may win against "
+        "the honest answer in the audit.",
+    )
+    audit_cases: int = Field(
+        0,
+        ge=0,
+        description="How many of the audit's support cases to use (0: all 24; fewer for quick trials).",
+    )
+    audit_shap: bool = Field(
+        True, description="Explain the reward model with SHAP in audits (the slow part)."
+    )
