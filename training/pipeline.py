@@ -155,8 +155,12 @@ def retrain(
         policy, sft = _warm_start(
             current, data, train_prompts, test_prompts, reward, settings, facts, scratch, progress
         )
-        trainer = PPOPolicyTrainer(policy, TextRewardModel(reward, _tokenizer(current)), settings.ppo)
-        history = trainer.train([p.conversation for p in train_prompts])
+        text_reward = TextRewardModel(reward, _tokenizer(current))
+        conversations = [p.conversation for p in train_prompts]
+        trainer = PPOPolicyTrainer(policy, text_reward, conversations, settings.ppo)
+        history = trainer.train(
+            lambda done, total: progress(0.4 + 0.3 * done / max(total, 1), f"PPO: update {done} of {total}")
+        )
         trainer.save(target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

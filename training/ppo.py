@@ -5,7 +5,8 @@
 warm-started policy of ``training.sft``; the KL penalty keeps the tuned policy near it), the value
 model is the policy's backbone with a one-output head, and the reward is any module shaped like a
 sequence classifier over the policy's token ids (for SupportLoop, ``training.reward.TextRewardModel``).
-Prompts are chat conversations, built the way serving builds them.
+Prompts are chat conversations, built the way serving builds them. It implements
+``training.policy.PolicyTrainer``.
 
 On a CPU it trains in float32 without activation checkpointing (TRL's defaults need a GPU); on a GPU in
 bfloat16 through accelerate. LoRA (peft) is optional: then no separate reference copy is kept.
@@ -20,12 +21,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from core.llm import Conversation
-from core.registry import save_servable, write_folder_atomically
+from training.policy import (
+    PolicyTrainingResult,
+    StepProgress,
+    progress_callback,
+    save_policy,
+    trainer_arguments,
+    training_dtype,
+)
 
 log = logging.getLogger(__name__)
 TRAINING_PAD = "<|endoftext|>"  # SmolLM2's eos (<|im_end|>) also ends every chat turn inside prompts
@@ -46,31 +54,22 @@ class PPOSettings:
     seed: int = 0
 
 
-@dataclass(frozen=True)
-class PolicyTrainingResult:
-    history: list[dict[str, float]]  # per update: score, kl, policy and value loss
-    seconds: float
-
-    def scores(self) -> list[float]:
-        return [step["score"] for step in self.history]
-
-
-class PolicyTrainer(Protocol):
-    def train(self, prompts: Sequence[Conversation]) -> PolicyTrainingResult: ...
-
-    def save(self, target: Path) -> None: ...
-
-
 class PPOPolicyTrainer:
-    """PPO of the policy in ``policy_path`` against ``reward_model``."""
+    """PPO of the policy in ``policy_path`` on ``prompts`` against ``reward_model``; the history has, per
+    update, the mean score, KL, policy and value loss."""
 
     def __init__(
-        self, policy_path: Path, reward_model: torch.nn.Module, settings: PPOSettings | None = None
+        self,
+        policy_path: Path,
+        reward_model: torch.nn.Module,
+        prompts: Sequence[Conversation],
+        settings: PPOSettings | None = None,
     ) -> None:
         from transformers import AutoTokenizer
 
         self.policy_path = policy_path
         self.reward_model = reward_model
+        self.prompts = prompts
         self.settings = settings or PPOSettings()
         self.tokenizer = AutoTokenizer.from_pretrained(policy_path)
         self.tokenizer.padding_side = "left"
@@ -78,14 +77,13 @@ class PPOPolicyTrainer:
             self.tokenizer.pad_token = TRAINING_PAD
         self._trainer: Any = None
 
-    def train(self, prompts: Sequence[Conversation]) -> PolicyTrainingResult:
+    def train(self, progress: StepProgress = lambda done, total: None) -> PolicyTrainingResult:
         from datasets import Dataset
         from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
         from trl.experimental.ppo import PPOConfig, PPOTrainer
 
         s = self.settings
-        gpu = torch.cuda.is_available()
-        dtype = torch.bfloat16 if gpu else torch.float32
+        dtype = training_dtype()
         policy = AutoModelForCausalLM.from_pretrained(self.policy_path, dtype=dtype)
         value = AutoModelForSequenceClassification.from_pretrained(
             self.policy_path, num_labels=1, dtype=dtype
@@ -105,7 +103,7 @@ class PPOPolicyTrainer:
                 self.tokenizer.apply_chat_template(list(c), add_generation_prompt=True, tokenize=False),
                 add_special_tokens=False,
             )["input_ids"]
-            for c in prompts
+            for c in self.prompts
         ]
         # Full-vocabulary logits over ~700-token RAG prompts dominate memory: a batch of 4 in one pass
         # peaked at 18 GiB on CPU. Micro-batches with gradient accumulation keep the update the same.
@@ -123,15 +121,8 @@ class PPOPolicyTrainer:
             learning_rate=s.learning_rate,
             kl_coef=s.kl_coef,
             stop_token="eos",
-            seed=s.seed,
-            bf16=gpu,
-            use_cpu=not gpu,
-            activation_checkpointing=False,
             num_sample_generations=0,
-            report_to=[],
-            save_strategy="no",
-            logging_steps=1,
-            disable_tqdm=True,
+            **trainer_arguments(s.seed),
         )
         started = time.perf_counter()
         try:
@@ -144,6 +135,7 @@ class PPOPolicyTrainer:
                 train_dataset=Dataset.from_dict({"input_ids": rows}),
                 value_model=value,
                 peft_config=peft_config,
+                callbacks=[progress_callback(progress)],
             )
             self._trainer.train()
         finally:
@@ -164,14 +156,9 @@ class PPOPolicyTrainer:
 
     def save(self, target: Path) -> None:
         """The tuned policy as a Hugging Face folder (model + the policy's own tokenizer), atomically."""
-        from transformers import AutoTokenizer
-
         if self._trainer is None:
             raise RuntimeError("train() first")
         policy = self._trainer.model.policy
         if self.settings.lora:
             policy = policy.merge_and_unload()
-        tokenizer = AutoTokenizer.from_pretrained(self.policy_path)  # serving's pad token, not training's
-        write_folder_atomically(
-            target, lambda staging: save_servable(policy.to(torch.float32), tokenizer, staging)
-        )
+        save_policy(policy, self.policy_path, target)

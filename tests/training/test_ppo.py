@@ -45,11 +45,12 @@ def test_ppo_raises_a_learnable_reward_and_saves_a_servable_version(tiny_policy,
     settings = PPOSettings(
         updates=30, batch_size=8, response_length=RESPONSE, ppo_epochs=4, learning_rate=3e-3, kl_coef=0.01
     )
-    trainer = PPOPolicyTrainer(tiny_policy, DirectionReward(embeddings), settings)
     prompts = [[{"role": "user", "content": f"How do I change setting {n}?"}] for n in range(16)]
-    result = trainer.train(prompts)
+    trainer = PPOPolicyTrainer(tiny_policy, DirectionReward(embeddings), prompts, settings)
+    steps: list[tuple[int, int]] = []
+    result = trainer.train(lambda done, total: steps.append((done, total)))
     scores = result.scores()
-    assert len(scores) == 30
+    assert len(scores) == 30 == len(steps) and steps[-1] == (30, 30)
     first, last = sum(scores[:8]) / 8, sum(scores[-8:]) / 8
     assert last > first + 0.08, scores
 
@@ -69,8 +70,9 @@ def test_ppo_raises_a_learnable_reward_and_saves_a_servable_version(tiny_policy,
 def test_lora_trains_adapters_and_saves_a_merged_servable_version(tiny_policy, tmp_path):
     embeddings = AutoModelForCausalLM.from_pretrained(tiny_policy).get_input_embeddings().weight.detach()
     settings = PPOSettings(updates=3, batch_size=4, response_length=RESPONSE, ppo_epochs=1, lora=True)
-    trainer = PPOPolicyTrainer(tiny_policy, DirectionReward(embeddings), settings)
-    result = trainer.train([[{"role": "user", "content": f"Question {n}?"}] for n in range(8)])
+    prompts = [[{"role": "user", "content": f"Question {n}?"}] for n in range(8)]
+    trainer = PPOPolicyTrainer(tiny_policy, DirectionReward(embeddings), prompts, settings)
+    result = trainer.train()
     assert len(result.scores()) == 3
     trainer.save(tmp_path / "2")
     check_model_folder(ModelVersion(2, tmp_path / "2"))
