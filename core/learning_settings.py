@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings
 
 
@@ -34,17 +34,33 @@ class LearningSettings(BaseSettings):
         "pointwise",
         description="How the reward model learns: from each answer's votes, or from answer pairs.",
     )
+    policy_algorithm: Literal["ppo", "kto", "sft"] = Field(
+        "ppo",
+        description="How retraining tunes the warm-started policy: ppo (against the composite reward), kto "
+        "(from the liked and disliked answers themselves), or sft (the warm start alone).",
+    )
     sft_epochs: int = Field(
         2,
         ge=0,
         le=100,
-        description="Epochs of the warm start on liked answers before PPO (0: PPO starts from the current "
-        "version).",
+        description="Epochs of the warm start on liked answers before PPO or KTO (0: they start from the "
+        "current version).",
     )
     ppo_updates: int = Field(20, ge=1, le=10_000, description="PPO updates in one retraining run.")
     ppo_batch_size: int = Field(8, ge=1, le=512, description="Prompts per PPO update.")
     ppo_response_length: int = Field(
         64, ge=4, le=1024, description="Longest answer generated during PPO, in tokens."
+    )
+    kto_beta: float = Field(
+        0.1, gt=0, le=10, description="KTO's β: higher keeps the tuned policy nearer the warm-started one."
+    )
+    kto_learning_rate: float = Field(1e-5, gt=0, le=1, description="Learning rate of KTO.")
+    kto_epochs: int = Field(2, ge=1, le=100, description="Passes of KTO over the voted answers.")
+    kto_batch_size: int = Field(
+        4,
+        ge=2,
+        le=512,
+        description="Voted answers per KTO step (at least 2: KTO estimates its KL in a batch).",
     )
     promotion_margin: float = Field(
         0.02,
@@ -86,3 +102,14 @@ class LearningSettings(BaseSettings):
     audit_shap: bool = Field(
         True, description="Explain the reward model with SHAP in audits (the slow part)."
     )
+
+    @field_validator("sft_epochs")
+    @classmethod
+    def _warm_start_for_sft(cls, value: int, info: ValidationInfo) -> int:
+        """With ``sft`` the warm start is the whole tuning: without epochs every retrain would fail late,
+        after the reward model and its audit, so say so when the settings are read."""
+        if value == 0 and info.data.get("policy_algorithm") == "sft":
+            raise ValueError(
+                "SUPPORTLOOP_POLICY_ALGORITHM=sft tunes by the warm start alone, which needs at least 1 epoch"
+            )
+        return value

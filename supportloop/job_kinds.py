@@ -65,7 +65,8 @@ def reindex_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
 
 
 def retrain_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
-    """Learn from the votes: reward model, PPO, evaluation; the candidate goes live only through the gate."""
+    """Learn from the votes: reward model, PPO or KTO, evaluation; the candidate goes live only through the
+    gate."""
 
     def run(_run: JobRun, progress: Progress) -> str:
         from supportloop.demo_site import load_questions
@@ -125,6 +126,7 @@ def fast_path_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
 
 def retrain_settings(loop: Deployment) -> RetrainSettings:
     """The learning settings of both paths, from the deployment's settings."""
+    from training.kto import KTOSettings
     from training.pipeline import RetrainSettings
     from training.ppo import PPOSettings
     from training.promotion import GateSettings
@@ -137,9 +139,16 @@ def retrain_settings(loop: Deployment) -> RetrainSettings:
         min_votes=s.retrain_min_votes,
         reward_objective=s.reward_objective,
         weights=RewardWeights.from_settings(s),
+        algorithm=s.policy_algorithm,
         sft=SFTSettings(epochs=s.sft_epochs),
         ppo=PPOSettings(
             updates=s.ppo_updates, batch_size=s.ppo_batch_size, response_length=s.ppo_response_length
+        ),
+        kto=KTOSettings(
+            beta=s.kto_beta,
+            learning_rate=s.kto_learning_rate,
+            epochs=s.kto_epochs,
+            batch_size=s.kto_batch_size,
         ),
         gate=GateSettings(
             margin=s.promotion_margin, min_questions=s.gate_min_questions, max_kl=s.gate_max_kl

@@ -1,4 +1,4 @@
-"""One retraining run: feedback → reward model → PPO → evaluation → gated promotion.
+"""One retraining run: feedback → reward model → PPO or KTO → evaluation → gated promotion.
 
 1. Build the dataset from the votes (``training.datasets``), add the counter-examples the last audits
    kept, and train the reward model; it is saved under ``<data_dir>/reward_models/<version>/`` with
@@ -10,9 +10,11 @@
    those without the model).
 4. Warm start (``training.sft``): the current version is fine-tuned on the liked answers to the training
    questions, when there are enough of them.
-5. PPO tunes that policy against the composite reward, with its KL penalty to it; the result is saved as
-   the next version. The warm-started policy alone is evaluated too, so the report shows what each
-   stage added.
+5. The algorithm ``SUPPORTLOOP_POLICY_ALGORITHM`` names tunes that policy (``_tune`` is the one place that
+   chooses): PPO against the composite reward, with its KL penalty to it; KTO on the liked and disliked
+   answers themselves, with the warm-started policy as its reference; or nothing more (``sft``: the
+   warm-started policy is the candidate). The result is saved as the next version. The warm-started
+   policy alone is evaluated too, so the report shows what each stage added.
 6. Both versions answer the held-out questions (``training.evaluation``): composite reward and each
    dimension, citation rate, fact recall where the expected facts are known, and the candidate's KL to
    the current version. The split holds out at least the gate's ``min_questions`` question groups
@@ -20,7 +22,8 @@
 7. The candidate is registered with those numbers and its audit status, and made current only if the
    gate (``training.promotion``) lets it through: enough held-out questions, a paired-bootstrap reward
    gain whose 95% lower bound is above 0, KL under its limit (a failed audit always stops it).
-8. The run's report (JSON and HTML with the PPO curves) goes to the reports directory.
+8. The run's report (JSON and HTML with the tuning curves, naming the algorithm) goes to the reports
+   directory.
 
 A run that fails anywhere leaves the current version serving: the candidate is registered only after it
 is complete and made current only by the last step.
@@ -29,12 +32,13 @@ is complete and made current only by the last step.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from audit.report import write_audit_report
 from audit.suite import AuditResult, AuditSettings, load_counter_examples, run_audit, save_counter_examples
@@ -46,16 +50,19 @@ from rag.index import Passage
 from rag.prompt import build_messages
 from training.datasets import FeedbackDataset, Source, build_dataset, with_counter_examples
 from training.evaluation import HeldOutPrompt, evaluate_version, kl_divergence, load_version
+from training.kto import KTOPolicyTrainer, KTOSettings
+from training.policy import PolicyTrainer, PolicyTrainingResult
 from training.ppo import PPOPolicyTrainer, PPOSettings
 from training.promotion import GateDecision, GateSettings, VersionScores, gate
 from training.report import write_report
 from training.reward import CompositeReward, RewardWeights, TextRewardModel
 from training.reward_model import Objective, train_reward_model
-from training.sft import SFTSettings, demonstrations, fine_tune
+from training.sft import SFTSettings, demonstrations, fine_tune, voted_answers
 
 log = logging.getLogger(__name__)
 Retrieve = Callable[[str], list[Passage]]
 """The passages serving would put in the prompt for a question (empty: the question is not covered)."""
+Algorithm = Literal["ppo", "kto", "sft"]
 
 
 @dataclass(frozen=True)
@@ -64,8 +71,10 @@ class RetrainSettings:
     min_votes: int = 50
     reward_objective: Objective = "pointwise"
     weights: RewardWeights = field(default_factory=RewardWeights)
+    algorithm: Algorithm = "ppo"
     sft: SFTSettings = field(default_factory=SFTSettings)
     ppo: PPOSettings = field(default_factory=PPOSettings)
+    kto: KTOSettings = field(default_factory=KTOSettings)
     gate: GateSettings = field(default_factory=GateSettings)
     max_new_tokens: int = 64
     audit: AuditSettings = field(default_factory=AuditSettings)
@@ -155,16 +164,10 @@ def retrain(
         policy, sft = _warm_start(
             current, data, train_prompts, test_prompts, reward, settings, facts, scratch, progress
         )
-        text_reward = TextRewardModel(reward, _tokenizer(current))
-        conversations = [p.conversation for p in train_prompts]
-        trainer = PPOPolicyTrainer(policy, text_reward, conversations, settings.ppo)
-        history = trainer.train(
-            lambda done, total: progress(0.4 + 0.3 * done / max(total, 1), f"PPO: update {done} of {total}")
-        )
-        trainer.save(target)
+        history = _tune(current, policy, sft, data, train_prompts, reward, settings, target, progress)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    progress(0.7, f"PPO: {len(history.history)} updates in {history.seconds:.0f} s")
+    progress(0.7, f"{settings.algorithm}: {len(history.history)} steps in {history.seconds:.0f} s")
 
     candidate_model = load_version(ModelVersion(version_id, target))
     after, answers = evaluate_version(candidate_model, test_prompts, reward, settings.max_new_tokens, facts)
@@ -184,7 +187,12 @@ def retrain(
             "reward_model": reward_model.metrics,
             "audit": {"passed": audit.passed, "reasons": audit.reasons, "report": str(audit_report)},
             "sft": sft,
-            "ppo": {"settings": asdict(settings.ppo), "history": history.history, "seconds": history.seconds},
+            "algorithm": settings.algorithm,
+            "policy": {
+                "settings": _algorithm_settings(settings),
+                "history": history.history,
+                "seconds": history.seconds,
+            },
             "evaluation": {"before": asdict(before), "after": asdict(after), "kl": kl},
         },
     )
@@ -200,9 +208,10 @@ def retrain(
         "kl": kl,
         "reward_model": reward_model.metrics,
         "sft_examples": sft.get("examples", 0),
-        "ppo_updates": len(history.history),
+        "algorithm": settings.algorithm,
+        "policy_steps": len(history.history),
+        "policy_settings": _algorithm_settings(settings),
         "dataset": data.decisions,
-        "ppo": asdict(settings.ppo),
         "report": str(report_path),
         "audit_report": str(audit_report),
     }
@@ -268,7 +277,7 @@ def _warm_start(
     scratch: Path,
     progress: Callable[[float, str], None],
 ) -> tuple[Path, dict[str, Any]]:
-    """The policy PPO starts from, and what the report says of it: the current version fine-tuned on
+    """The policy tuning starts from, and what the report says of it: the current version fine-tuned on
     liked answers (saved in ``scratch``, evaluated on the held-out prompts), or the current version
     itself when the warm start is off or has too few liked answers."""
     examples = demonstrations(data.train, {p.question: p.conversation for p in train_prompts})
@@ -290,6 +299,48 @@ def _warm_start(
     scores, _ = evaluate_version(backend, test_prompts, reward, settings.max_new_tokens, facts)
     progress(0.4, f"warm start on {result.examples} liked answers: held-out reward {scores.reward}")
     return policy, {**asdict(result), "evaluation": asdict(scores)}
+
+
+def _tune(
+    current: ModelVersion,
+    policy: Path,
+    sft: Mapping[str, Any],
+    data: FeedbackDataset,
+    train_prompts: Sequence[HeldOutPrompt],
+    reward: CompositeReward,
+    settings: RetrainSettings,
+    target: Path,
+    progress: Callable[[float, str], None],
+) -> PolicyTrainingResult:
+    """Tune the warm-started ``policy`` with the configured algorithm and save the result as ``target``:
+    the one place the algorithm is chosen, so each run is the same loop around a different trainer."""
+    if settings.algorithm == "sft":
+        if "skipped" in sft:
+            raise SupportLoopError(
+                f"SUPPORTLOOP_POLICY_ALGORITHM=sft trains only the warm start, and it was skipped: "
+                f"{sft['skipped']}. Collect more liked answers, or choose ppo or kto."
+            )
+        os.replace(policy, target)  # the warm-started policy, already a complete folder beside target
+        return PolicyTrainingResult([], 0.0)
+    conversations = {p.question: p.conversation for p in train_prompts}
+    trainer: PolicyTrainer
+    if settings.algorithm == "kto":
+        trainer = KTOPolicyTrainer(policy, voted_answers(data.train, conversations), settings.kto)
+    else:
+        text_reward = TextRewardModel(reward, _tokenizer(current))
+        trainer = PPOPolicyTrainer(policy, text_reward, list(conversations.values()), settings.ppo)
+    name = settings.algorithm.upper()
+    result = trainer.train(
+        lambda done, total: progress(0.4 + 0.3 * done / max(total, 1), f"{name}: step {done} of {total}")
+    )
+    trainer.save(target)
+    return result
+
+
+def _algorithm_settings(settings: RetrainSettings) -> dict[str, Any]:
+    """The settings of the algorithm that tuned the policy, for the report and the version's metrics."""
+    chosen = {"ppo": settings.ppo, "kto": settings.kto, "sft": settings.sft}[settings.algorithm]
+    return asdict(chosen)
 
 
 def _prompts(questions: Sequence[str], retrieve: Retrieve) -> list[HeldOutPrompt]:

@@ -1,9 +1,10 @@
 """The interface every policy-tuning algorithm implements, so retraining can switch between them.
 
-A trainer is built with everything its algorithm learns from (PPO: prompts and a reward model), then
-``train`` runs it, reporting steps as they finish, and ``save`` writes the tuned policy as a servable
-Hugging Face folder. What TRL trainers share (precision, logging, the progress callback, saving) lives
-here once.
+A trainer is built with everything its algorithm learns from (PPO: prompts and a reward model; KTO: the
+voted answers), then ``train`` runs it, reporting steps as they finish, and ``save`` writes the tuned
+policy as a servable Hugging Face folder. ``training.pipeline`` picks the trainer from
+``SUPPORTLOOP_POLICY_ALGORITHM`` in one place and treats them all alike. What the TRL trainers share
+(precision, logging, the progress callback, saving) lives here once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class PolicyTrainingResult:
     seconds: float
 
     def scores(self) -> list[float]:
-        """PPO's mean reward of each update's sampled answers."""
+        """PPO's mean reward of each update's sampled answers (KTO samples nothing, so has none)."""
         return [step["score"] for step in self.history]
 
 

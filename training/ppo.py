@@ -6,7 +6,7 @@ warm-started policy of ``training.sft``; the KL penalty keeps the tuned policy n
 model is the policy's backbone with a one-output head, and the reward is any module shaped like a
 sequence classifier over the policy's token ids (for SupportLoop, ``training.reward.TextRewardModel``).
 Prompts are chat conversations, built the way serving builds them. It implements
-``training.policy.PolicyTrainer``.
+``training.policy.PolicyTrainer``, like ``training.kto.KTOPolicyTrainer``.
 
 On a CPU it trains in float32 without activation checkpointing (TRL's defaults need a GPU); on a GPU in
 bfloat16 through accelerate. LoRA (peft) is optional: then no separate reference copy is kept.

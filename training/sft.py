@@ -1,10 +1,11 @@
-"""Supervised warm start: before PPO, the policy learns to write the answers users liked.
+"""Supervised warm start: before PPO or KTO, the policy learns to write the answers users liked.
 
 Why: PPO improves a policy only through the answers it samples. A 135M policy's own drafts are almost
 never grounded in the passages, so on a CPU's budget of a few dozen PPO episodes the reward barely moves.
 The answers users gave 👍 are demonstrations of exactly what the reward asks for (grounded, cited,
 concise); fine-tuning on them first, as InstructGPT does before its PPO, gives PPO a policy whose
-samples the reward can tell apart. PPO then keeps its KL penalty to this fine-tuned policy.
+samples the reward can tell apart. PPO then keeps its KL penalty to this fine-tuned policy, and KTO
+measures its log-ratios against it.
 
 Each demonstration is a liked stored answer to a training question, with the prompt rebuilt exactly as
 serving builds it (the question and the passages retrieved for it). The loss is the answer's tokens
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SFTSettings:
-    epochs: int = 2  # 0: no warm start, PPO starts from the current version
+    epochs: int = 2  # 0: no warm start, tuning starts from the current version
     learning_rate: float = 2e-5
     min_examples: int = 4  # fewer liked answers than this: skip the warm start
     max_answer_tokens: int = 256
@@ -43,7 +44,8 @@ class SFTSettings:
 @dataclass(frozen=True)
 class Demonstration:
     conversation: Conversation  # the prompt as serving builds it
-    answer: str  # what the user liked
+    answer: str  # what the users voted on
+    liked: bool = True  # most of its votes (over every stored copy of the text) were 👍
 
 
 @dataclass(frozen=True)
@@ -53,16 +55,27 @@ class SFTResult:
     seconds: float
 
 
+def voted_answers(answers: Sequence[LabelledAnswer], prompts: dict[str, Conversation]) -> list[Demonstration]:
+    """Stored answers (not the audit's counter-examples) to questions with a prompt, once each, liked or
+    not: the warm start imitates the liked ones, KTO (``training.kto``) learns from both. The same text
+    served more than once is judged on all its votes together; a tie says nothing and is left out."""
+    margins: dict[tuple[str, str], int] = {}  # 👍 minus 👎 over every stored copy of the answer
+    for a in answers:
+        if a.answer_id > 0 and a.question in prompts and a.answer.strip():
+            key = (a.question, a.answer.strip())
+            margins[key] = margins.get(key, 0) + a.upvotes - a.downvotes
+    return [
+        Demonstration(prompts[question], answer, margin > 0)
+        for (question, answer), margin in margins.items()
+        if margin
+    ]
+
+
 def demonstrations(
     answers: Sequence[LabelledAnswer], prompts: dict[str, Conversation]
 ) -> list[Demonstration]:
     """Liked stored answers (not the audit's counter-examples) to questions with a prompt, once each."""
-    liked = {
-        (a.question, a.answer.strip()): None
-        for a in answers
-        if a.label == 1 and a.answer_id > 0 and a.question in prompts and a.answer.strip()
-    }
-    return [Demonstration(prompts[question], answer) for question, answer in liked]
+    return [d for d in voted_answers(answers, prompts) if d.liked]
 
 
 def fine_tune(

@@ -41,6 +41,10 @@ def test_dotenv_file_is_read(tmp_path):
         ("SUPPORTLOOP_SLACK_ESCALATE", "U123ABC", "should match pattern"),  # a user is no group
         ("SUPPORTLOOP_DISCORD_ESCALATE_ROLE", "support", "SUPPORTLOOP_DISCORD_ESCALATE_ROLE='support'"),
         ("SUPPORTLOOP_DISCORD_ESCALATE_ROLE", "<@&123>", "should match pattern"),
+        ("SUPPORTLOOP_POLICY_ALGORITHM", "dpo", "ALGORITHM='dpo': Input should be 'ppo', 'kto' or 'sft'"),
+        ("SUPPORTLOOP_KTO_BATCH_SIZE", "1", "KTO_BATCH_SIZE='1': Input should be greater than or equal to 2"),
+        ("SUPPORTLOOP_KTO_BETA", "0", "SUPPORTLOOP_KTO_BETA='0': Input should be greater than 0"),
+        ("SUPPORTLOOP_KTO_LEARNING_RATE", "fast", "SUPPORTLOOP_KTO_LEARNING_RATE='fast'"),
     ],
 )
 def test_invalid_value_is_one_clear_line_naming_the_variable(monkeypatch, name, value, expected):
@@ -51,6 +55,17 @@ def test_invalid_value_is_one_clear_line_naming_the_variable(monkeypatch, name, 
     assert message.startswith("Invalid setting ")
     assert expected in message
     assert "\n" not in message
+
+
+def test_the_sft_algorithm_needs_warm_start_epochs(monkeypatch):
+    """With sft the warm start is all the tuning there is: refused when the settings are read, not after
+    the reward model and its audit."""
+    monkeypatch.setenv("SUPPORTLOOP_POLICY_ALGORITHM", "sft")
+    monkeypatch.setenv("SUPPORTLOOP_SFT_EPOCHS", "0")
+    with pytest.raises(ConfigError, match=r"SUPPORTLOOP_SFT_EPOCHS='0': .*POLICY_ALGORITHM=sft .*at least 1"):
+        load_settings()
+    monkeypatch.setenv("SUPPORTLOOP_POLICY_ALGORITHM", "kto")  # KTO can start from the current version
+    assert load_settings().sft_epochs == 0
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""A whole retraining run on a tiny policy: votes → reward model → PPO → evaluation → gated promotion."""
+"""A whole retraining run on a tiny policy: votes → reward model → PPO/KTO → evaluation → gated promotion."""
 
 import json
 import subprocess
@@ -10,7 +10,7 @@ from helpers import CLI, cli_env, copy_model, one_line_error, record_answer, run
 from audit.suite import AuditSettings
 from core.database import open_database
 from core.records import Records
-from core.registry import ModelRegistry
+from core.registry import ModelRegistry, ModelVersion, check_model_folder
 from core.settings import load_settings
 from core.tables import ModelVersionRecord
 from supportloop.app import SupportLoop
@@ -85,8 +85,9 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
     assert (tmp_path / "reward_models" / "1" / "reward.json").is_file()
     [candidate] = [v for v in registry.versions() if v.id == 1]
     assert (
-        candidate.parent_id == 0 and "reward" in candidate.metrics and candidate.metrics["ppo_updates"] == 4
+        candidate.parent_id == 0 and "reward" in candidate.metrics and candidate.metrics["policy_steps"] == 4
     )
+    assert candidate.metrics["algorithm"] == "ppo" and candidate.metrics["policy_settings"]["updates"] == 4
     # 12 question groups: the default gate's 30 held out, capped at half, is 6; the lenient gate's 1 leaves
     # the 3 of the 20% fraction.
     held_out = 6 if gate.min_questions == 30 else 3
@@ -98,7 +99,8 @@ def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(set
     assert audit["passed"] and len(audit["adversarial"]["probes"]) == 10
     assert audit["decisions"]["reward model training data"]["votes"] == candidate.metrics["dataset"]["votes"]
     report = json.loads((tmp_path / "reports" / "retrain-1.json").read_text())
-    assert len(report["ppo"]["history"]) == 4 and report["promoted"] == result.promoted
+    assert report["algorithm"] == "ppo" and len(report["policy"]["history"]) == 4
+    assert report["promoted"] == result.promoted
     # Warm start on the liked answers (one per training question), evaluated on the same questions.
     assert report["sft"]["examples"] == candidate.metrics["sft_examples"] >= 4
     assert report["sft"]["evaluation"]["reward"]["n"] == result.before.reward.n
@@ -155,6 +157,54 @@ def test_the_retrain_job_runs_through_the_worker_and_is_recorded(fresh_dir, tiny
         promoted = "promoted;" in finished.summary["result"]
         assert pushed == (["acme/support-bot"] if promoted else [])
         assert ("pushed to url" in finished.summary["result"]) == promoted
+
+
+@pytest.mark.parametrize("algorithm", ["kto", "sft"])
+def test_the_policy_algorithm_setting_picks_how_the_retrain_job_tunes_and_the_report_says_which(
+    fresh_dir, tiny_policy, monkeypatch, algorithm
+):
+    """KTO learns from the liked and disliked answers themselves (of 10 voted questions 5 are held out for
+    the gate: 5 liked and 5 disliked answers, 3 steps of at most 4 in one epoch); sft makes the
+    warm-started policy the candidate, so the candidate answers as the warm start did."""
+    monkeypatch.setenv("SUPPORTLOOP_MODEL_PATH", str(tiny_policy))
+    settings = {
+        "POLICY_ALGORITHM": algorithm,
+        "RETRAIN_MIN_VOTES": "30",
+        "KTO_EPOCHS": "1",
+        "KTO_BATCH_SIZE": "4",
+        "KTO_LEARNING_RATE": "1e-4",
+        "MAX_NEW_TOKENS": "16",
+        **AUDIT_ENV,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(f"SUPPORTLOOP_{name}", value)
+    with SupportLoop(load_settings()) as loop:
+        vote_on_good_and_bad_answers(loop.records)
+        run = loop.jobs.enqueue("retrain", requested_by="test")
+        assert loop.worker.run_pending() == 1
+        finished = loop.jobs.get(run.id)
+        assert finished.status == "succeeded", finished.summary
+        [candidate] = loop.registry.versions()
+    check_model_folder(ModelVersion(1, fresh_dir / "models" / "1"))
+    report = json.loads((fresh_dir / "reports" / "retrain-1.json").read_text())
+    assert report["algorithm"] == candidate.metrics["algorithm"] == algorithm
+    history = report["policy"]["history"]
+    if algorithm == "kto":
+        assert report["policy"]["settings"] == {
+            "beta": 0.1,
+            "learning_rate": 1e-4,
+            "epochs": 1,
+            "batch_size": 4,
+            "seed": 0,
+        }
+        assert report["dataset"]["held_out_groups"] == 5
+        assert len(history) == candidate.metrics["policy_steps"] == 3
+        assert all(step["kl"] >= 0 for step in history)
+        assert "KTO curves" in (fresh_dir / "reports" / "retrain-1.html").read_text()
+    else:
+        assert history == [] and report["policy"]["settings"]["epochs"] == 2
+        assert report["evaluation"]["after"]["reward"] == report["sft"]["evaluation"]["reward"]
+        assert "the warm start alone" in (fresh_dir / "reports" / "retrain-1.html").read_text()
 
 
 def test_retraining_without_enough_votes_fails_clearly_and_changes_nothing(fresh_dir):

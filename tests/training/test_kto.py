@@ -1,0 +1,92 @@
+"""KTO behind our trainer interface, on a tiny random Llama: liked and disliked answers to RAG prompts.
+
+What KTO must do is measured, not assumed: after training, the policy's log-probability of the liked
+answers has risen against the reference (the policy it started from) and that of the disliked answers
+has fallen, on the voted questions and on questions it never saw.
+"""
+
+import pytest
+import torch
+from helpers import assert_servable_by_model_servers
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from core.errors import SupportLoopError
+from core.registry import ModelVersion, check_model_folder
+from rag.index import Passage
+from rag.prompt import build_messages
+from training.kto import KTOPolicyTrainer, KTOSettings
+from training.sft import Demonstration
+
+pytestmark = pytest.mark.slow  # half a minute of KTO on CPU
+
+VOTED = ["refunds", "passwords", "invoices", "exports"]
+UNSEEN = ["webhooks", "API keys"]  # same kinds of answer, to questions KTO never trained on
+
+
+def voted(topic: str) -> list[Demonstration]:
+    """A serving prompt about ``topic`` with a liked grounded answer and a disliked useless one."""
+    page = f"You can manage {topic} under Settings > Account. Changes apply at once."
+    passage = Passage(f"{topic}-1", page, f"https://help.example/{topic}", topic.title(), "Manage", 0.9)
+    prompt = build_messages(f"How do I manage {topic}?", [passage])
+    return [
+        Demonstration(prompt, f"Open Settings > Account to manage {topic}; changes apply at once [1].", True),
+        Demonstration(prompt, "No idea, sorry. Please ask someone else.", False),
+    ]
+
+
+def completion_logprob(model, tokenizer, example: Demonstration) -> float:
+    """log p(answer | prompt) summed over the answer's tokens, with the chat template serving uses."""
+    prompt = tokenizer.apply_chat_template(
+        list(example.conversation), add_generation_prompt=True, tokenize=False
+    )
+    full = tokenizer.apply_chat_template(
+        [*example.conversation, {"role": "assistant", "content": example.answer}], tokenize=False
+    )
+    assert full.startswith(prompt)
+    start = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    ids = torch.tensor([tokenizer(full, add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
+    targets = ids[0, 1:]
+    return float(logprobs[torch.arange(len(targets)), targets][start - 1 :].sum())
+
+
+def liked_minus_disliked(tuned, reference, tokenizer, examples: list[Demonstration]) -> float:
+    """Mean log-ratio log π(answer) − log π_ref(answer) of the liked answers minus that of the disliked."""
+    ratios: dict[bool, list[float]] = {True: [], False: []}
+    for example in examples:
+        ratios[example.liked].append(
+            completion_logprob(tuned, tokenizer, example) - completion_logprob(reference, tokenizer, example)
+        )
+    return sum(ratios[True]) / len(ratios[True]) - sum(ratios[False]) / len(ratios[False])
+
+
+def test_kto_raises_liked_answers_against_disliked_ones_and_saves_a_servable_version(tiny_policy, tmp_path):
+    examples = [e for topic in VOTED for e in voted(topic)]
+    settings = KTOSettings(beta=0.1, learning_rate=1e-3, epochs=2, batch_size=4)
+    trainer = KTOPolicyTrainer(tiny_policy, examples, settings)
+    steps: list[tuple[int, int]] = []
+    result = trainer.train(lambda done, total: steps.append((done, total)))
+    assert len(result.history) == 4 == len(steps) and steps[-1] == (4, 4)  # 8 answers / 4 per step × 2
+    assert all(
+        {"loss", "kl"} <= set(step) <= {"loss", "kl", "liked_reward", "disliked_reward"}
+        for step in result.history
+    )
+    trainer.save(tmp_path / "1")
+
+    check_model_folder(ModelVersion(1, tmp_path / "1"))
+    assert_servable_by_model_servers(tmp_path / "1")
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "1")
+    assert tokenizer.pad_token == AutoTokenizer.from_pretrained(tiny_policy).pad_token
+    reference = AutoModelForCausalLM.from_pretrained(tiny_policy).eval()
+    tuned = AutoModelForCausalLM.from_pretrained(tmp_path / "1").eval()
+    trained_on = liked_minus_disliked(tuned, reference, tokenizer, examples)
+    unseen = liked_minus_disliked(tuned, reference, tokenizer, [e for t in UNSEEN for e in voted(t)])
+    print(f"liked − disliked log-ratio: voted questions {trained_on:.1f}, unseen {unseen:.1f} nats")
+    assert trained_on > 5.0 and unseen > 5.0, (trained_on, unseen)
+
+
+def test_kto_refuses_votes_of_one_kind_with_a_clear_error(tiny_policy):
+    only_liked = [e for topic in VOTED for e in voted(topic) if e.liked]
+    with pytest.raises(SupportLoopError, match=r"needs both liked and disliked .* 4 liked and 0 disliked"):
+        KTOPolicyTrainer(tiny_policy, only_liked)
