@@ -284,6 +284,7 @@ class ConversationService:
     def _record(self, answer: Answer, origin: Origin, version: int | None) -> int:
         return self.records.add_answer(
             question=answer.question,
+            condensed=answer.condensed,
             answer=answer.text,
             citations=answer.citations,
             passage_ids=[p.id for p in answer.passages],

@@ -106,6 +106,15 @@ def test_a_script_in_a_question_is_shown_escaped_and_personal_data_redacted(
     assert "&lt;b&gt;bold?&lt;/b&gt;" in page
 
 
+def test_a_follow_up_shows_what_it_was_answered_as(deployment, console_url, admin_token):
+    condensed = "and on the app? (How do I turn off notifications? <b>mail</b> jane@example.com)"
+    record_answer(deployment.records, question="and on the app?", condensed=condensed)
+    client, _ = logged_in(console_url, admin_token)
+    page = client.get("/conversations").text
+    shown = "answered as: and on the app? (How do I turn off notifications? &lt;b&gt;mail&lt;/b&gt; [email])"
+    assert shown in page
+
+
 def test_a_chat_downvote_reason_is_stored_and_shown_without_the_users_contact_details(
     deployment, console_url, admin_token
 ):
