@@ -14,7 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bots.conversation import ConversationService, RateLimit
+from bots.conversation import ConversationService
+from bots.rate_limit import RateLimit
 from core.database import Database, open_database
 from core.jobs import JobQueue, JobWorker
 from core.records import Records

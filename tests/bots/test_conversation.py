@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from bots import messages
-from bots.conversation import IncomingMessage, Origin, RateLimit, parse_command, reaction_vote
 from bots.custom_ids import escalate_id, parse_escalate_id, parse_reason_id, parse_vote_id, reason_id, vote_id
+from bots.rate_limit import RateLimit
+from bots.replies import IncomingMessage, Origin
+from bots.user_input import parse_command, reaction_vote
 from core.jobs import SUCCEEDED
 from core.settings import load_settings
 from core.tables import AnswerRecord, FeedbackRecord, JobRunRecord

@@ -11,7 +11,7 @@ import pytest
 from helpers import record_answer
 from pydantic import SecretStr
 
-from bots.conversation import Origin
+from bots.replies import Origin
 from core.errors import SupportLoopError
 from core.escalations import Escalations
 from supportloop.console.auth import MAX_FAILURES
