@@ -37,8 +37,8 @@ import yarl  # noqa: E402
 from fakes.discord_api import FakeDiscord  # noqa: E402
 from helpers import PlatformThread  # noqa: E402
 
-from bots.conversation import Origin  # noqa: E402
 from bots.discord_bot import DiscordBot  # noqa: E402
+from bots.replies import Origin  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from rag.ingest import ingest_site  # noqa: E402
 from rag.prompt import build_messages  # noqa: E402

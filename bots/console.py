@@ -9,7 +9,9 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.markup import escape
 
-from bots.conversation import ConversationService, Origin, Reply, parse_vote
+from bots.conversation import ConversationService
+from bots.replies import Origin, Reply
+from bots.user_input import parse_vote
 
 QUIT_WORDS = {"quit", "exit", ":q"}
 

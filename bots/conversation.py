@@ -15,18 +15,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from bots import messages
-from bots.admin import JOB_KINDS, AdminBackend
+from bots.admin import AdminBackend
 from bots.admin_text import format_gaps, format_status
+from bots.rate_limit import RateLimit
+from bots.replies import Handoff, IncomingMessage, Origin, Reply, Source
+from bots.user_input import ADMIN_COMMANDS, COMMANDS, Command, reaction_vote
 from core import metrics
 from core.errors import IndexEmptyError, SupportLoopError
 from core.escalations import Claim, Escalations
@@ -38,134 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
-
-ReplyKind = Literal["answer", "declined", "error", "notice"]
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Who asked, and where: the platform's own ids (user ids are hashed before they are stored)."""
-
-    platform: str
-    user_id: str | None = None
-    channel: str | None = None
-    thread: str | None = None
-    simulated: bool = False  # a simulated user (``supportloop simulate``): its votes are marked so
-
-
-@dataclass(frozen=True)
-class Source:
-    title: str
-    url: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What to show. ``private`` replies are for the asker only (Slack ephemeral, Discord ephemeral)."""
-
-    text: str
-    kind: ReplyKind = "notice"
-    answer_id: int | None = None
-    sources: tuple[Source, ...] = ()
-    private: bool = False
-    retrieval_s: float = 0.0
-    generation_s: float = 0.0
-    grounding: float = 1.0  # share of the answer's sentences its passages support
-    mode: str | None = None  # how the answer was made (``Answer.mode``), None for notices and errors
-    model_version: int | None = None  # the model version that served it
-    escalation: int | None = None  # the answer an "Ask a person" button under this reply asks about
-    condensed: str | None = None  # the standalone question a follow-up in a thread was answered as
-    thread: str | None = None  # where to show it when the event names no thread (a 👎 reaction's thanks)
-
-    @property
-    def declined(self) -> bool:
-        return self.kind == "declined"
-
-    @property
-    def votable(self) -> bool:
-        """Answers and declines carry 👍/👎 (a decline can be wrong too); notices and errors don't."""
-        return self.answer_id is not None
-
-    @property
-    def latency_s(self) -> float:
-        return self.retrieval_s + self.generation_s
-
-
-@dataclass(frozen=True)
-class Handoff:
-    """What "Ask a person" does: with a ``claim``, post ``reply`` (the question and the answer) where the
-    claim says, mentioning the team; without one, show ``reply`` privately (asked already, or off)."""
-
-    reply: Reply
-    claim: Claim | None = None
-
-
-@dataclass(frozen=True)
-class IncomingMessage:
-    """A chat message as the adapters see it; ``text`` has the mention of the bot already removed."""
-
-    origin: Origin
-    message_id: str
-    text: str
-    is_dm: bool = False
-    mentions_bot: bool = False
-    from_bot: bool = False
-    in_thread: bool = False  # posted inside a thread (``origin.thread`` is that thread)
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    argument: str = ""
-
-
-VOTE_WORDS = {"+": 1, "👍": 1, "+1": 1, "y": 1, "yes": 1, "-": -1, "👎": -1, "-1": -1, "n": -1, "no": -1}
-REACTIONS = {"+1": 1, "thumbsup": 1, "👍": 1, "-1": -1, "thumbsdown": -1, "👎": -1}
-ADMIN_COMMANDS = {*JOB_KINDS, "rollback", "gaps"}
-COMMANDS = {"ask", "status", "help", *ADMIN_COMMANDS}
-
-
-def parse_vote(text: str) -> int | None:
-    """+1 or -1 for a thumbs-up/down in any of its spellings; None for anything else."""
-    return VOTE_WORDS.get(text.strip().lower())
-
-
-def reaction_vote(name: str) -> int | None:
-    """+1/-1 for a 👍/👎 reaction (Slack names with or without a skin tone, or the emoji); else None."""
-    base = name.split("::", 1)[0].strip(":")
-    base = base[:-1] if base.endswith("\ufe0f") else base
-    for tone in ("\U0001f3fb", "\U0001f3fc", "\U0001f3fd", "\U0001f3fe", "\U0001f3ff"):
-        base = base.replace(tone, "")
-    return REACTIONS.get(base)
-
-
-def parse_command(text: str) -> Command:
-    """``ask how do I…`` → Command("ask", "how do I…"); an empty text is ``help``."""
-    name, _, argument = (text or "").strip().partition(" ")
-    return Command(name.lower() or "help", argument.strip())
-
-
-@dataclass
-class RateLimit:
-    """At most ``per_minute`` questions per user in any 60 s window (0: no limit)."""
-
-    per_minute: int
-    _asked: dict[str, deque[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def wait_s(self, key: str, now: float | None = None) -> float:
-        """0 if ``key`` may ask now (and counts the question); else seconds until it may."""
-        if self.per_minute <= 0:
-            return 0.0
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            asked = self._asked.setdefault(key, deque())
-            while asked and now - asked[0] >= 60:
-                asked.popleft()
-            if len(asked) >= self.per_minute:
-                return 60 - (now - asked[0])
-            asked.append(now)
-            return 0.0
 
 
 class ConversationService:
@@ -284,6 +155,7 @@ class ConversationService:
     def _record(self, answer: Answer, origin: Origin, version: int | None) -> int:
         return self.records.add_answer(
             question=answer.question,
+            condensed=answer.condensed,
             answer=answer.text,
             citations=answer.citations,
             passage_ids=[p.id for p in answer.passages],

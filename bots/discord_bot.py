@@ -34,7 +34,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bots import messages
-from bots.conversation import Command, ConversationService, IncomingMessage, Origin, Reply
+from bots.conversation import ConversationService
 from bots.discord_views import (
     MESSAGE_LIMIT,
     PLATFORM,
@@ -46,6 +46,8 @@ from bots.discord_views import (
     reply_messages,
 )
 from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
+from bots.replies import IncomingMessage, Origin, Reply
+from bots.user_input import Command
 from core.errors import SupportLoopError
 
 if TYPE_CHECKING:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 
 from bots import messages
-from bots.conversation import Origin, Reply, Source
 from bots.custom_ids import (
     ESCALATE_ID,
     VOTE_ID,
@@ -25,6 +24,7 @@ from bots.custom_ids import (
     vote_id,
 )
 from bots.formatting import for_chat, split_text
+from bots.replies import Origin, Reply, Source
 
 if TYPE_CHECKING:
     from bots.discord_bot import DiscordBot

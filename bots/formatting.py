@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from bots.conversation import Reply, Source
+from bots.replies import Reply, Source
 
 FENCE = "```"
 MIN_PART = 0.5  # a part is cut early (at a paragraph or step) only once it holds this share of the limit

@@ -17,8 +17,9 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots import messages
-from bots.conversation import ConversationService, Origin
+from bots.conversation import ConversationService
 from bots.custom_ids import parse_escalate_id, parse_reason_id, parse_vote_id
+from bots.replies import Origin
 from bots.slack_payloads import get
 from bots.slack_posting import PLATFORM, SLACK_ERRORS, SlackPoster, why
 from bots.slack_render import REASON_ACTION, REASON_BLOCK, SlackEscalation, reason_view

@@ -41,9 +41,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots import messages
-from bots.conversation import Command, ConversationService, Origin, Reply, parse_command
+from bots.conversation import ConversationService
 from bots.custom_ids import ESCALATE_ID, REASON_ID, VOTE_ID
 from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
+from bots.replies import Origin, Reply
 from bots.slack_actions import SlackActions
 from bots.slack_admins import SlackAdmins
 from bots.slack_connect import checked_call, open_socket_mode
@@ -51,6 +52,7 @@ from bots.slack_http import EVENTS_PATH, SlackHttpEndpoint
 from bots.slack_payloads import describe, get, incoming_message
 from bots.slack_posting import PLATFORM, SlackPoster
 from bots.slack_render import SlackEscalation, to_mrkdwn
+from bots.user_input import Command, parse_command
 from core.errors import SupportLoopError
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Any
 
-from bots.conversation import IncomingMessage, Origin
+from bots.replies import IncomingMessage, Origin
 from bots.slack_posting import PLATFORM
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots import messages
-from bots.conversation import ConversationService, Handoff, Reply
+from bots.conversation import ConversationService
+from bots.replies import Handoff, Reply
 from bots.slack_render import (
     SECTION_CHARS,
     Blocks,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bots import messages
-from bots.conversation import Reply, Source
 from bots.custom_ids import escalate_id, reason_id, vote_id
 from bots.formatting import for_chat, split_text
+from bots.replies import Reply, Source
 
 SECTION_CHARS = 3000  # Slack's limit on a section block's text
 MESSAGE_CHARS = 39_000  # a message's text (its notification fallback) is cut at 40k

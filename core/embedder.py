@@ -21,13 +21,10 @@ class MiniLMEmbeddings(Embeddings):
     """LangChain's embeddings interface over ``core.minilm``: normalised, so a dot product is a cosine."""
 
     def __init__(self, batch_size: int = 32) -> None:
-        from core.cpu_layout import store_linear_weights_column_major
         from core.minilm import MiniLM
 
         self.batch_size = batch_size
         self.model = MiniLM(embedding_model_path())
-        # A query is a product of a few rows per layer: it embeds in 16 ms instead of 20 (one thread).
-        store_linear_weights_column_major(self.model)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.model.encode(list(texts), self.batch_size).tolist() if texts else []
@@ -43,8 +40,8 @@ def load_embeddings(batch_size: int = 32) -> MiniLMEmbeddings:
 class LazyEmbeddings(Embeddings):
     """``load_embeddings`` on first use.
 
-    Loading the embedder (torch and the model) takes a second or two; commands that only read the
-    index's metadata (``status``) or fail on their input (a bad URL) should not wait for it.
+    Loading the embedder (the model's 90 MB) takes a few tenths of a second; commands that only read
+    the index's metadata (``status``) or fail on their input (a bad URL) should not wait for it.
     """
 
     def __init__(self, batch_size: int = 32) -> None:

@@ -56,8 +56,16 @@ class AnswerRecord(Base):
     # The composite reward's breakdown (satisfaction, factual_accuracy, ethics, total, reward_model),
     # filled in by the scheduler's collect job; empty until then.
     reward: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    # The standalone question a thread's follow-up was answered as (``rag.condense``); None otherwise.
+    condensed: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_answers_thread", "platform", "channel", "thread"),)
+
+    @property
+    def standalone_question(self) -> str:
+        """What was asked, as a question that stands alone: what a reward model or a gap report reads
+        ("and on the app?" alone names no subject), while the console shows both."""
+        return self.condensed or self.question
 
 
 class AnswerMessageRecord(Base):

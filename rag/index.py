@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import chromadb
@@ -31,7 +31,9 @@ from langchain_core.embeddings import Embeddings
 
 from core.errors import StorageError
 from rag.bm25 import BM25
-from rag.chunker import Chunk
+
+if TYPE_CHECKING:  # the chunker (and BeautifulSoup with it) is for indexing, not for answering
+    from rag.chunker import Chunk
 
 log = logging.getLogger(__name__)
 RetrievalMode = Literal["hybrid", "dense", "bm25"]

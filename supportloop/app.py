@@ -11,9 +11,11 @@ import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bots.conversation import ConversationService, RateLimit
+from bots.conversation import ConversationService
+from bots.rate_limit import RateLimit
 from core.database import Database, open_database
 from core.jobs import JobQueue, JobWorker
 from core.records import Records
@@ -138,18 +140,22 @@ class SupportLoop:
         None when it has none, or when its folder is damaged (logged once: answers go on without it)."""
         with self._reward_lock:
             if version_id not in self._reward_models:
-                from core.errors import ModelError
-                from training.reward_model import METADATA, RewardModel
-
                 folder = self.settings.data_dir / "reward_models" / str(version_id)
-                loaded = None
-                if (folder / METADATA).exists():
-                    try:
-                        loaded = RewardModel.load(folder)
-                    except ModelError as exc:
-                        log.warning("%s Answers are chosen without it.", exc)
-                self._reward_models[version_id] = loaded
+                # Only a version with a reward model pays for importing torch (~1.5 s of `ask`).
+                self._reward_models[version_id] = self._load_reward_model(folder) if folder.is_dir() else None
             return self._reward_models[version_id]
+
+    @staticmethod
+    def _load_reward_model(folder: Path) -> RewardModel | None:
+        from core.errors import ModelError
+        from training.reward_model import METADATA, RewardModel
+
+        if (folder / METADATA).exists():
+            try:
+                return RewardModel.load(folder)
+            except ModelError as exc:
+                log.warning("%s Answers are chosen without it.", exc)
+        return None
 
     @cached_property
     def jobs(self) -> JobQueue:

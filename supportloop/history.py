@@ -38,6 +38,7 @@ class Conversation:
     created_at: datetime
     platform: str
     question: str
+    condensed: str | None  # what a thread's follow-up was answered as, shown under it
     answer: str
     sources: list[str]
     declined: bool
@@ -112,6 +113,7 @@ def conversations(db: Database, wanted: ConversationFilter) -> list[Conversation
             created_at=a.created_at,
             platform=a.platform,
             question=redact(a.question),
+            condensed=redact(a.condensed) if a.condensed else None,
             answer=redact(a.answer),
             sources=list(a.citations or []),
             declined=a.declined,
@@ -174,4 +176,6 @@ def unhelped(db: Database, limit: int = 2000) -> list[Unhelped]:
     by_answer: dict[int, list[str]] = {}
     for answer_id, reason in reasons:
         by_answer.setdefault(answer_id, []).append(redact(reason))
-    return [Unhelped(a.id, redact(a.question), a.declined, by_answer.get(a.id, [])) for a in answers]
+    return [
+        Unhelped(a.id, redact(a.standalone_question), a.declined, by_answer.get(a.id, [])) for a in answers
+    ]

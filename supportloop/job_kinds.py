@@ -236,7 +236,8 @@ def score_answers(loop: Deployment, limit: int = 500) -> int:
         loop.answerer.checker, RewardWeights.from_settings(loop.settings), reward_model
     )
     for answer in answers:
-        score = composite.score(answer.question, answer.answer, loop.index.passages(answer.passage_ids))
+        passages = loop.index.passages(answer.passage_ids)
+        score = composite.score(answer.standalone_question, answer.answer, passages)
         breakdown = {
             "satisfaction": round(score.satisfaction, 4),
             "factual_accuracy": round(score.grounding, 4),

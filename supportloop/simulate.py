@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bots.conversation import ConversationService, Origin, Reply
+from bots.conversation import ConversationService
+from bots.replies import Origin, Reply
 from rag.evaluation import EvalQuestion, fact_recall, normalise_text
 
 PLATFORM = "simulated"

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bots.conversation import Origin
+from bots.replies import Origin
 from core.settings import Settings
 from supportloop.app import SupportLoop
 from supportloop.ops_server import ops_server

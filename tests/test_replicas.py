@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from bots.conversation import IncomingMessage, Origin
+from bots.replies import IncomingMessage, Origin
 from core.lease import SCHEDULER_LEASE, Lease
 from core.settings import Settings
 from rag.ingest import ingest_site

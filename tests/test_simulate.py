@@ -6,7 +6,7 @@ import pytest
 from helpers import run_cli
 from sqlalchemy import select
 
-from bots.conversation import Reply, Source
+from bots.replies import Reply, Source
 from core.settings import load_settings
 from core.tables import AnswerRecord, FeedbackRecord
 from rag.evaluation import EvalQuestion

@@ -157,7 +157,7 @@ def _labelled_answers(db: Database, source: Source) -> tuple[list[LabelledAnswer
         labelled.append(
             LabelledAnswer(
                 answer_id=answer.id,
-                question=redact(answer.question),
+                question=redact(answer.standalone_question),
                 answer=answer.answer,
                 passage_ids=list(answer.passage_ids or []),
                 upvotes=up,

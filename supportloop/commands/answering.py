@@ -24,7 +24,7 @@ from supportloop.commands.common import (
 )
 
 if TYPE_CHECKING:
-    from bots.conversation import Reply
+    from bots.replies import Reply
     from supportloop.app import SupportLoop
 
 app = typer.Typer()
@@ -52,7 +52,7 @@ def ask(
     if out_file is not None and file is None:
         raise SupportLoopError("--out needs --file.")
     from bots.console import print_reply
-    from bots.conversation import Origin
+    from bots.replies import Origin
 
     if file is not None:
         items = _read_questions(file)
@@ -88,7 +88,7 @@ def demo():
     Without one: answers the bundled questions and prints each with its sources and latency.
     """
     from bots.console import print_reply, run_chat
-    from bots.conversation import Reply
+    from bots.replies import Reply
     from rag.ingest import ingest_site
     from supportloop.demo_site import load_questions, serve_demo_site
 
@@ -208,7 +208,7 @@ def _read_questions(path: Path) -> list[dict[str, Any]]:
 
 def _answer_all(loop: SupportLoop, questions: list[str]) -> list[Reply | SupportLoopError]:
     """Answer concurrently so the batching generator can group them; results keep the input order."""
-    from bots.conversation import Origin
+    from bots.replies import Origin
     from core.progress import progress
 
     def one(question: str) -> Reply | SupportLoopError:

@@ -57,7 +57,8 @@ def test_the_audit_command_writes_the_report_and_records_the_verdict(version_wit
 
 
 def test_the_slash_command_runs_the_audit_job_and_posts_the_summary(version_with_reward_model):
-    from bots.conversation import Origin, parse_command
+    from bots.replies import Origin
+    from bots.user_input import parse_command
 
     admin = Origin("slack", "U_ADMIN", "C1")
     with SupportLoop(load_settings()) as loop:

@@ -7,7 +7,7 @@ from rich.console import Console
 from sqlalchemy import select
 
 from bots.console import run_chat
-from bots.conversation import parse_vote
+from bots.user_input import parse_vote
 from core.settings import load_settings
 from core.tables import AnswerRecord, FeedbackRecord
 from supportloop.app import SupportLoop

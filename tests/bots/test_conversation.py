@@ -6,11 +6,13 @@ import pytest
 from sqlalchemy import select
 
 from bots import messages
-from bots.conversation import IncomingMessage, Origin, RateLimit, parse_command, reaction_vote
 from bots.custom_ids import escalate_id, parse_escalate_id, parse_reason_id, parse_vote_id, reason_id, vote_id
+from bots.rate_limit import RateLimit
+from bots.replies import IncomingMessage, Origin
+from bots.user_input import parse_command, reaction_vote
 from core.jobs import SUCCEEDED
 from core.settings import load_settings
-from core.tables import FeedbackRecord, JobRunRecord
+from core.tables import AnswerRecord, FeedbackRecord, JobRunRecord
 from supportloop.app import SupportLoop
 
 pytestmark = pytest.mark.slow  # needs the prepared index
@@ -88,6 +90,9 @@ def test_a_follow_up_is_answered_with_its_threads_earlier_turns(loop):
     followed = service.ask("and how long does it take?", ALICE)
     assert followed.condensed == "and how long does it take? (How do I get a refund on an annual plan?)"
     assert followed.sources[0].url.endswith("/billing/refunds.html")
+    with loop.db.session() as session:  # stored with the follow-up as asked
+        stored = session.get(AnswerRecord, followed.answer_id)
+        assert (stored.question, stored.condensed) == ("and how long does it take?", followed.condensed)
     for elsewhere in (Origin("slack", "U_ALICE", "C1", "300.1"), Origin("slack", "U_ALICE", "C1")):
         assert service.ask("and how long does it take?", elsewhere).condensed is None
 

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from bots.conversation import Reply, Source
 from bots.formatting import for_chat, split_text
+from bots.replies import Reply, Source
 
 
 def test_short_text_is_one_part():

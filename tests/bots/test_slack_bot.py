@@ -32,8 +32,9 @@ from slack_harness import (
 )
 
 from bots import messages
-from bots.conversation import ConversationService, Reply, Source
+from bots.conversation import ConversationService
 from bots.custom_ids import reason_id, vote_id
+from bots.replies import Reply, Source
 from bots.slack_bot import SlackBot
 from bots.slack_manifest import slack_manifest
 from bots.slack_render import SECTION_CHARS, render_reply, to_mrkdwn

@@ -11,7 +11,7 @@ import pytest
 from helpers import record_answer
 from pydantic import SecretStr
 
-from bots.conversation import Origin
+from bots.replies import Origin
 from core.errors import SupportLoopError
 from core.escalations import Escalations
 from supportloop.console.auth import MAX_FAILURES
@@ -104,6 +104,15 @@ def test_a_script_in_a_question_is_shown_escaped_and_personal_data_redacted(
     assert "&lt;img src=x" in page and "<img" not in page
     assert "jane@example.com" not in page and "[email]" in page
     assert "&lt;b&gt;bold?&lt;/b&gt;" in page
+
+
+def test_a_follow_up_shows_what_it_was_answered_as(deployment, console_url, admin_token):
+    condensed = "and on the app? (How do I turn off notifications? <b>mail</b> jane@example.com)"
+    record_answer(deployment.records, question="and on the app?", condensed=condensed)
+    client, _ = logged_in(console_url, admin_token)
+    page = client.get("/conversations").text
+    shown = "answered as: and on the app? (How do I turn off notifications? &lt;b&gt;mail&lt;/b&gt; [email])"
+    assert shown in page
 
 
 def test_a_chat_downvote_reason_is_stored_and_shown_without_the_users_contact_details(

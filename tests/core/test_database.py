@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from core.database import MIGRATIONS, open_database
 from core.errors import StorageError
 from core.jobs import JobQueue
-from core.tables import Base, ModelVersionRecord
+from core.records import Records
+from core.tables import AnswerRecord, Base, ModelVersionRecord
 
 EXPECTED_COLUMNS = {
     "answers": [
@@ -29,6 +30,7 @@ EXPECTED_COLUMNS = {
         "latency_s",
         "created_at",
         "reward",
+        "condensed",
     ],
     "feedback": [
         "id",
@@ -90,7 +92,7 @@ def test_opening_twice_is_an_upgrade_to_the_same_head(database_url):
     open_database(url).close()
     db = open_database(url)
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0007"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0008"
 
 
 def test_the_migrated_schema_matches_the_table_definitions(database_url):
@@ -99,21 +101,52 @@ def test_the_migrated_schema_matches_the_table_definitions(database_url):
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
-def test_an_older_database_is_upgraded_and_keeps_its_rows(database_url):
-    url = database_url
+def migrate_and_insert(url: str, revision: str, insert: str) -> None:
+    """A database as an older release left it: migrated up to ``revision`` only, with a row in it."""
     engine = create_engine(url)
     with engine.begin() as conn:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = conn
-        command.upgrade(config, "0001")
-        conn.exec_driver_sql(
-            "INSERT INTO job_runs (kind, status, progress, summary) VALUES ('reindex', 'succeeded', 1, '{}')"
-        )
+        command.upgrade(config, revision)
+        conn.exec_driver_sql(insert)
     engine.dispose()
+
+
+def test_an_older_database_is_upgraded_and_keeps_its_rows(database_url):
+    url = database_url
+    migrate_and_insert(
+        url,
+        "0001",
+        "INSERT INTO job_runs (kind, status, progress, summary) VALUES ('reindex', 'succeeded', 1, '{}')",
+    )
     db = open_database(url)
     run = JobQueue(db).get(1)
     assert (run.kind, run.status, run.params, run.requested_by) == ("reindex", "succeeded", {}, None)
+
+
+def test_answers_stored_before_the_condensed_column_keep_their_rows(database_url):
+    migrate_and_insert(
+        database_url,
+        "0007",
+        "INSERT INTO answers (question, answer, citations, passage_ids, declined, platform, latency_s, "
+        "created_at) VALUES ('and on the app?', 'Open Settings.', '[]', '[]', false, 'slack', 0.5, "
+        "CURRENT_TIMESTAMP)",
+    )
+    db = open_database(database_url)
+    records = Records(db)
+    later = records.add_answer(
+        question="and on the app?",
+        condensed="and on the app? (How do I turn off notifications?)",
+        answer="Open the app's settings.",
+        platform="slack",
+        latency_s=0.5,
+    )
+    with db.session() as session:
+        old, new = session.get(AnswerRecord, 1), session.get(AnswerRecord, later)
+        assert (old.condensed, old.standalone_question) == (None, "and on the app?")
+        assert new.standalone_question == "and on the app? (How do I turn off notifications?)"
+    db.close()
 
 
 def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path):

@@ -56,6 +56,16 @@ def test_labels_pairs_split_and_decisions(db):
     assert pair.rejected.reasons == ["wrong plan, mail me at [email]"] * 3
 
 
+def test_a_follow_up_is_labelled_with_the_standalone_question_it_was_answered_as(db):
+    records = Records(db)
+    condensed = "and on the app? (How do I turn off notifications?)"
+    for n in range(10):
+        answer = record_answer(records, "and on the app?", f"answer {n}", condensed=condensed)
+        records.vote(answer, "u1", 1 if n % 2 else -1)
+    data = build_dataset(db, min_votes=10, test_fraction=0.2)
+    assert {a.question for a in data.train + data.test} == {condensed}
+
+
 def test_too_little_or_only_simulated_feedback_says_what_is_needed(db):
     records = Records(db)
     for n in range(4):
