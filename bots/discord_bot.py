@@ -7,8 +7,8 @@ What it does on Discord:
   then edited into the answer;
 - sources go in an embed, 👍/👎 are persistent buttons (their custom ids carry the answer id, so they
   work after a restart) and 👍/👎 reactions count too; 👎 opens an optional "what was wrong?" modal;
-- ``/supportloop ask|status|gaps|reindex|retrain|audit|rollback``; admin-only ones need the
-  Administrator permission in the channel or the configured admin role;
+- ``/supportloop ask|status|gaps|reindex|retrain|audit|rollback`` (``bots.discord_commands``);
+  admin-only ones need the Administrator permission in the channel or the configured admin role;
 - with ``SUPPORTLOOP_DISCORD_ESCALATE_ROLE``, a decline and the thanks for a 👎's note carry "Ask a
   person", which mentions that role in the thread with the question and the answer, once per thread.
 
@@ -25,16 +25,16 @@ import binascii
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
-from discord import app_commands
 from discord.ext import commands
 
 from bots import messages
 from bots.conversation import ConversationService
+from bots.discord_commands import SlashCommands
 from bots.discord_views import (
     MESSAGE_LIMIT,
     PLATFORM,
@@ -47,7 +47,6 @@ from bots.discord_views import (
 )
 from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
 from bots.replies import IncomingMessage, Origin, Reply
-from bots.user_input import Command
 from core.errors import SupportLoopError
 
 if TYPE_CHECKING:
@@ -74,11 +73,6 @@ INVITE_PERMISSIONS = discord.Permissions(
     embed_links=True,
     read_message_history=True,
 )
-JOB_COMMANDS = {
-    "reindex": "Crawl the help pages again (admins)",
-    "retrain": "Train on the feedback (admins)",
-    "audit": "Audit the reward model (admins)",
-}
 # The bot never joins voice channels: no warnings about the voice libraries it does not need.
 discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 
@@ -114,8 +108,8 @@ class SupportLoopBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton, EscalateButton)
-        self.tree.add_command(self.adapter.command_group())
-        self.tree.on_error = self.adapter.on_app_command_error
+        self.tree.add_command(self.adapter.commands.group())
+        self.tree.on_error = self.adapter.commands.on_error
         await self.tree.sync()
 
     async def on_ready(self) -> None:
@@ -155,7 +149,7 @@ class DiscordBot:
         self.token = token
         self.api_url = api_url
         self.gateway_url = gateway_url
-        self.admin_role = admin_role
+        self.commands = SlashCommands(service, admin_role)
         self.placeholder_after_s = placeholder_after_s
         self.bot_options = bot_options
         self.bot: SupportLoopBot | None = None
@@ -326,92 +320,6 @@ class DiscordBot:
             await interaction.response.send_message(failed.text, ephemeral=True)
             return
         await interaction.response.defer()
-
-    # ----------------------------------------------------------------- /supportloop
-
-    def command_group(self) -> app_commands.Group:
-        group = app_commands.Group(name="supportloop", description="SupportLoop: answers from the help pages")
-        adapter = self
-
-        @group.command(name="ask")
-        @app_commands.describe(question="Your question about the help pages")
-        async def ask(interaction: discord.Interaction, question: str) -> None:
-            """Answer a question from the help pages."""
-            await adapter.run_command(interaction, Command("ask", question))
-
-        @group.command(name="status")
-        async def status(interaction: discord.Interaction) -> None:
-            """Model version and index size (admins: also jobs and feedback)."""
-            await adapter.run_command(interaction, Command("status"))
-
-        @group.command(name="gaps")
-        async def gaps(interaction: discord.Interaction) -> None:
-            """The questions the help pages don't answer, grouped (admins)."""
-            await adapter.run_command(interaction, Command("gaps"))
-
-        for kind, description in JOB_COMMANDS.items():
-            group.add_command(
-                app_commands.Command(name=kind, description=description, callback=self._job(kind))
-            )
-
-        @group.command(name="rollback")
-        @app_commands.describe(version="The model version to serve")
-        async def rollback(interaction: discord.Interaction, version: int) -> None:
-            """Serve an earlier model version (admins)."""
-            await adapter.run_command(interaction, Command("rollback", str(version)))
-
-        return group
-
-    def _job(self, kind: str) -> Callable[[discord.Interaction], Awaitable[None]]:
-        async def start_job(interaction: discord.Interaction) -> None:
-            await self.run_command(interaction, Command(kind))
-
-        return start_job
-
-    async def run_command(self, interaction: discord.Interaction, command: Command) -> None:
-        service = self.service
-        # answering, and grouping questions, can take longer than the 3 s Discord waits for a response
-        if command.name in ("ask", "gaps"):
-            await interaction.response.defer(thinking=True, ephemeral=command.name == "gaps")
-        channel = interaction.channel
-        loop = asyncio.get_running_loop()
-
-        def post(line: str) -> None:  # called from the job worker's thread
-            if isinstance(channel, discord.abc.Messageable):
-                asyncio.run_coroutine_threadsafe(channel.send(line[:MESSAGE_LIMIT]), loop)
-
-        # status shows admins more, so it asks too
-        admin = (service.needs_admin(command) or command.name == "status") and self._is_admin(interaction)
-        origin = origin_of(interaction)
-        reply = await service.call(service.command, command, origin, is_admin=admin, post=post)
-        if interaction.response.is_done():
-            await self._follow_up(interaction, reply)
-        elif reply.private:
-            await interaction.response.send_message(reply.text[:MESSAGE_LIMIT], ephemeral=True)
-        else:
-            await interaction.response.send_message(reply.text[:MESSAGE_LIMIT])
-
-    async def _follow_up(self, interaction: discord.Interaction, reply: Reply) -> None:
-        for part, extras in reply_messages(reply):
-            sent = await interaction.followup.send(part, wait=True, **extras)
-            await self.service.call(self.service.posted, reply, PLATFORM, str(sent.channel.id), str(sent.id))
-
-    def _is_admin(self, interaction: discord.Interaction) -> bool:
-        if interaction.permissions.administrator:
-            return True
-        roles = getattr(interaction.user, "roles", [])
-        wanted = self.admin_role
-        return bool(wanted) and any(wanted in (role.name, str(role.id)) for role in roles)
-
-    async def on_app_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        log.error("/supportloop failed", exc_info=error)
-        send = (
-            interaction.followup.send if interaction.response.is_done() else interaction.response.send_message
-        )
-        with contextlib.suppress(discord.HTTPException):
-            await send(messages.INTERNAL_ERROR, ephemeral=True)
 
 
 def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
