@@ -40,8 +40,9 @@ from fakes.help_center import render_mastodon_docs  # noqa: E402
 from core.embedder import load_embeddings  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from rag.chunker import Chunk, chunk_page  # noqa: E402
-from rag.crawler import CrawlConfig, CrawlResult, PageState, crawl  # noqa: E402
+from rag.crawler import CrawlResult, crawl  # noqa: E402
 from rag.extract import ExtractedPage, extract  # noqa: E402
+from rag.fetch import CrawlConfig, PageState  # noqa: E402
 from rag.index import HelpIndex, chroma_client  # noqa: E402
 from rag.ingest import IngestReport, ingest_site  # noqa: E402
 from supportloop.demo_site import serve_demo_site  # noqa: E402

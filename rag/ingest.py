@@ -20,8 +20,9 @@ from core.errors import CrawlError
 from core.progress import progress
 from core.settings import Settings
 from rag.chunker import Chunk, chunk_page
-from rag.crawler import CrawlConfig, CrawlResult, PageState, crawl
+from rag.crawler import CrawlResult, crawl
 from rag.extract import extract
+from rag.fetch import CrawlConfig, PageState
 from rag.index import HelpIndex, site_of
 
 log = logging.getLogger(__name__)

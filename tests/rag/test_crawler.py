@@ -8,7 +8,8 @@ from fakes.scripted_site import Response, ScriptedSite, page
 from helpers import free_port
 
 from core.errors import CrawlError
-from rag.crawler import CrawlConfig, PageState, crawl, normalise
+from rag.crawler import crawl
+from rag.fetch import CrawlConfig, PageState, normalise
 from supportloop.demo_site import serve_demo_site
 
 FAST = CrawlConfig(rate_per_host=1000, backoff_s=0.01, timeout_s=2)
