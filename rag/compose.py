@@ -108,8 +108,9 @@ class Composer:
 
     def alternatives(self, question: str, passages: Sequence[Passage]) -> list[Composition]:
         """Other answers a user might prefer, the heuristic's first: the best unit alone (the shortest
-        answer that still answers), the best run of steps with what introduces it, and the heuristic
-        kept to the best page. Different texts only; a learned preference picks among them."""
+        answer that still answers), the best run of steps with what introduces it, the best unit
+        followed by its page's best run of steps (the direct answer, then how to do it), and the
+        heuristic kept to the best page. Different texts only; a learned preference picks among them."""
         units = units_of(passages)
         if not units:
             return [self.render(passages, units, [])]
@@ -117,9 +118,12 @@ class Composer:
         best = int(np.argmax(rank))
         choices = [self._grow(units, rank), self._with_intro(units, [best])]
         steps = [k for k, u in enumerate(units) if u.kind == "steps"]
+        page = passages[units[best].passage].source
         if steps:
             choices.append(self._with_intro(units, [max(steps, key=lambda k: rank[k])]))
-        page = passages[units[best].passage].source
+            own = [k for k in steps if passages[units[k].passage].source == page]
+            if own:
+                choices.append([best, *self._with_intro(units, [max(own, key=lambda k: rank[k])])])
         on_page = np.where([passages[u.passage].source == page for u in units], rank, -np.inf)
         choices.append(self._grow(units, on_page))
         options = [self.render(passages, units, chosen) for chosen in choices]
