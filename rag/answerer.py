@@ -16,7 +16,10 @@
    ``prefer`` scorer (the served model version's reward model, learnt from users' votes), it scores
    the composer's alternatives, and one it prefers clearly (by ``PREFERENCE_MARGIN``) over the
    heuristic's answer is served instead: this is how a pattern of 👎 changes what users see before
-   any policy update, and why a rollback changes the answers too. In ``generate``
+   any policy update, and why a rollback changes the answers too. With an ``explore`` share, that
+   share of composed answers is instead one of the other alternatives, drawn at random and served as
+   mode "explored": users vote only on what they see, so without it a reward model would never hear
+   what they think of the answers it could choose. In ``generate``
    mode the chat model writes, and an answer that its passages don't support sentence by sentence
    (``rag.grounding``), or that repeats our instructions or a secret, is replaced by the extractive one.
 7. Cite the pages the answer quotes, best first, at most ``max_citations``.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -86,15 +90,18 @@ class Answer:
     refused: bool = False  # a harmful request, answered with a refusal
     answerability: float | None = None  # P(the pages answer it), None where it was not asked
     preferred: bool = False  # an alternative the reward model preferred to the heuristic's answer
+    explored: bool = False  # an alternative drawn at random (the ``explore`` share) for users to judge
     condensed: str | None = None  # the standalone question a thread's follow-up was answered as
 
     @property
     def mode(self) -> str:
-        """How the answer was made: refuse, decline, preferred, extractive or generate."""
+        """How the answer was made: refuse, decline, explored, preferred, extractive or generate."""
         if self.refused:
             return "refuse"
         if self.declined:
             return "decline"
+        if self.explored:
+            return "explored"
         if self.preferred:
             return "preferred"
         return "extractive" if self.extractive else "generate"
@@ -122,6 +129,7 @@ class Answerer:
         mode: AnswerMode = "extractive",
         secrets: Sequence[str] = (),
         prefer: Prefer | None = None,
+        explore: float = 0.0,
     ) -> None:
         self.ranker = ranker
         self.composer = composer
@@ -135,6 +143,8 @@ class Answerer:
         self.mode = mode
         self.secrets = [s for s in secrets if len(s) >= 6]
         self.prefer = prefer
+        self.explore = explore
+        self._draw = random.Random()  # which answers are explored, and which alternative
 
     @property
     def index(self) -> HelpIndex:
@@ -171,7 +181,7 @@ class Answerer:
                 answerability=verdict.probability, condensed=rewritten,
             )  # fmt: skip
         relevant = self.best_passages(ranking)
-        reply, score, used, extractive, preferred = "", 1.0, [], True, False
+        reply, score, used, extractive, chosen = "", 1.0, [], True, "heuristic"
         if self.mode == "generate" or draft:
             try:
                 reply = self.generate(build_messages(asked, relevant), self.max_new_tokens).strip()
@@ -184,7 +194,7 @@ class Answerer:
                 score, used = grounding.score, grounding.passages_used()
                 extractive = not draft and (not grounding.grounded or leaks(reply, self.secrets))
         if extractive:
-            composition, preferred = self._compose(asked, relevant)
+            composition, chosen = self._compose(asked, relevant)
             reply, used = composition.text, composition.used
         return Answer(
             question,
@@ -197,23 +207,29 @@ class Answerer:
             extractive,
             score,
             answerability=verdict.probability,
-            preferred=preferred,
+            preferred=chosen == "preferred",
+            explored=chosen == "explored",
             condensed=rewritten,
         )
 
-    def _compose(self, question: str, passages: Sequence[Passage]) -> tuple[Composition, bool]:
-        """The heuristic's answer, or the alternative ``prefer`` clearly prefers (True when it did)."""
-        if self.prefer is None:
-            return self.composer.compose(question, passages), False
+    def _compose(self, question: str, passages: Sequence[Passage]) -> tuple[Composition, str]:
+        """The composed answer and how it was chosen: "explored" (a random other alternative, the
+        ``explore`` share), "preferred" (the alternative ``prefer`` clearly prefers) or "heuristic"."""
+        exploring = self.explore > 0 and self._draw.random() < self.explore
+        if self.prefer is None and not exploring:
+            return self.composer.compose(question, passages), "heuristic"
         options = self.composer.alternatives(question, passages)
-        scored = self.prefer(question, [o.text for o in options]) if len(options) > 1 else None
-        if scored is None:
-            return options[0], False
-        scores = [float(s) for s in scored]
-        best = max(range(len(options)), key=lambda k: scores[k])
-        if best > 0 and scores[best] >= scores[0] + PREFERENCE_MARGIN:
-            return options[best], True
-        return options[0], False
+        texts = [o.text for o in options]
+        scored = self.prefer(question, texts) if self.prefer is not None and len(options) > 1 else None
+        best = 0
+        if scored is not None:
+            scores = [float(s) for s in scored]
+            top = max(range(len(options)), key=lambda k: scores[k])
+            best = top if top > 0 and scores[top] >= scores[0] + PREFERENCE_MARGIN else 0
+        others = [k for k in range(len(options)) if k != best]
+        if exploring and others:
+            return options[self._draw.choice(others)], "explored"
+        return options[best], "preferred" if best else "heuristic"
 
     def best_passages(self, ranking: Ranking) -> list[Passage]:
         """The ``top_k`` best passages of ``ranking`` with injections removed: what answers are made of."""

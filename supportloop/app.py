@@ -127,6 +127,7 @@ class SupportLoop:
             mode=s.answer_mode,
             secrets=[s.user_hash_key.get_secret_value()],
             prefer=self._prefer,
+            explore=s.explore_share,
         )
 
     def _prefer(self, question: str, answers: Sequence[str]) -> Sequence[float] | None:
