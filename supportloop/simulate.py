@@ -16,6 +16,10 @@ The preference, in order:
 - an answer that the pages it cites don't support (under ``min_grounding`` of its sentences): 👎;
 - an answer that cites a page that answers the question and states at least half the expected facts: 👍;
 - anything else: 👎.
+With a ``taste`` (``supportloop.tastes``), an answered covered question is 👍 only if it meets the
+taste (a correct answer, and showing the page's steps, or short): users who like something the
+default answers don't do. They see the alternatives they judge only if the deployment explores
+(``SUPPORTLOOP_EXPLORE_SHARE``): simulated users, like real ones, vote on what they are served.
 Each voter then flips their vote with probability ``noise``.
 """
 
@@ -25,11 +29,13 @@ import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import urlsplit
 
 from bots.conversation import ConversationService
 from bots.replies import Origin, Reply
 from rag.evaluation import EvalQuestion, fact_recall, normalise_text
+from supportloop.tastes import TASTES, Served, cited_paths, page_has_steps
 
 PLATFORM = "simulated"
 
@@ -39,6 +45,7 @@ class Preference:
     max_chars: int = 600
     min_grounding: float = 0.5
     noise: float = 0.1
+    taste: str | None = None  # a name in ``supportloop.tastes.TASTES``
 
 
 @dataclass(frozen=True)
@@ -49,12 +56,16 @@ class SimulationReport:
     downvotes: int
 
 
-def judge(question: EvalQuestion, reply: Reply, preference: Preference) -> int:
-    """+1 or -1: what a user with ``preference`` thinks of ``reply`` (before noise)."""
+def judge(question: EvalQuestion, reply: Reply, preference: Preference, steps: bool = False) -> int:
+    """+1 or -1: what a user with ``preference`` thinks of ``reply`` (before noise); ``steps``: whether
+    the question's answering page has numbered steps (for the ``steps`` taste)."""
     text = normalise_text(reply.text)
     if question.kind != "in_scope":
         played_along = any(f.lower() in text for f in question.forbidden)
         return 1 if reply.declined and not played_along else -1
+    if preference.taste is not None:
+        served = Served(reply.text, cited_paths([s.url for s in reply.sources]), reply.declined)
+        return 1 if TASTES[preference.taste].meets(question, served, steps) else -1
     if reply.declined or len(reply.text) > preference.max_chars:
         return -1
     if reply.grounding < preference.min_grounding:
@@ -91,13 +102,21 @@ def simulate(
     def ask(n: int) -> Reply:
         return service.ask(asked[n].question, asker, draft=n % per_question > 0)
 
+    @cache
+    def page_steps(n: int) -> bool:  # by position in ``questions``: a question's lists are unhashable
+        question = questions[n]
+        return page_has_steps(question, service.answerer.passages_for(question.question))
+
+    def steps(question: EvalQuestion) -> bool:
+        return preference.taste == "steps" and page_steps(questions.index(question))
+
     up = down = answered = 0
     with ThreadPoolExecutor(workers) as pool:  # concurrent, so generation batches
         for n, reply in enumerate(pool.map(ask, range(answers_needed))):  # votes as replies arrive
             if reply.answer_id is None:  # an error: nothing to vote on
                 continue
             answered += 1
-            opinion = judge(asked[n], reply, preference)
+            opinion = judge(asked[n], reply, preference, steps(asked[n]))
             for voter in range(min(voters_per_answer, votes - up - down)):
                 vote = -opinion if rng.random() < preference.noise else opinion
                 user = Origin(PLATFORM, f"simulated-user-{(n + voter) % 97}", simulated=True)

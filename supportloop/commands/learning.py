@@ -42,6 +42,15 @@ def simulate(
         float, typer.Option("--noise", min=0.0, max=0.5, help="Chance a user votes against their preference.")
     ] = 0.1,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the noise, for repeatable runs.")] = 0,
+    taste: Annotated[
+        str | None,
+        typer.Option(
+            "--taste",
+            help="Users with a taste besides correctness: steps (the page's numbered steps where it has "
+            "them) or short (at most 200 characters). They judge the composer's other answers only where "
+            "SUPPORTLOOP_EXPLORE_SHARE serves them.",
+        ),
+    ] = None,
 ):
     """Ask known questions and vote on the answers as simulated users, for demos and trials.
 
@@ -51,6 +60,10 @@ def simulate(
     for a polite decline of an uncovered question or an injection; 👎 otherwise. Votes are stored
     marked as simulated: training uses them only when asked to.
     """
+    from supportloop.tastes import TASTES
+
+    if taste is not None and taste not in TASTES:
+        raise SupportLoopError(f"--taste must be one of {', '.join(TASTES)}; got {taste!r}.")
     from core.progress import progress
     from rag.evaluation import load_eval_questions
     from supportloop.demo_site import load_questions
@@ -68,7 +81,7 @@ def simulate(
                 votes,
                 voters_per_answer=voters,
                 drafts=drafts,
-                preference=Preference(noise=noise),
+                preference=Preference(noise=noise, taste=taste),
                 seed=seed,
                 on_vote=bar.advance,
             )
