@@ -9,6 +9,9 @@ reported like any promotion, and rolled back like any version.
 The gate, like a version's:
 
 - the audit of the reward model passes (``audit.suite``: fairness, adversarial probes, the cases);
+  SHAP explanations, which decide nothing and are the audit's slowest part, are left to the
+  scheduled audit (``SUPPORTLOOP_AUDIT_CRON``) and ``supportloop audit``, so a taste serves within
+  minutes;
 - on the held-out voted answers it predicts the majority vote better than what serves now: the current
   version's reward model, or, where it has none, always predicting the commoner vote.
 
@@ -79,10 +82,11 @@ def refresh_reward_model(
     audit, audit_report = audit_reward_model(
         CompositeReward(checker, settings.weights, reward_model),
         settings.audit,
-        settings.explain,
+        False,  # no SHAP: see the module doc
         paths,
         version_id,
         context={"reward model training data": data.decisions},
+        progress=lambda fraction, line: progress(0.4 + 0.5 * fraction, f"audit: {line}"),
     )
     progress(0.9, audit.summary())
     reasons = [] if audit.passed else [f"the audit failed: {'; '.join(audit.reasons)}"]
