@@ -28,6 +28,13 @@ SUPPORTLOOP_GATE_MIN_QUESTIONS, at most half the questions), training on the oth
 votes fewer than 60 questions are reached, fewer than 30 can be held out, and the gate refuses the
 candidate whatever it scores.
 
+``--scenario tastes`` and ``--scenario poisoned`` measure the fast path alone (the reward model
+retrained by one collect cycle, no policy update; ``bench/fast_path_scenarios.py`` says how):
+
+    python bench/learning_loop.py --scenario tastes [--taste steps --taste short] [--votes 300]
+                                  [--explore 0.5]
+    python bench/learning_loop.py --scenario poisoned
+
 Settings (SUPPORTLOOP_*) pass through. PPO and KTO use the GPU when torch sees one (bf16 through
 accelerate). Time on two CPU cores: one PPO retrain of 600 votes with 8 updates of 4 prompts took 35–44
 min (126–138 s per update, peak RSS about 15 GiB); ``all`` retrains three times after one simulate.
@@ -39,40 +46,21 @@ import argparse
 import json
 import math
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fast_path_scenarios import copy_data_dir, poisoned_scenario, run, tastes_scenario  # noqa: E402
 from supportloop.demo_site import serve_demo_site  # noqa: E402
+from supportloop.tastes import TASTES  # noqa: E402
 from training.promotion import paired_gain  # noqa: E402
 
 TARGET_SD = 0.5
 ALGORITHMS = ("sft", "kto", "ppo")  # cheapest first: a bench stopped early has measured the most
-
-
-def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run a ``supportloop`` command; return its wall time and its peak memory (MiB)."""
-    started = time.perf_counter()
-    process = subprocess.Popen([str(Path(sys.executable).with_name("supportloop")), *args], env=env)
-    _, status, usage = os.wait4(process.pid, 0)  # this command's own peak, not the bench's largest child
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise subprocess.CalledProcessError(process.returncode, process.args)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
-
-
-def copy_data_dir(source: Path, target: Path) -> None:
-    """A copy of a data directory to retrain in; the model folders hard-linked (retraining only reads
-    them, and version 0 is half a gigabyte)."""
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("models"))
-    shutil.copytree(source / "models", target / "models", symlinks=True, copy_function=os.link)
 
 
 def sd(estimate: dict[str, float]) -> float:
@@ -92,7 +80,22 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--votes", type=int, default=600, help="simulated votes (≥ 540 for 30 held-out questions)"
+        "--scenario",
+        choices=["loop", "tastes", "poisoned"],
+        default="loop",
+        help="loop: the whole retrain; tastes, poisoned: the fast path alone",
+    )
+    parser.add_argument(
+        "--votes",
+        type=int,
+        default=None,
+        help="simulated votes (loop: 600, ≥ 540 for 30 held-out questions; tastes: 300 per taste)",
+    )
+    parser.add_argument(
+        "--taste", action="append", choices=sorted(TASTES), help="tastes scenario: which (default: all)"
+    )
+    parser.add_argument(
+        "--explore", type=float, default=0.5, help="tastes scenario: SUPPORTLOOP_EXPLORE_SHARE while voting"
     )
     parser.add_argument("--updates", type=int, default=20, help="PPO updates")
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per PPO update")
@@ -106,19 +109,17 @@ def main() -> None:
         help="keep the data directories in this new folder (votes/, one per algorithm)",
     )
     args = parser.parse_args()
+    if args.scenario != "loop":
+        fast_path(args)
+        return
+    args.votes = args.votes or 600
     algorithms = ALGORITHMS if args.algorithm == "all" else (args.algorithm,)
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(args.keep or tmp) / "votes"
         env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
+            **base_env(args),
             "SUPPORTLOOP_DATA_DIR": str(data_dir),
-            "SUPPORTLOOP_CRAWL_RATE_PER_HOST": "1000",
-            "SUPPORTLOOP_RETRAIN_FEEDBACK": "simulated",
-            "SUPPORTLOOP_RETRAIN_MIN_VOTES": str(min(args.votes, 50)),
-            "SUPPORTLOOP_REWARD_OBJECTIVE": args.objective,
             "SUPPORTLOOP_PPO_UPDATES": str(args.updates),
             "SUPPORTLOOP_PPO_BATCH_SIZE": str(args.batch_size),
         }
@@ -145,6 +146,33 @@ def main() -> None:
         show_run(algorithm, only, args)
     else:
         compare(runs)
+
+
+def base_env(args: argparse.Namespace) -> dict[str, str]:
+    """Offline, a fast crawl of the local demo site, and retraining on the simulated votes."""
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "SUPPORTLOOP_CRAWL_RATE_PER_HOST": "1000",
+        "SUPPORTLOOP_RETRAIN_FEEDBACK": "simulated",
+        "SUPPORTLOOP_RETRAIN_MIN_VOTES": str(min(args.votes, 50)),
+        "SUPPORTLOOP_REWARD_OBJECTIVE": args.objective,
+    }
+
+
+def fast_path(args: argparse.Namespace) -> None:
+    """The ``tastes`` or ``poisoned`` scenario (``bench/fast_path_scenarios.py``): one collect cycle
+    queues the fast path, never a full retrain."""
+    args.votes = args.votes or 300
+    env = {**base_env(args), "SUPPORTLOOP_RETRAIN_MIN_NEW_VOTES": "1000000"}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        if args.scenario == "tastes":
+            tastes_scenario(work, env, args.taste or sorted(TASTES), args.votes, args.explore)
+        else:
+            poisoned_scenario(work, env, votes_per_answer=3)
 
 
 def show_run(algorithm: str, outcome: dict[str, Any], args: argparse.Namespace) -> None:
