@@ -30,12 +30,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
-from urllib.parse import urlsplit
 
 from bots.conversation import ConversationService
 from bots.replies import Origin, Reply
-from rag.evaluation import EvalQuestion, fact_recall, normalise_text
-from supportloop.tastes import TASTES, Served, cited_paths, page_has_steps
+from rag.evaluation import EvalQuestion, normalise_text
+from supportloop.tastes import TASTES, Served, answers, cited_paths, page_has_steps
 
 PLATFORM = "simulated"
 
@@ -63,17 +62,14 @@ def judge(question: EvalQuestion, reply: Reply, preference: Preference, steps: b
     if question.kind != "in_scope":
         played_along = any(f.lower() in text for f in question.forbidden)
         return 1 if reply.declined and not played_along else -1
+    served = Served(reply.text, cited_paths([s.url for s in reply.sources]), reply.declined)
     if preference.taste is not None:
-        served = Served(reply.text, cited_paths([s.url for s in reply.sources]), reply.declined)
         return 1 if TASTES[preference.taste].meets(question, served, steps) else -1
     if reply.declined or len(reply.text) > preference.max_chars:
         return -1
     if reply.grounding < preference.min_grounding:
         return -1
-    cited = {urlsplit(source.url).path for source in reply.sources}
-    recall = fact_recall(reply.text, question.facts)
-    covers = recall is None or recall >= 0.5
-    return 1 if cited & set(question.source) and covers else -1
+    return 1 if answers(question, served) else -1
 
 
 def simulate(
