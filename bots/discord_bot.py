@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 import yarl
 from discord.ext import commands
@@ -268,7 +269,7 @@ class DiscordBot:
         """Post ``reply`` (editing ``placeholder`` into its first part); sources and buttons go last."""
         for number, (part, extras) in enumerate(reply_messages(reply)):
             if number == 0 and placeholder is not None:
-                sent = await placeholder.edit(content=part, **extras)
+                sent = await _edit(placeholder, part, extras)
             else:
                 sent = await target.send(part, **extras)
             await self.service.call(self.service.posted, reply, PLATFORM, str(sent.channel.id), str(sent.id))
@@ -330,6 +331,18 @@ def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
             log.warning("dropped a malformed Discord %s event", event, exc_info=True)
 
     return parse_or_drop
+
+
+async def _edit(message: discord.Message, content: str, extras: dict[str, Any]) -> discord.Message:
+    """Edit ``message``, once more if the connection was closed under the request: a pooled keep-alive
+    connection that Discord (or a proxy) has just closed fails this way before the request is read, and
+    discord.py retries only reset connections. An edit sets the same content twice harmlessly; a new
+    message is never resent, since it could appear twice."""
+    try:
+        return await message.edit(content=content, **extras)
+    except aiohttp.ServerDisconnectedError:
+        log.info("Discord closed the connection under a message edit; editing once more")
+        return await message.edit(content=content, **extras)
 
 
 def _without_mention(content: str, bot_id: int) -> str:

@@ -245,6 +245,17 @@ def test_only_a_slow_answer_gets_a_placeholder_that_is_edited_into_it(
     assert answer["content"] == "Refunds are possible within 30 days." and answer["components"]
 
 
+def test_a_placeholder_edit_whose_connection_is_closed_is_made_once_more(fake, loop):
+    service = ConversationService(TimedAnswerer(1.0), loop.records, lambda: 0, "key")  # type: ignore[arg-type]
+    with PlatformThread(adapter(service, fake, placeholder_after_s=0.2)):
+        fake.drop_connection("PATCH", "/channels/{channel_id}/messages/{message_id}")
+        asked = fake.user_message(USER, "How do refunds work?", mention_bot=True)
+        [answer] = answered(fake, asked["id"])
+    service.close()
+    assert len(fake.calls_to("PATCH", f"/channels/{asked['id']}/messages/{{message_id}}")) == 1  # 1 dropped
+    assert answer["content"] == "Refunds are possible within 30 days." and answer["components"]
+
+
 def test_a_rate_limited_post_is_retried_and_the_answer_arrives_once(bot, fake, loop):
     fake.rate_limit("POST", "/channels/{channel_id}/messages", times=1, retry_after=0.2)
     asked = fake.user_message(USER, QUESTION, mention_bot=True)

@@ -219,6 +219,7 @@ class FakeDiscord(ServerThread):
         self._interaction_by_token: dict[str, _Interaction] = {}
         self._commands: dict[str | None, list[Payload]] = {}  # guild id (None: global) -> commands
         self._rate_limits: list[_RateLimit] = []
+        self._drops: list[_RateLimit] = []  # requests answered by closing the connection (retry_after unused)
         self._routes: list[tuple[str, str, Handler]] = self._route_table()
         # Owned by the server loop only.
         self._sessions: dict[str, _Session] = {}
@@ -370,6 +371,13 @@ class FakeDiscord(ServerThread):
         """Answer the next ``times`` matching requests with 429 (``path`` as in :meth:`calls_to`)."""
         with self._lock:
             self._rate_limits.append(_RateLimit(method, path, times, retry_after))
+
+    def drop_connection(self, method: str, path: str, times: int = 1) -> None:
+        """Close the connection of the next ``times`` matching requests unanswered and unrecorded, as a
+        server does to a pooled keep-alive connection it has already closed (``path`` as in
+        :meth:`calls_to`)."""
+        with self._lock:
+            self._drops.append(_RateLimit(method, path, times, 0.0))
 
     # ----------------------------------------------------------------- pushing events as users
 
@@ -579,6 +587,20 @@ class FakeDiscord(ServerThread):
             body, uploads = await _read_body(request)
         except ValueError:
             return _json_response(400, {"message": "The request body contains invalid JSON.", "code": 50109})
+        with self._lock:
+            drop = next(
+                (
+                    d
+                    for d in self._drops
+                    if d.times > 0 and d.method == request.method and _match(d.pattern, path) is not None
+                ),
+                None,
+            )
+            if drop is not None:
+                drop.times -= 1
+        if drop is not None and request.transport is not None:
+            request.transport.close()  # the client reads the end of the connection: ServerDisconnectedError
+            return web.Response(status=204)
         with self._lock:
             self._calls.append(Call(request.method, path, body, dict(request.query)))
             limit = next(
