@@ -588,31 +588,13 @@ class FakeDiscord(ServerThread):
         except ValueError:
             return _json_response(400, {"message": "The request body contains invalid JSON.", "code": 50109})
         with self._lock:
-            drop = next(
-                (
-                    d
-                    for d in self._drops
-                    if d.times > 0 and d.method == request.method and _match(d.pattern, path) is not None
-                ),
-                None,
-            )
-            if drop is not None:
-                drop.times -= 1
+            drop = _take(self._drops, request.method, path)
         if drop is not None and request.transport is not None:
             request.transport.close()  # the client reads the end of the connection: ServerDisconnectedError
             return web.Response(status=204)
         with self._lock:
             self._calls.append(Call(request.method, path, body, dict(request.query)))
-            limit = next(
-                (
-                    rl
-                    for rl in self._rate_limits
-                    if rl.times > 0 and rl.method == request.method and _match(rl.pattern, path) is not None
-                ),
-                None,
-            )
-            if limit is not None:
-                limit.times -= 1
+            limit = _take(self._rate_limits, request.method, path)
         route = next(
             (
                 (template, handler)
@@ -1622,6 +1604,16 @@ class FakeDiscord(ServerThread):
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _take(rules: list[_RateLimit], method: str, path: str) -> _RateLimit | None:
+    """The first rule with uses left that matches the request, one use taken (the caller holds the lock)."""
+    rule = next(
+        (r for r in rules if r.times > 0 and r.method == method and _match(r.pattern, path) is not None), None
+    )
+    if rule is not None:
+        rule.times -= 1
+    return rule
 
 
 def _match(template: str, path: str) -> dict[str, str] | None:
