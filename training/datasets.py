@@ -142,10 +142,14 @@ def _labelled_answers(db: Database, source: Source) -> tuple[list[LabelledAnswer
     )
     if source != "all":
         query = query.where(FeedbackRecord.simulated.is_(source == "simulated"))
-    by_answer: dict[int, tuple[AnswerRecord, list[FeedbackRecord]]] = {}
+    # The same text served for the same question is one answer, whichever record it was served as: its
+    # votes are pooled into one label (a majority of several users), instead of duplicates whose single
+    # votes disagree by chance.
+    by_answer: dict[tuple[str, str], tuple[AnswerRecord, list[FeedbackRecord]]] = {}
     with db.session() as session:
         for answer, vote in session.execute(query):
-            by_answer.setdefault(answer.id, (answer, []))[1].append(vote)
+            key = (answer.standalone_question.strip().lower(), " ".join(answer.answer.split()))
+            by_answer.setdefault(key, (answer, []))[1].append(vote)
     labelled, votes, ties = [], 0, 0
     for answer, feedback in by_answer.values():
         up = sum(f.vote > 0 for f in feedback)

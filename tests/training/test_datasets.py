@@ -88,3 +88,18 @@ def test_the_held_out_side_grows_to_what_the_gate_needs_while_training_keeps_hal
     assert held_out == {0: 8, 10: 10, 30: 20}  # 20% of 40; raised to 10; 30 capped at half of 40
     data = build_dataset(db, min_votes=1, min_test_groups=30)
     assert len(data.test) == len(data.train) == 20
+
+
+def test_the_same_text_served_twice_for_a_question_is_one_answer_with_its_votes_pooled(db):
+    records = Records(db)
+    question, text = "How do I export my data?", "Go to Settings > Export and choose Export all data."
+    first, second = (record_answer(records, question, text) for _ in range(2))
+    other = record_answer(records, question, "Exports are listed under Settings.")
+    records.vote(first, "u1", 1)
+    records.vote(first, "u2", 1)
+    records.vote(second, "u3", -1)  # one voter's 👎 does not undo two 👍 given to the same words
+    for voter in range(3):
+        records.vote(other, f"u{voter}", -1)
+    data = build_dataset(db, min_votes=6, test_fraction=0)
+    pooled = {a.answer: (a.upvotes, a.downvotes, a.label) for a in data.train}
+    assert pooled == {text: (2, 1, 1), "Exports are listed under Settings.": (0, 3, 0)}
