@@ -48,10 +48,10 @@ def _adversarial_plot(result: AuditResult) -> str:
     probes = result.adversarial.probes
     figure, axis = plt.subplots(figsize=(7, 3.5), constrained_layout=True)
     colours = ["#3a8a3a" if p.passed else "#b03030" for p in probes]
-    axis.barh([p.probe for p in probes], [p.win_rate for p in probes], color=colours)
+    axis.barh([p.probe for p in probes], [p.judged_rate for p in probes], color=colours)
     axis.axvline(result.adversarial.max_win_rate, color="black", linestyle="--", linewidth=1)
     axis.set_xlim(0, 1)
-    axis.set_xlabel("share of cases where the hacked answer scored higher")
+    axis.set_xlabel("share of cases where the hacked answer scored higher (the scorer judged on)")
     return figure_img(figure, "adversarial win rates")
 
 
@@ -115,13 +115,21 @@ def _html(version: int, result: AuditResult) -> str:
             (
                 p.probe,
                 "pass" if p.passed else "FAIL",
+                p.judged_on,
                 f"{p.win_rate:.0%}",
                 f"{p.mean_margin:+.3f}",
                 "—" if p.composite_win_rate is None else f"{p.composite_win_rate:.0%}",
             )
             for p in result.adversarial.probes
         ],
-        ("probe", "verdict", "win rate (reward model)", "mean P(👍) hacked − honest", "win rate (composite)"),
+        (
+            "probe",
+            "verdict",
+            "judged on",
+            "win rate (reward model)",
+            "mean P(👍) hacked − honest",
+            "win rate (composite)",
+        ),
     )
     shap_section = "<p>Not computed in this run.</p>"
     if result.explanations is not None:

@@ -60,12 +60,13 @@ class AuditResult:
     def summary(self) -> str:
         verdict = "passed" if self.passed else "FAILED: " + "; ".join(self.reasons)
         worst_gap = max((a.max_pair_gap for a in self.fairness.attributes), default=0.0)
-        worst_probe = max(self.adversarial.probes, key=lambda p: p.win_rate)
+        worst_probe = max(self.adversarial.probes, key=lambda p: p.judged_rate)
         return (
             f"audit {verdict}. Fairness: {sum(a.passed for a in self.fairness.attributes)}/"
             f"{len(self.fairness.attributes)} attribute checks within {self.fairness.threshold}, largest "
             f"per-pair gap {worst_gap:.3f}. Adversarial: worst probe {worst_probe.probe} wins "
-            f"{worst_probe.win_rate:.0%}. {len(self.counter_examples)} counter-examples kept for retraining."
+            f"{worst_probe.judged_rate:.0%} ({worst_probe.judged_on}). {len(self.counter_examples)} "
+            "counter-examples kept for retraining."
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ reward, fact recall and satisfaction with 95% intervals, training time, the retr
 memory; then each one's paired reward gain over version 0, and the highest one's over each other, with
 the gate's paired-bootstrap 95% intervals (the same held-out questions, so per-question differences).
 
-    python bench/learning_loop.py [--votes 600] [--updates 20] [--batch-size 8] [--objective pointwise]
+    python bench/learning_loop.py [--votes 600] [--updates 20] [--batch-size 8] [--objective features]
                                   [--algorithm ppo|kto|sft|all]
 
 Each demo question gets 9 votes (3 voters on its served answer and on each of 2 drafts), so 600 votes
@@ -99,7 +99,7 @@ def main() -> None:
     )
     parser.add_argument("--updates", type=int, default=20, help="PPO updates")
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per PPO update")
-    parser.add_argument("--objective", choices=["pointwise", "pairwise"], default="pointwise")
+    parser.add_argument("--objective", choices=["features", "pointwise", "pairwise"], default="features")
     parser.add_argument(
         "--algorithm", choices=[*ALGORITHMS, "all"], default="ppo", help="how retraining tunes the policy"
     )

@@ -30,9 +30,13 @@ class LearningSettings(BaseSettings):
         "real", description="Which votes retraining learns from: real, simulated (trials), or all."
     )
     retrain_min_votes: int = Field(50, ge=2, description="Fewest votes a retraining run needs.")
-    reward_objective: Literal["pointwise", "pairwise"] = Field(
-        "pointwise",
-        description="How the reward model learns: from each answer's votes, or from answer pairs.",
+    reward_objective: Literal["features", "pointwise", "pairwise"] = Field(
+        "features",
+        description=(
+            "How the reward model learns: a logistic regression over each answer's form and embedding "
+            "(features: seconds, reads the answer only), or a fine-tuned encoder from each answer's votes "
+            "(pointwise) or from answer pairs (pairwise)."
+        ),
     )
     policy_algorithm: Literal["ppo", "kto", "sft"] = Field(
         "ppo",

@@ -27,12 +27,12 @@ from supportloop.job_kinds import audit_job, fast_path_job, reindex_job, retrain
 from supportloop.operations import AdminService
 
 if TYPE_CHECKING:  # torch, Chroma and the embedder load with the part that needs them, not on import
+    from audit.scoring import RewardScorer
     from core.batching import BatchingGenerator
     from core.embedder import LazyEmbeddings
     from core.llm import Conversation
     from rag.index import HelpIndex
     from supportloop.leader import Leader
-    from training.reward_model import RewardModel
 
 log = logging.getLogger(__name__)
 MODEL_CHECK_S = 5.0  # how often a running bot looks for a model switched by another process
@@ -48,7 +48,7 @@ class SupportLoop:
         self.runs_jobs = True
         self.leader: Leader | None = None
         self._model_checked = time.monotonic()
-        self._reward_models: dict[int, RewardModel | None] = {}  # by model version, loaded on first use
+        self._reward_models: dict[int, RewardScorer | None] = {}  # by model version, loaded on first use
         self._reward_lock = threading.Lock()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db: Database = open_database(settings.resolved_database_url)
@@ -136,7 +136,7 @@ class SupportLoop:
         reward_model = self.reward_model(self.served_model().id)
         return None if reward_model is None else reward_model.probability([question] * len(answers), answers)
 
-    def reward_model(self, version_id: int) -> RewardModel | None:
+    def reward_model(self, version_id: int) -> RewardScorer | None:
         """The reward model trained with ``version_id`` (``<data_dir>/reward_models/<id>``), loaded once;
         None when it has none, or when its folder is damaged (logged once: answers go on without it)."""
         with self._reward_lock:
@@ -147,13 +147,13 @@ class SupportLoop:
             return self._reward_models[version_id]
 
     @staticmethod
-    def _load_reward_model(folder: Path) -> RewardModel | None:
+    def _load_reward_model(folder: Path) -> RewardScorer | None:
         from core.errors import ModelError
-        from training.reward_model import METADATA, RewardModel
+        from training.reward_model import METADATA, load_reward_model
 
         if (folder / METADATA).exists():
             try:
-                return RewardModel.load(folder)
+                return load_reward_model(folder)
             except ModelError as exc:
                 log.warning("%s Answers are chosen without it.", exc)
         return None

@@ -176,7 +176,7 @@ def audit_version(loop: Deployment, version: int | None, progress: Progress) -> 
     """
     from training.pipeline import RetrainPaths, audit_reward_model
     from training.reward import CompositeReward, RewardWeights
-    from training.reward_model import RewardModel
+    from training.reward_model import load_reward_model
 
     s = loop.settings
     version = loop.registry.current_id() if version is None else version
@@ -196,7 +196,7 @@ def audit_version(loop: Deployment, version: int | None, progress: Progress) -> 
         )
     progress(0.05, f"auditing the reward model of version {version}")
     composite = CompositeReward(
-        loop.answerer.checker, RewardWeights.from_settings(s), RewardModel.load(folder)
+        loop.answerer.checker, RewardWeights.from_settings(s), load_reward_model(folder)
     )
     result, report = audit_reward_model(
         composite, audit_settings(loop), s.audit_shap, paths, version, progress=progress
@@ -224,14 +224,14 @@ def score_answers(loop: Deployment, limit: int = 500) -> int:
     """
     from training.pipeline import RetrainPaths
     from training.reward import CompositeReward, RewardWeights
-    from training.reward_model import RewardModel
+    from training.reward_model import load_reward_model
 
     answers = loop.records.unscored_answers(limit)
     if not answers:
         return 0
     version = loop.registry.current_id()
     folder = RetrainPaths.under(loop.settings.data_dir).reward_models / str(version)
-    reward_model = RewardModel.load(folder) if version is not None and folder.is_dir() else None
+    reward_model = load_reward_model(folder) if version is not None and folder.is_dir() else None
     composite = CompositeReward(
         loop.answerer.checker, RewardWeights.from_settings(loop.settings), reward_model
     )

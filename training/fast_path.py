@@ -12,8 +12,11 @@ The gate, like a version's:
   SHAP explanations, which decide nothing and are the audit's slowest part, are left to the
   scheduled audit (``SUPPORTLOOP_AUDIT_CRON``) and ``supportloop audit``, so a taste serves within
   minutes;
-- on the held-out voted answers it predicts the majority vote better than what serves now: the current
-  version's reward model, or, where it has none, always predicting the commoner vote.
+- on the held-out questions it ranks a liked answer above a disliked one to the same question more
+  often than what serves now (the current version's reward model, or, where it has none, chance:
+  0.5), since ranking the composer's alternatives is its job; and it predicts the majority vote at
+  least as well (always predicting the commoner vote, where no reward model serves). Without held-out
+  pairs, it must predict the majority vote better.
 
 PPO or KTO (``training.pipeline``) remain the slow path, which changes the policy itself.
 """
@@ -35,7 +38,7 @@ from rag.grounding import GroundingChecker
 from training.datasets import FeedbackDataset, build_dataset, with_counter_examples
 from training.pipeline import RetrainPaths, RetrainSettings, audit_reward_model
 from training.reward import CompositeReward
-from training.reward_model import METADATA, RewardModel, evaluate_reward_model, train_reward_model
+from training.reward_model import METADATA, evaluate_reward_model, load_reward_model, train_reward_model
 
 log = logging.getLogger(__name__)
 KIND = "reward model only"  # ``metrics["kind"]`` of a fast-path version
@@ -49,12 +52,17 @@ class FastPathResult:
     accuracy: float  # the new reward model's held-out accuracy
     baseline: float  # what serves now, on the same held-out answers
     seconds: float
+    pair_accuracy: float | None = None  # held-out pairs ranked right (None: no held-out pairs)
+    baseline_pairs: float | None = None  # the same for what serves now
 
     def summary(self) -> str:
         verdict = "promoted" if self.promoted else "not promoted: " + "; ".join(self.reasons)
+        pairs = ""
+        if self.pair_accuracy is not None and self.baseline_pairs is not None:
+            pairs = f", pairs ranked right {self.baseline_pairs:.3f} → {self.pair_accuracy:.3f}"
         return (
             f"reward-model version {self.version} {verdict}; held-out accuracy {self.baseline:.3f} → "
-            f"{self.accuracy:.3f}; {self.seconds:.0f} s"
+            f"{self.accuracy:.3f}{pairs}; {self.seconds:.0f} s"
         )
 
 
@@ -73,12 +81,13 @@ def refresh_reward_model(
     progress(0.05, f"dataset: {len(data.train)} training and {len(data.test)} held-out answers")
     reward_model = train_reward_model(data, settings.reward_objective)
     current = registry.current()
-    baseline = _serving_accuracy(data, paths.reward_models / str(current.id))
+    baseline = _serving_metrics(data, paths.reward_models / str(current.id))
     version_id, target = registry.next_path()
     clear_leftovers(paths.reward_models, version_id)
     reward_model.save(paths.reward_models / str(version_id))
     accuracy = reward_model.metrics.get("accuracy", 0.0)
-    progress(0.4, f"reward model: held-out accuracy {accuracy:.3f} (serving now: {baseline:.3f})")
+    pair_accuracy = reward_model.metrics.get("pair_accuracy") if data.test_pairs else None
+    progress(0.4, f"reward model: held-out {reward_model.metrics} (serving now: {baseline})")
     audit, audit_report = audit_reward_model(
         CompositeReward(checker, settings.weights, reward_model),
         settings.audit,
@@ -90,13 +99,13 @@ def refresh_reward_model(
     )
     progress(0.9, audit.summary())
     reasons = [] if audit.passed else [f"the audit failed: {'; '.join(audit.reasons)}"]
-    if not accuracy > baseline:
-        reasons.append(f"held-out accuracy {accuracy:.3f} is not above what serves now ({baseline:.3f})")
+    reasons += _held_out_reasons(accuracy, pair_accuracy, baseline)
     _share_policy(current.path, target)
     metrics = {
         "kind": KIND,
         "reward_model": reward_model.metrics,
-        "baseline_accuracy": baseline,
+        "baseline_accuracy": baseline["accuracy"],
+        "baseline_pair_accuracy": baseline.get("pair_accuracy"),
         "gate": reasons,
         "dataset": data.decisions,
         "audit_report": str(audit_report),
@@ -106,21 +115,44 @@ def refresh_reward_model(
     if not reasons:
         registry.activate(version_id)
     result = FastPathResult(
-        version_id, not reasons, reasons, accuracy, baseline, time.perf_counter() - started
+        version_id,
+        not reasons,
+        reasons,
+        accuracy,
+        baseline["accuracy"],
+        time.perf_counter() - started,
+        pair_accuracy,
+        baseline.get("pair_accuracy"),
     )
     progress(1.0, result.summary())
     return result
 
 
-def _serving_accuracy(data: FeedbackDataset, folder: Path) -> float:
-    """Held-out accuracy of what chooses answers now: the current version's reward model, or (without
-    one) always predicting the commoner vote."""
+def _serving_metrics(data: FeedbackDataset, folder: Path) -> dict[str, float]:
+    """Held-out accuracy and pair accuracy of what chooses answers now: the current version's reward
+    model, or (without one) always predicting the commoner vote and ranking by chance."""
     if (folder / METADATA).exists():
-        return evaluate_reward_model(RewardModel.load(folder), data.test, data.test_pairs).get(
-            "accuracy", 0.0
+        metrics = evaluate_reward_model(load_reward_model(folder), data.test, data.test_pairs)
+        return {"accuracy": metrics.get("accuracy", 0.0)} | (
+            {"pair_accuracy": metrics["pair_accuracy"]} if "pair_accuracy" in metrics else {}
         )
     labels = [answer.label for answer in data.test]
-    return max(labels.count(0), labels.count(1)) / len(labels) if labels else 0.0
+    majority = round(max(labels.count(0), labels.count(1)) / len(labels), 4) if labels else 0.0  # as metrics
+    return {"accuracy": majority} | ({"pair_accuracy": 0.5} if data.test_pairs else {})
+
+
+def _held_out_reasons(accuracy: float, pairs: float | None, serving: dict[str, float]) -> list[str]:
+    """Why the held-out check fails (see the module doc), or nothing."""
+    if pairs is None or "pair_accuracy" not in serving:
+        if accuracy > serving["accuracy"]:
+            return []
+        return [f"held-out accuracy {accuracy:.3f} is not above what serves now ({serving['accuracy']:.3f})"]
+    reasons, now = [], serving["pair_accuracy"]
+    if not pairs > now:
+        reasons.append(f"held-out pairs ranked right {pairs:.3f}, not above what serves now ({now:.3f})")
+    if accuracy < (now := serving["accuracy"]):
+        reasons.append(f"held-out accuracy {accuracy:.3f} is below what serves now ({now:.3f})")
+    return reasons
 
 
 def _share_policy(source: Path, target: Path) -> None:

@@ -69,7 +69,7 @@ Algorithm = Literal["ppo", "kto", "sft"]
 class RetrainSettings:
     feedback: Source = "real"
     min_votes: int = 50
-    reward_objective: Objective = "pointwise"
+    reward_objective: Objective = "features"
     weights: RewardWeights = field(default_factory=RewardWeights)
     algorithm: Algorithm = "ppo"
     sft: SFTSettings = field(default_factory=SFTSettings)

