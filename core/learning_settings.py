@@ -33,9 +33,9 @@ class LearningSettings(BaseSettings):
     reward_objective: Literal["features", "pointwise", "pairwise"] = Field(
         "features",
         description=(
-            "How the reward model learns: a logistic regression over each answer's form and embedding "
-            "(features: seconds, reads the answer only), or a fine-tuned encoder from each answer's votes "
-            "(pointwise) or from answer pairs (pairwise)."
+            "How the reward model learns: a logistic regression over each answer's form, relevance and "
+            "embedding (features: seconds), or a fine-tuned encoder from each answer's votes (pointwise) "
+            "or from answer pairs (pairwise)."
         ),
     )
     policy_algorithm: Literal["ppo", "kto", "sft"] = Field(

