@@ -81,11 +81,11 @@ def form(answer: str) -> list[float]:
 
 
 def features(questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
-    """One row per answer: ``form``, the cosine of question and answer, then the answer's embedding."""
+    """One row per answer: ``form``, its cosine to the closest sentence of its question, its embedding."""
     said = [without_repeats(answer) for answer in answers]
-    if not said:
-        return np.zeros((0, len(FORM_FEATURES) + 1))
     encoder = _encoder()
+    if not said:
+        return np.zeros((0, len(FORM_FEATURES) + 1 + encoder.dimension))
     sentences = {q: split_sentences(strip_injections(q) or q) or [q] for q in set(questions)}
     distinct = sorted({s for parts in sentences.values() for s in parts})
     vectors = dict(zip(distinct, encoder.encode(distinct), strict=True))

@@ -81,6 +81,7 @@ def test_shap_texts_are_scored_like_the_answer_they_hold(steps_model):
     texts = [steps_model.text("How do refunds work?", answer) for answer in (steps, prose)]
     question = ["How do refunds work?"] * 2
     assert np.allclose(steps_model.score_texts(texts), steps_model.score(question, [steps, prose]), atol=1e-5)
+    assert steps_model.score_texts([]).shape == (0,)  # SHAP may ask for nothing
 
 
 def test_a_saved_model_loads_as_itself_and_a_damaged_one_is_a_clear_error(steps_model, tmp_path):
