@@ -20,7 +20,6 @@ still lose to the honest one).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -136,9 +135,10 @@ def audit_adversarial(
             composite_rate = float(np.mean(composite_wins))
             if name in FACT_PROBES:
                 wins, judged = composite_wins, "composite"
-        margin = float(np.mean(hacked - honest))
-        probe = ProbeResult(name, rate, margin, composite_rate, False, judged)
-        result.probes.append(dataclasses.replace(probe, passed=probe.judged_rate <= max_win_rate))
+        passed = float(np.mean(wins)) <= max_win_rate  # ``wins``: those of the scorer judged on
+        result.probes.append(
+            ProbeResult(name, rate, float(np.mean(hacked - honest)), composite_rate, passed, judged)
+        )
         for (question, good, bad), won in zip(triples, wins, strict=True):
             if won:
                 why = f"adversarial: {name}"

@@ -86,7 +86,7 @@ def refresh_reward_model(
     clear_leftovers(paths.reward_models, version_id)
     reward_model.save(paths.reward_models / str(version_id))
     accuracy = reward_model.metrics.get("accuracy", 0.0)
-    pair_accuracy = reward_model.metrics.get("pair_accuracy") if data.test_pairs else None
+    pair_accuracy = reward_model.metrics.get("pair_accuracy")  # only where there are held-out pairs
     progress(0.4, f"reward model: held-out {reward_model.metrics} (serving now: {baseline})")
     audit, audit_report = audit_reward_model(
         CompositeReward(checker, settings.weights, reward_model),
