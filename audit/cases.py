@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.index import Passage
+from rag.passage import Passage
 
 DATA = Path(__file__).parent / "data"
 

@@ -24,7 +24,7 @@ from types import ModuleType
 
 from rag.grounding import Grounding, GroundingChecker
 from rag.harm import is_harmful_request
-from rag.index import Passage
+from rag.passage import Passage
 from rag.safety import leaks
 
 DATA = Path(__file__).parent / "data"

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.index import Passage
+from rag.passage import Passage
 
 
 class RewardScorer(Protocol):

@@ -53,7 +53,8 @@ if TYPE_CHECKING:  # kept out of import time: the CLI starts without loading tor
     from rag.compose import Composer, Composition
     from rag.grounding import GroundingChecker
     from rag.harm import HarmClassifier
-    from rag.index import HelpIndex, Passage, RetrievalMode
+    from rag.index import HelpIndex, RetrievalMode
+    from rag.passage import Passage
     from rag.ranking import Ranker, Ranking
 
     Generate = Callable[[Conversation, int], str]

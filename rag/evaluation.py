@@ -34,7 +34,8 @@ from rag.answerer import DECLINE, Answer
 from rag.safety import leaks
 
 if TYPE_CHECKING:
-    from rag.index import HelpIndex, Passage
+    from rag.index import HelpIndex
+    from rag.passage import Passage
 
 Kind = Literal["in_scope", "out_of_scope", "adversarial", "harmful"]
 KINDS: tuple[Kind, ...] = ("in_scope", "out_of_scope", "adversarial", "harmful")

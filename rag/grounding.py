@@ -24,7 +24,7 @@ from rag.text import NUMBER, split_sentences, tokens
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from rag.index import Passage
+    from rag.passage import Passage
 
 _COURTESY_WORDS = (
     "hope help glad happy thank thanks sorry welcome let know question anything else assist great"

@@ -31,6 +31,7 @@ from langchain_core.embeddings import Embeddings
 
 from core.errors import StorageError
 from rag.bm25 import BM25
+from rag.passage import Passage
 
 if TYPE_CHECKING:  # the chunker (and BeautifulSoup with it) is for indexing, not for answering
     from rag.chunker import Chunk
@@ -43,18 +44,6 @@ RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
 CANDIDATES = 20  # chunks per ranking, before fusion
 PAGE_CANDIDATES = 50  # chunks per ranking that vote for their page
 SEEDS_PREFIX = "seeds "  # collection metadata key prefix: where each site's crawl starts
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved chunk and its cosine similarity to the question (1 = identical)."""
-
-    id: str
-    text: str
-    source: str
-    title: str
-    heading: str
-    score: float
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.llm import Message
-    from rag.index import Passage
+    from rag.passage import Passage
 
 SYSTEM_PROMPT = (
     "You are a customer-support assistant. Answer the customer's question using only the help-center "

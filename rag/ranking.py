@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.index import Candidate, Passage
+from rag.index import Candidate
+from rag.passage import Passage
 
 if TYPE_CHECKING:
     from core.cross_encoder import CrossEncoder

@@ -28,7 +28,7 @@ from rag.compose import STEP
 from rag.evaluation import EvalQuestion, fact_recall
 
 if TYPE_CHECKING:
-    from rag.index import Passage
+    from rag.passage import Passage
 
 SHORT_CHARS = 200  # about two sentences: the best single unit of most demo answers fits
 

@@ -8,7 +8,7 @@ from bots.conversation import Reply, Source
 from rag.answerer import Answerer
 from rag.compose import Composition
 from rag.evaluation import EvalQuestion
-from rag.index import Passage
+from rag.passage import Passage
 from supportloop.simulate import Preference, judge
 from supportloop.tastes import SHORT_CHARS, TASTES, Served, answers, page_has_steps
 

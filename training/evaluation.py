@@ -20,7 +20,7 @@ import torch
 from core.llm import Conversation, TransformersChatBackend
 from core.registry import ModelVersion
 from rag.evaluation import fact_recall
-from rag.index import Passage
+from rag.passage import Passage
 from training.promotion import Estimate, VersionScores
 from training.reward import CompositeReward
 

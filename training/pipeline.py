@@ -46,7 +46,7 @@ from core.database import Database
 from core.errors import SupportLoopError
 from core.registry import ModelRegistry, ModelVersion, clear_leftovers
 from rag.grounding import GroundingChecker
-from rag.index import Passage
+from rag.passage import Passage
 from rag.prompt import build_messages
 from training.datasets import FeedbackDataset, Source, build_dataset, with_counter_examples
 from training.evaluation import HeldOutPrompt, evaluate_version, kl_divergence, load_version

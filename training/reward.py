@@ -29,7 +29,7 @@ from core.errors import ConfigError
 from core.settings import Settings
 from rag.grounding import GroundingChecker
 from rag.harm import is_harmful_request
-from rag.index import Passage
+from rag.passage import Passage
 from rag.prompt import parse_user_message
 
 

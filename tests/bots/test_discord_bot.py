@@ -32,7 +32,7 @@ from bots.discord_bot import INTENTS, DiscordBot
 from core.settings import load_settings
 from core.tables import FeedbackRecord, JobRunRecord
 from rag.answerer import Answer
-from rag.index import Passage
+from rag.passage import Passage
 from supportloop.app import SupportLoop
 
 pytestmark = pytest.mark.slow  # needs the prepared index

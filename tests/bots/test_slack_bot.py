@@ -41,7 +41,7 @@ from bots.slack_render import SECTION_CHARS, render_reply, to_mrkdwn
 from core.errors import SupportLoopError
 from core.tables import AnswerMessageRecord, AnswerRecord, FeedbackRecord, HandledEventRecord, JobRunRecord
 from rag.answerer import Answer
-from rag.index import Passage
+from rag.passage import Passage
 from supportloop.app import SupportLoop
 
 REFUND = "How do I get a refund on an annual plan?"

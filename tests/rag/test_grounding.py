@@ -3,7 +3,7 @@
 import pytest
 
 from rag.grounding import GroundingChecker, split_sentences
-from rag.index import Passage
+from rag.passage import Passage
 from rag.prompt import SYSTEM_PROMPT
 from rag.safety import INJECTION, leaks, strip_injections
 

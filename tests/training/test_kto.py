@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from core.errors import SupportLoopError
 from core.registry import ModelVersion, check_model_folder
-from rag.index import Passage
+from rag.passage import Passage
 from rag.prompt import build_messages
 from training.kto import KTOPolicyTrainer, KTOSettings
 from training.sft import Demonstration

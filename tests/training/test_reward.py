@@ -8,7 +8,7 @@ from trl.experimental.utils import get_reward
 from core.errors import ConfigError
 from core.settings import load_settings
 from rag.grounding import GroundingChecker
-from rag.index import Passage
+from rag.passage import Passage
 from rag.prompt import build_messages
 from training.reward import CompositeReward, RewardWeights, TextRewardModel, reward_metric
 
