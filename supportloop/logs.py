@@ -31,6 +31,9 @@ def quiet_environment() -> None:
         "TQDM_DISABLE": "1",  # library bars (GGUF conversion); ours are drawn with rich
         "ANONYMIZED_TELEMETRY": "False",
         "TRL_EXPERIMENTAL_SILENCE": "1",  # PPO exists only in trl.experimental in the pinned 1.12
+        # On a GPU, transformers would fetch compiled layers from the hub ("kernels-community/rotary") when
+        # a model trains, and fail offline: measured on an H200 with bench/policy_update_speed.py.
+        "USE_HUB_KERNELS": "NO",
     }.items():
         os.environ.setdefault(name, value)
 
