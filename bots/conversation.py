@@ -157,6 +157,7 @@ class ConversationService:
             question=answer.question,
             condensed=answer.condensed,
             answer=answer.text,
+            mode=answer.mode,
             citations=answer.citations,
             passage_ids=[p.id for p in answer.passages],
             declined=answer.declined,

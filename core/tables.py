@@ -58,6 +58,9 @@ class AnswerRecord(Base):
     reward: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
     # The standalone question a thread's follow-up was answered as (``rag.condense``); None otherwise.
     condensed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # How the answer was made (``rag.answerer.Answer.mode``): "extractive", "preferred" (the reward model's
+    # pick among the composer's alternatives), "explored", "generate", "decline", "refuse"; None before 0009.
+    mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     __table_args__ = (Index("ix_answers_thread", "platform", "channel", "thread"),)
 

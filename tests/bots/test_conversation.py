@@ -82,6 +82,9 @@ def test_an_answer_has_titled_sources_and_is_votable_a_decline_too(loop):
     assert reply.sources[0].title and not reply.sources[0].title.startswith("http")
     declined = loop.conversations.ask("What is a good recipe for banana bread?", ALICE)
     assert declined.kind == "declined" and declined.votable
+    with loop.db.session() as session:  # how each was made is stored with it
+        stored = [session.get(AnswerRecord, r.answer_id).mode for r in (reply, declined)]
+    assert stored == [reply.mode, "decline"] and reply.mode in ("extractive", "generate")
 
 
 def test_a_follow_up_is_answered_with_its_threads_earlier_turns(loop):

@@ -31,6 +31,7 @@ EXPECTED_COLUMNS = {
         "created_at",
         "reward",
         "condensed",
+        "mode",
     ],
     "feedback": [
         "id",
@@ -92,7 +93,7 @@ def test_opening_twice_is_an_upgrade_to_the_same_head(database_url):
     open_database(url).close()
     db = open_database(url)
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0008"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0009"
 
 
 def test_the_migrated_schema_matches_the_table_definitions(database_url):
