@@ -30,11 +30,12 @@ from rag.text import split_sentences, terms
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from rag.index import Passage
+    from rag.passage import Passage
 
 STEP = re.compile(r"^\s*(\d{1,2})[.)]\s+\S")
 MAX_CHARS = 700
 MARGIN = 0.5  # how far below the best unit another unit may rank and still be added
+BRIEF_CHARS = 200  # the brief alternative: about two sentences
 
 
 @dataclass(frozen=True)
@@ -107,16 +108,21 @@ class Composer:
         return self._grow(units, self.scores(question, passages, units))
 
     def alternatives(self, question: str, passages: Sequence[Passage]) -> list[Composition]:
-        """Other answers a user might prefer, the heuristic's first: the best unit alone (the shortest
-        answer that still answers), the best run of steps with what introduces it, the best unit
-        followed by its page's best run of steps (the direct answer, then how to do it), and the
-        heuristic kept to the best page. Different texts only; a learned preference picks among them."""
+        """Other answers a user might prefer, the heuristic's first: the heuristic's choice within
+        ``BRIEF_CHARS`` (the shortest answer that still answers), the best run of steps with what
+        introduces it, the best unit followed by its page's best run of steps (the direct answer, then
+        how to do it), and the heuristic kept to the best page. Different texts only; a learned
+        preference picks among them.
+
+        The brief answer grows from the best unit like the full one. On the tastes bench's training
+        questions the best unit alone stated 0.59 of the expected facts, this 0.68 (the full answer
+        0.91): the best-scoring sentence is often next to the one that answers, not that one."""
         units = units_of(passages)
         if not units:
             return [self.render(passages, units, [])]
         rank = self.scores(question, passages, units)
         best = int(np.argmax(rank))
-        choices = [self._grow(units, rank), self._with_intro(units, [best])]
+        choices = [self._grow(units, rank), self._grow(units, rank, BRIEF_CHARS)]
         steps = [k for k, u in enumerate(units) if u.kind == "steps"]
         page = passages[units[best].passage].source
         if steps:
@@ -142,18 +148,21 @@ class Composer:
             return [k, k + 1]
         return chosen
 
-    def _grow(self, units: Sequence[Unit], rank: np.ndarray) -> list[int]:
-        """The heuristic choice given each unit's score (see the module doc)."""
+    def _grow(self, units: Sequence[Unit], rank: np.ndarray, max_chars: int | None = None) -> list[int]:
+        """The heuristic choice given each unit's score (see the module doc), within ``max_chars``
+        (default: the composer's)."""
+        budget = max_chars or self.max_chars
         best = int(np.argmax(rank))
         chosen = [best]
         length = len(units[best].text)
 
         def fits(k: int) -> bool:
-            return k not in chosen and length + len(units[k].text) + 1 <= self.max_chars
+            return k not in chosen and length + len(units[k].text) + 1 <= budget
 
         if units[best].kind == "sentence" and units[best].text.endswith(":"):
             following = best + 1  # "To reset it:" is nothing without the steps it introduces
-            if following < len(units) and units[following].passage == units[best].passage and fits(following):
+            same_page = following < len(units) and units[following].passage == units[best].passage
+            if same_page and length + len(units[following].text) + 1 <= self.max_chars:  # even if brief
                 chosen.append(following)
                 length += len(units[following].text) + 1
         while True:  # widen the window around the best unit, better neighbour first

@@ -2,8 +2,8 @@
 
 import pytest
 
-from rag.compose import MAX_CHARS, Composer, units_of
-from rag.index import Passage
+from rag.compose import BRIEF_CHARS, MAX_CHARS, Composer, units_of
+from rag.passage import Passage
 
 REFUNDS = Passage(
     id="r",
@@ -61,6 +61,14 @@ def test_an_answer_quotes_the_best_sentences_of_the_answering_page(composer):
     assert "within 30 days of purchase" in composition.text
     assert "devices" not in composition.text
     assert len(composition.text) <= MAX_CHARS
+
+
+def test_the_brief_alternative_is_the_best_sentence_with_its_neighbour_within_its_budget(composer):
+    full, brief = composer.alternatives("is a monthly plan refunded", [REFUNDS, DEVICES])[:2]
+    assert "Monthly plans are not refunded" in brief.text
+    assert "Annual plans can be refunded" in brief.text or "To ask for a refund" in brief.text
+    assert len(brief.text) <= BRIEF_CHARS < len(full.text)
+    assert full.text.count(".") > brief.text.count(".")
 
 
 def test_steps_come_whole_in_order_on_their_own_lines_after_their_intro(composer):
