@@ -15,6 +15,9 @@ fine-tuned encoder:
   who asks barely moves a score. (The answer's cosine to the whole question, or the packaged
   cross-encoder's score of it, moved approvals between groups of askers past the audit's threshold.)
   Without relevance, a taste for short answers also liked a short reply about something else.
+- **Length is never rewarded in itself.** The weights on length and sentences are bounded at zero
+  (``_fit``): a taste for shorter answers is learnt, a taste for more words is not, because in votes
+  longer answers are often simply the ones that did not miss a fact.
 - **Whether an answer is right is not its to judge.** It never sees the pages, so it cannot know that
   a refund window is 30 days and not 90. That is the composite reward's grounding dimension, which
   reads the passages (``training.reward``); the audit judges the probes about facts and topic on the
@@ -155,17 +158,44 @@ class FeatureRewardModel:
 
 def train_feature_reward(data: FeedbackDataset) -> FeatureRewardModel:
     """Fit on ``data.train`` (weighed by each answer's vote margin) and measure on ``data.test``."""
-    from sklearn.linear_model import LogisticRegression
-
     labels = np.array([a.label for a in data.train])
     if len(set(labels.tolist())) < 2:
         raise SupportLoopError("Training needs both 👍 and 👎 answers; all votes so far agree.")
     margins = np.array([abs(a.upvotes - a.downvotes) for a in data.train], dtype=float)
-    fitted = LogisticRegression(C=REGULARISATION, max_iter=5000).fit(
-        features([a.question for a in data.train], [a.answer for a in data.train]),
-        labels,
-        sample_weight=margins,
+    weights, bias = _fit(
+        features([a.question for a in data.train], [a.answer for a in data.train]), labels, margins
     )
-    model = FeatureRewardModel(fitted.coef_[0].copy(), float(fitted.intercept_[0]))
+    model = FeatureRewardModel(weights, bias)
     model.metrics = evaluate_reward_model(model, data.test, data.test_pairs)  # type: ignore[arg-type]
     return model
+
+
+def _fit(x: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression (``REGULARISATION`` as its C) whose weights on length and
+    sentences cannot be positive: more words are never worth a vote in themselves.
+
+    Why bounded: votes confound length with correctness. Under a taste for the page's steps, the
+    composer's short alternatives more often miss a fact, so users' 👍 go to longer answers, and an
+    unbounded fit learnt "longer is better": appending filler sentences to an answer then raised its
+    score for 96–100% of the audit's padding, stuffing and flattery probes, and the audit refused the
+    model. A taste for shorter answers still gets its negative weight.
+    """
+    from scipy.optimize import minimize
+
+    signs = 2.0 * labels - 1.0
+    total = sample_weight.sum()
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        margin = signs * (x @ theta[:-1] + theta[-1])
+        per_answer = np.logaddexp(0.0, -margin)
+        slope = -signs * sample_weight / (1.0 + np.exp(margin))
+        value = (sample_weight * per_answer).sum() + theta[:-1] @ theta[:-1] / (2 * REGULARISATION)
+        gradient = np.append(x.T @ slope + theta[:-1] / REGULARISATION, slope.sum())
+        return float(value / total), gradient / total
+
+    never_rewarded = {FORM_FEATURES.index("log characters"), FORM_FEATURES.index("sentences")}
+    bounds = [(None, 0.0) if k in never_rewarded else (None, None) for k in range(x.shape[1])]
+    result = minimize(
+        loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=[*bounds, (None, None)]
+    )
+    return result.x[:-1].copy(), float(result.x[-1])

@@ -13,7 +13,7 @@ from audit.suite import AuditSettings, run_audit
 from core.errors import ModelError
 from rag.grounding import GroundingChecker
 from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair
-from training.feature_reward import FeatureRewardModel, form
+from training.feature_reward import FORM_FEATURES, FeatureRewardModel, form
 from training.reward import CompositeReward, RewardWeights
 from training.reward_model import METADATA, load_reward_model, train_reward_model
 
@@ -57,6 +57,26 @@ def test_it_learns_a_taste_for_steps_from_a_few_votes_and_ranks_unseen_topics_by
     steps, prose = answers_for("calendars")  # a topic no vote was about
     liked, disliked = steps_model.probability(["How do calendars work?"] * 2, [steps, prose])
     assert liked > 0.5 > disliked
+
+
+def test_votes_that_favour_longer_answers_never_make_length_itself_worth_a_score():
+    """Users 👍 the full answers and 👎 the clipped ones that miss a step: in these votes length goes with
+    👍 (an unbounded logistic regression weighs log characters +1.5), yet the model puts no positive
+    weight on length or sentences and still tells the answers apart by what they say."""
+    rows = []
+    for n, topic in enumerate(TOPICS):
+        _, prose = answers_for(topic)
+        full = f"{prose} Changes to {topic} apply to everyone in the workspace at once."
+        clipped = f"Open Settings > {topic.title()}."
+        question = f"How do I manage {topic}?"
+        rows += [
+            LabelledAnswer(2 * n, question, full, [], 3, 0, []),
+            LabelledAnswer(2 * n + 1, question, clipped, [], 0, 3, []),
+        ]
+    data = FeedbackDataset(rows[:12], rows[12:], [], [], 6 * len(TOPICS), "simulated")
+    model = train_reward_model(data, "features")
+    assert model.metrics["accuracy"] == 1.0
+    assert [model.weights[FORM_FEATURES.index(name)] for name in ("log characters", "sentences")] == [0, 0]
 
 
 def test_a_sentence_about_who_asks_leaves_the_score_and_an_answer_about_something_else_loses(steps_model):
