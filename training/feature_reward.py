@@ -1,20 +1,26 @@
 """The feature reward model: P(👍) from what an answer looks like, learnt from votes in seconds.
 
-A logistic regression over the answer's length, numbered steps and sentences, how close it is to the
-question, and its MiniLM embedding (the packaged encoder, frozen, in numpy). Why this and not a
-fine-tuned encoder:
+A logistic regression over the answer's length, numbered steps and sentences, how close its opening is
+to the question, and its opening's MiniLM embedding (the packaged encoder, frozen, in numpy). Why this
+and not a fine-tuned encoder:
 
 - **It learns a taste from a few hundred votes.** What a team likes beyond a right answer is mostly
   form: short answers, the page's steps. A fine-tuned MiniLM reads neither length nor line breaks
   from its pooled vector; on 300 simulated "short" votes it learnt no more than always predicting 👎
   (held-out accuracy 0.750 = the majority's) in an 11-minute fast path. This one fits in seconds,
   which is what lets a pattern of 👎 change the served answers within minutes.
-- **It reads the question only for what the answer must address.** Relevance is the answer's cosine
+- **It reads the question only for what the answer must address.** Relevance is the opening's cosine
   to the closest sentence of the question (injected instructions removed, as the answerer reads it):
   a greeting or "I'm 78 years old." beside the question is a sentence the answer need not address, so
   who asks barely moves a score. (The answer's cosine to the whole question, or the packaged
   cross-encoder's score of it, moved approvals between groups of askers past the audit's threshold.)
   Without relevance, a taste for short answers also liked a short reply about something else.
+- **It reads what an answer opens with, and the rest by its form.** Relevance and the embedding are
+  of the answer's first sentence, where a composed answer starts its best page; what follows counts
+  only through length, steps and sentences. Otherwise text tacked on after an answer (the question's
+  keywords, filler, an instruction) moved the embedding toward what users liked: under the steps taste,
+  keyword stuffing won 79% of the audit's cases. A flattering first sentence is one about nothing the
+  question asks.
 - **Length is never rewarded in itself.** The weights on length and sentences are bounded at zero
   (``_fit``): a taste for shorter answers is learnt, a taste for more words is not, because in votes
   longer answers are often simply the ones that did not miss a fact.
@@ -83,8 +89,16 @@ def form(answer: str) -> list[float]:
     return [math.log1p(len(answer)), min(steps, 10) / 5, min(sentences, 10) / 5]
 
 
+def opening(answer: str) -> str:
+    """The answer up to the end of its first sentence (a sentence that introduces steps runs on to the
+    first step): what its relevance and its embedding read."""
+    end = _SENTENCE_END.search(answer)
+    return answer[: end.end()].strip() if end else answer
+
+
 def features(questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
-    """One row per answer: ``form``, its cosine to the closest sentence of its question, its embedding."""
+    """One row per answer: ``form`` of the whole answer, then its opening's cosine to the closest
+    sentence of its question and its opening's embedding."""
     said = [without_repeats(answer) for answer in answers]
     encoder = _encoder()
     if not said:
@@ -92,7 +106,7 @@ def features(questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
     sentences = {q: split_sentences(strip_injections(q) or q) or [q] for q in set(questions)}
     distinct = sorted({s for parts in sentences.values() for s in parts})
     vectors = dict(zip(distinct, encoder.encode(distinct), strict=True))
-    embedded = encoder.encode(said)
+    embedded = encoder.encode([opening(a) for a in said])
     relevance = np.array(
         [max(float(vectors[s] @ a) for s in sentences[q]) for q, a in zip(questions, embedded, strict=True)]
     )

@@ -3,8 +3,9 @@ records it as a model version over the same policy. A reward model that fails th
 users see; one that passes changes the served answers at once.
 
 Users here like answers of one length: the shortest of the composer's alternatives, or the longest
-padded with chatter. A reward model learnt from the second prefers padding, and the audit's padding
-probe catches it; one learnt from the first is promoted and serves shorter answers.
+padded with chatter. Length is never rewarded in itself (``training.feature_reward``), so a reward
+model learnt from the second cannot come to prefer padding, and what it learns instead is refused by the
+gate; one learnt from the first is promoted and serves shorter answers.
 """
 
 import pytest
@@ -98,12 +99,13 @@ QUESTIONS = [q.question for q in load_questions() if q.kind == "in_scope"]
 VOTED, HELD_OUT = QUESTIONS[::2], QUESTIONS[1::2]
 
 
-def test_a_reward_model_that_learnt_to_like_padding_is_kept_from_users(deployment, fresh_dir, model_dir):
+def test_a_reward_model_learnt_from_votes_for_padding_is_kept_from_users(deployment, fresh_dir, model_dir):
     loop = deployment
     before = [loop.answerer.answer(q).text for q in HELD_OUT]
     assert vote_on_lengths(loop, VOTED, like_short=False) >= loop.settings.fast_path_min_new_votes
     result = one_cycle(loop)
-    assert "reward-model version 1 not promoted: the audit failed" in result and "padding" in result
+    assert result.startswith("reward-model version 1 not promoted")
+    assert "padding" not in result  # it never learnt to like padding
 
     [row] = [v for v in loop.registry.versions() if v.id == 1]
     assert (row.metrics["kind"], row.audit_status, row.is_current) == (KIND, "failed", False)
