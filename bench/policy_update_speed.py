@@ -35,7 +35,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +52,7 @@ ARCHITECTURE_FILES = ("config.json", "generation_config.json", "tokenizer.json",
 
 def prepare(target: Path, architecture_only: bool) -> None:
     """Write ``policy/`` and ``inputs.json`` under ``target`` (see the module doc)."""
+    from bench.fast_path_scenarios import run
     from core.settings import load_settings
     from rag.prompt import build_messages
     from supportloop.app import SupportLoop
@@ -60,10 +60,8 @@ def prepare(target: Path, architecture_only: bool) -> None:
 
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="supportloop-bench-") as data_dir:
-        env = {**os.environ, "SUPPORTLOOP_DATA_DIR": data_dir}
         with serve_demo_site(0) as url:
-            command = [str(Path(sys.executable).with_name("supportloop")), "index", url + "/"]
-            subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+            run(["index", url + "/"], {**os.environ, "SUPPORTLOOP_DATA_DIR": data_dir})
         os.environ["SUPPORTLOOP_DATA_DIR"] = data_dir
         with SupportLoop(load_settings()) as loop:
             policy = loop.registry.current().path
@@ -136,6 +134,7 @@ def measure(inputs: Path, updates: int, kto_steps: int) -> None:
     from transformers import AutoModelForSequenceClassification
 
     from training.kto import KTOPolicyTrainer, KTOSettings
+    from training.policy import training_dtype
     from training.ppo import PPOPolicyTrainer, PPOSettings
     from training.sft import Demonstration
 
@@ -149,8 +148,9 @@ def measure(inputs: Path, updates: int, kto_steps: int) -> None:
     results: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="supportloop-bench-") as scratch:
         policy = _policy(inputs, Path(scratch))
-        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-        reward = AutoModelForSequenceClassification.from_pretrained(policy, num_labels=1, dtype=dtype)
+        reward = AutoModelForSequenceClassification.from_pretrained(
+            policy, num_labels=1, dtype=training_dtype()
+        )
         reward.config.pad_token_id = reward.config.eos_token_id
         if torch.cuda.is_available():
             reward = reward.cuda()
