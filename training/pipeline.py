@@ -161,7 +161,7 @@ def retrain(
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{version_id}-warm-", dir=target.parent))  # cleared if killed
     try:
-        policy, sft = _warm_start(
+        policy, sft, warm = _warm_start(
             current, data, train_prompts, test_prompts, reward, settings, facts, scratch, progress
         )
         history = _tune(current, policy, sft, data, train_prompts, reward, settings, target, progress)
@@ -170,7 +170,11 @@ def retrain(
     progress(0.7, f"{settings.algorithm}: {len(history.history)} steps in {history.seconds:.0f} s")
 
     candidate_model = load_version(ModelVersion(version_id, target))
-    after, answers = evaluate_version(candidate_model, test_prompts, reward, settings.max_new_tokens, facts)
+    if settings.algorithm == "sft" and warm is not None:  # the candidate is the policy just evaluated
+        after, answers = warm
+    else:
+        tokens = settings.max_new_tokens
+        after, answers = evaluate_version(candidate_model, test_prompts, reward, tokens, facts)
     kl = kl_divergence(candidate_model, load_version(current), test_prompts, answers)
     decision = gate(before, after, kl, settings.gate, audit.reasons)
     progress(0.95, f"evaluated: composite reward {before.reward} → {after.reward}, KL {kl:.3f}")
@@ -276,17 +280,21 @@ def _warm_start(
     facts: Mapping[str, Sequence[str]],
     scratch: Path,
     progress: Callable[[float, str], None],
-) -> tuple[Path, dict[str, Any]]:
-    """The policy tuning starts from, and what the report says of it: the current version fine-tuned on
-    liked answers (saved in ``scratch``, evaluated on the held-out prompts), or the current version
-    itself when the warm start is off or has too few liked answers."""
+) -> tuple[Path, dict[str, Any], tuple[VersionScores, list[str]] | None]:
+    """The policy tuning starts from, what the report says of it, and its held-out scores and answers:
+    the current version fine-tuned on liked answers (saved in ``scratch``, evaluated on the held-out
+    prompts), or the current version itself (not evaluated again) when the warm start is off or has
+    too few liked answers. With ``sft`` that evaluation is the candidate's: answering the held-out
+    questions takes minutes on a CPU, so it is not done twice."""
     examples = demonstrations(data.train, {p.question: p.conversation for p in train_prompts})
     if not settings.sft.epochs:
-        return current.path, {"skipped": "turned off (SUPPORTLOOP_SFT_EPOCHS=0)"}
+        return current.path, {"skipped": "turned off (SUPPORTLOOP_SFT_EPOCHS=0)"}, None
     if len(examples) < settings.sft.min_examples:
-        return current.path, {
-            "skipped": f"{len(examples)} liked answers, fewer than {settings.sft.min_examples}"
-        }
+        return (
+            current.path,
+            {"skipped": f"{len(examples)} liked answers, fewer than {settings.sft.min_examples}"},
+            None,
+        )
     policy = scratch / "policy"
     result = fine_tune(
         current.path,
@@ -296,9 +304,9 @@ def _warm_start(
         lambda done, total: progress(0.25 + 0.15 * done / total, f"warm start: step {done} of {total}"),
     )
     backend = load_version(ModelVersion(current.id, policy))
-    scores, _ = evaluate_version(backend, test_prompts, reward, settings.max_new_tokens, facts)
+    scores, answers = evaluate_version(backend, test_prompts, reward, settings.max_new_tokens, facts)
     progress(0.4, f"warm start on {result.examples} liked answers: held-out reward {scores.reward}")
-    return policy, {**asdict(result), "evaluation": asdict(scores)}
+    return policy, {**asdict(result), "evaluation": asdict(scores)}, (scores, answers)
 
 
 def _tune(

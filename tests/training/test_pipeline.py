@@ -15,6 +15,7 @@ from core.settings import load_settings
 from core.tables import ModelVersionRecord
 from supportloop.app import SupportLoop
 from supportloop.demo_site import load_questions
+from training import pipeline
 from training.pipeline import RetrainPaths, RetrainSettings, retrain
 from training.ppo import PPOSettings
 from training.promotion import GateSettings
@@ -178,6 +179,11 @@ def test_the_policy_algorithm_setting_picks_how_the_retrain_job_tunes_and_the_re
     }
     for name, value in settings.items():
         monkeypatch.setenv(f"SUPPORTLOOP_{name}", value)
+    answered: list[int] = []  # held-out prompts answered, per evaluation
+    evaluate = pipeline.evaluate_version
+    monkeypatch.setattr(
+        pipeline, "evaluate_version", lambda *args: answered.append(len(args[1])) or evaluate(*args)
+    )
     with SupportLoop(load_settings()) as loop:
         vote_on_good_and_bad_answers(loop.records)
         run = loop.jobs.enqueue("retrain", requested_by="test")
@@ -201,7 +207,9 @@ def test_the_policy_algorithm_setting_picks_how_the_retrain_job_tunes_and_the_re
         assert len(history) == candidate.metrics["policy_steps"] == 3
         assert all(step["kl"] >= 0 for step in history)
         assert "KTO curves" in (fresh_dir / "reports" / "retrain-1.html").read_text()
+        assert len(answered) == 3  # version 0, the warm start, the candidate
     else:
+        assert answered == [5, 5]  # version 0 and the warm start, which is the candidate: not twice
         assert history == [] and report["policy"]["settings"]["epochs"] == 2
         assert report["evaluation"]["after"]["reward"] == report["sft"]["evaluation"]["reward"]
         assert "the warm start alone" in (fresh_dir / "reports" / "retrain-1.html").read_text()
