@@ -71,7 +71,7 @@ class RetrainSettings:
     min_votes: int = 50
     reward_objective: Objective = "features"
     weights: RewardWeights = field(default_factory=RewardWeights)
-    algorithm: Algorithm = "ppo"
+    algorithm: Algorithm = "kto"
     sft: SFTSettings = field(default_factory=SFTSettings)
     ppo: PPOSettings = field(default_factory=PPOSettings)
     kto: KTOSettings = field(default_factory=KTOSettings)

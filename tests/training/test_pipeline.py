@@ -69,7 +69,13 @@ LENIENT_GATE = GateSettings(margin=-1.0, min_questions=1, max_kl=1e9)
 def test_a_run_registers_the_candidate_and_promotes_it_only_through_the_gate(setup, gate):
     db, registry, retrieve, checker, tmp_path = setup
     settings = RetrainSettings(
-        min_votes=30, ppo=TINY_RUN, gate=gate, max_new_tokens=16, audit=LENIENT_AUDIT, explain=False
+        min_votes=30,
+        algorithm="ppo",
+        ppo=TINY_RUN,
+        gate=gate,
+        max_new_tokens=16,
+        audit=LENIENT_AUDIT,
+        explain=False,
     )
     lines: list[str] = []
     result = retrain(
@@ -140,7 +146,13 @@ def test_the_retrain_job_runs_through_the_worker_and_is_recorded(fresh_dir, tiny
     monkeypatch.setenv("SUPPORTLOOP_GATE_MIN_QUESTIONS", "1")
     monkeypatch.setenv("SUPPORTLOOP_GATE_MAX_KL", "1000000")
     monkeypatch.setenv("SUPPORTLOOP_MODEL_PATH", str(tiny_policy))
-    settings = {"RETRAIN_MIN_VOTES": "30", "PPO_UPDATES": "2", "PPO_BATCH_SIZE": "4", **AUDIT_ENV}
+    settings = {
+        "POLICY_ALGORITHM": "ppo",
+        "RETRAIN_MIN_VOTES": "30",
+        "PPO_UPDATES": "2",
+        "PPO_BATCH_SIZE": "4",
+        **AUDIT_ENV,
+    }
     for name, value in settings.items():
         monkeypatch.setenv(f"SUPPORTLOOP_{name}", value)
     monkeypatch.setenv("SUPPORTLOOP_PPO_RESPONSE_LENGTH", "16")
@@ -234,6 +246,7 @@ def test_a_killed_retrain_leaves_the_current_version_serving_and_its_run_failed(
     reuses the version id over the leftovers (the warm-started policy's folder among them)."""
     monkeypatch.delenv("SUPPORTLOOP_MODEL_PATH")
     for name, value in {
+        "POLICY_ALGORITHM": "ppo",  # PPO_UPDATES makes it as long as the test needs
         "RETRAIN_MIN_VOTES": "30",
         "PPO_BATCH_SIZE": "4",
         "PPO_RESPONSE_LENGTH": "16",
