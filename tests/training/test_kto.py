@@ -90,3 +90,38 @@ def test_kto_refuses_votes_of_one_kind_with_a_clear_error(tiny_policy):
     only_liked = [e for topic in VOTED for e in voted(topic) if e.liked]
     with pytest.raises(SupportLoopError, match=r"needs both liked and disliked .* 4 liked and 0 disliked"):
         KTOPolicyTrainer(tiny_policy, only_liked)
+
+
+def test_the_precomputed_reference_gives_the_same_first_step_as_the_reference_model(tiny_policy):
+    """Precomputing the frozen reference's log-probabilities (the default, for speed and memory) must not
+    change what KTO computes: before any update the policy is the reference, so the first step's loss,
+    KL estimate and rewards are the same either way."""
+    examples = [e for topic in VOTED for e in voted(topic)]
+    first_steps = []
+    for precompute in (True, False):
+        settings = KTOSettings(learning_rate=1e-3, epochs=1, batch_size=4, precompute_reference=precompute)
+        first_steps.append(KTOPolicyTrainer(tiny_policy, examples, settings).train().history[0])
+    precomputed, every_step = first_steps
+    assert precomputed.keys() == every_step.keys()
+    for measure, value in every_step.items():
+        assert precomputed[measure] == pytest.approx(value, abs=1e-4), measure
+
+
+def test_lora_moves_only_the_adapted_projections_and_saves_a_merged_servable_version(tiny_policy, tmp_path):
+    examples = [e for topic in VOTED for e in voted(topic)]
+    settings = KTOSettings(learning_rate=1e-2, epochs=2, batch_size=4, lora=True)
+    trainer = KTOPolicyTrainer(tiny_policy, examples, settings)
+    assert len(trainer.train().history) == 4
+    trainer.save(tmp_path / "1")
+
+    check_model_folder(ModelVersion(1, tmp_path / "1"))
+    assert not list((tmp_path / "1").glob("adapter_*"))  # merged: a plain folder any server can load
+    reference = AutoModelForCausalLM.from_pretrained(tiny_policy).eval()
+    tuned = AutoModelForCausalLM.from_pretrained(tmp_path / "1").eval()
+    before = dict(reference.named_parameters())
+    moved = {name for name, weight in tuned.named_parameters() if not torch.equal(weight, before[name])}
+    assert moved and all(name.endswith(("q_proj.weight", "v_proj.weight")) for name in moved), moved
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "1")
+    trained_on = liked_minus_disliked(tuned, reference, tokenizer, examples)
+    print(f"LoRA: liked − disliked log-ratio on the voted questions {trained_on:.1f} nats")
+    assert trained_on > 1.0, trained_on
