@@ -31,9 +31,7 @@ and not a fine-tuned encoder:
   passages (``rag.compose``), and PPO is tuned on the composite.
 
 Each answer's votes are pooled (``training.datasets``) and weigh by their margin: an answer liked by
-three and disliked by none counts more than one liked 2 to 1. The fit also ranks each liked answer
-above the disliked ones to the same question (``_fit``), since ranking one question's alternatives is
-all serving asks of it. A saved model is ``reward.json`` only:
+three and disliked by none counts more than one liked 2 to 1. A saved model is ``reward.json`` only:
 the objective, the weights and the held-out metrics; the encoder comes from its package.
 """
 
@@ -178,33 +176,17 @@ def train_feature_reward(data: FeedbackDataset) -> FeatureRewardModel:
     if len(set(labels.tolist())) < 2:
         raise SupportLoopError("Training needs both 👍 and 👎 answers; all votes so far agree.")
     margins = np.array([abs(a.upvotes - a.downvotes) for a in data.train], dtype=float)
-    row = {id(a): k for k, a in enumerate(data.train)}
-    pairs = np.array([(row[id(p.chosen)], row[id(p.rejected)]) for p in data.train_pairs], dtype=int)
     weights, bias = _fit(
-        features([a.question for a in data.train], [a.answer for a in data.train]),
-        labels,
-        margins,
-        pairs.reshape(-1, 2),
+        features([a.question for a in data.train], [a.answer for a in data.train]), labels, margins
     )
     model = FeatureRewardModel(weights, bias)
     model.metrics = evaluate_reward_model(model, data.test, data.test_pairs)  # type: ignore[arg-type]
     return model
 
 
-def _fit(
-    x: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray, pairs: np.ndarray
-) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression (``REGULARISATION`` as its C) on each answer's label, plus a
-    within-question term on ``pairs`` (rows of ``x``: liked, disliked answer to the same question),
-    whose weights on length and sentences cannot be positive: more words are never worth a vote in
-    themselves.
-
-    Why the within-question term: serving only ever compares alternatives to one question, and so do
-    the audit's probes. The per-answer term alone mostly learns which questions get liked answers at
-    all; what sets a liked answer apart from a disliked one to the same question (its page's steps shown
-    or not) is a few answers among hundreds, and under the steps taste its weight on steps came out
-    negative. The pair term is a Bradley–Terry loss on the feature differences, weighed like the
-    per-answer term (mean over pairs, mean over answers).
+def _fit(x: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression (``REGULARISATION`` as its C) whose weights on length and
+    sentences cannot be positive: more words are never worth a vote in themselves.
 
     Why bounded: votes confound length with correctness. Under a taste for the page's steps, the
     composer's short alternatives more often miss a fact, so users' 👍 go to longer answers, and an
@@ -216,19 +198,14 @@ def _fit(
 
     signs = 2.0 * labels - 1.0
     total = sample_weight.sum()
-    differences = x[pairs[:, 0]] - x[pairs[:, 1]]
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         margin = signs * (x @ theta[:-1] + theta[-1])
         per_answer = np.logaddexp(0.0, -margin)
         slope = -signs * sample_weight / (1.0 + np.exp(margin))
         value = (sample_weight * per_answer).sum() + theta[:-1] @ theta[:-1] / (2 * REGULARISATION)
-        gradient = np.append(x.T @ slope + theta[:-1] / REGULARISATION, slope.sum()) / total
-        if len(differences):
-            ahead = differences @ theta[:-1]
-            value += total * np.logaddexp(0.0, -ahead).mean()
-            gradient[:-1] -= differences.T @ (1.0 / (1.0 + np.exp(ahead))) / len(differences)
-        return float(value / total), gradient
+        gradient = np.append(x.T @ slope + theta[:-1] / REGULARISATION, slope.sum())
+        return float(value / total), gradient / total
 
     never_rewarded = {FORM_FEATURES.index("log characters"), FORM_FEATURES.index("sentences")}
     bounds = [(None, 0.0) if k in never_rewarded else (None, None) for k in range(x.shape[1])]
