@@ -154,6 +154,7 @@ def retrain_settings(loop: Deployment) -> RetrainSettings:
             margin=s.promotion_margin, min_questions=s.gate_min_questions, max_kl=s.gate_max_kl
         ),
         max_new_tokens=s.max_new_tokens,
+        dtype=s.llm_dtype,
         audit=audit_settings(loop),
         explain=s.audit_shap,
     )

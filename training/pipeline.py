@@ -44,6 +44,7 @@ from audit.report import write_audit_report
 from audit.suite import AuditResult, AuditSettings, load_counter_examples, run_audit, save_counter_examples
 from core.database import Database
 from core.errors import SupportLoopError
+from core.llm import DtypeName
 from core.registry import ModelRegistry, ModelVersion, clear_leftovers
 from rag.grounding import GroundingChecker
 from rag.passage import Passage
@@ -77,6 +78,7 @@ class RetrainSettings:
     kto: KTOSettings = field(default_factory=KTOSettings)
     gate: GateSettings = field(default_factory=GateSettings)
     max_new_tokens: int = 64
+    dtype: DtypeName = "auto"  # of the held-out answers: serving's (SUPPORTLOOP_LLM_DTYPE)
     audit: AuditSettings = field(default_factory=AuditSettings)
     explain: bool = True  # SHAP in the audit (the slowest part of it)
 
@@ -157,7 +159,8 @@ def retrain(
             "The voted questions are not covered by the indexed help pages: nothing to train on."
         )
     facts = facts or {}
-    before, _ = evaluate_version(load_version(current), test_prompts, reward, settings.max_new_tokens, facts)
+    tokens = settings.max_new_tokens
+    before, _ = evaluate_version(load_version(current, settings.dtype), test_prompts, reward, tokens, facts)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{version_id}-warm-", dir=target.parent))  # cleared if killed
     try:
@@ -169,13 +172,12 @@ def retrain(
         shutil.rmtree(scratch, ignore_errors=True)
     progress(0.7, f"{settings.algorithm}: {len(history.history)} steps in {history.seconds:.0f} s")
 
-    candidate_model = load_version(ModelVersion(version_id, target))
+    candidate_model = load_version(ModelVersion(version_id, target), settings.dtype)
     if settings.algorithm == "sft" and warm is not None:  # the candidate is the policy just evaluated
         after, answers = warm
     else:
-        tokens = settings.max_new_tokens
         after, answers = evaluate_version(candidate_model, test_prompts, reward, tokens, facts)
-    kl = kl_divergence(candidate_model, load_version(current), test_prompts, answers)
+    kl = kl_divergence(candidate_model, load_version(current, settings.dtype), test_prompts, answers)
     decision = gate(before, after, kl, settings.gate, audit.reasons)
     progress(0.95, f"evaluated: composite reward {before.reward} → {after.reward}, KL {kl:.3f}")
     report_path = write_report(
@@ -303,7 +305,7 @@ def _warm_start(
         settings.sft,
         lambda done, total: progress(0.25 + 0.15 * done / total, f"warm start: step {done} of {total}"),
     )
-    backend = load_version(ModelVersion(current.id, policy))
+    backend = load_version(ModelVersion(current.id, policy), settings.dtype)
     scores, answers = evaluate_version(backend, test_prompts, reward, settings.max_new_tokens, facts)
     progress(0.4, f"warm start on {result.examples} liked answers: held-out reward {scores.reward}")
     return policy, {**asdict(result), "evaluation": asdict(scores)}, (scores, answers)
