@@ -59,7 +59,12 @@ class LearningSettings(BaseSettings):
         0.1, gt=0, le=10, description="KTO's β: higher keeps the tuned policy nearer the warm-started one."
     )
     kto_learning_rate: float = Field(1e-5, gt=0, le=1, description="Learning rate of KTO.")
-    kto_epochs: int = Field(2, ge=1, le=100, description="Passes of KTO over the voted answers.")
+    kto_epochs: int = Field(
+        1,  # as good as 2 on the same 600 votes, in 20 min of KTO on 2 cores instead of about 35 (README)
+        ge=1,
+        le=100,
+        description="Passes of KTO over the voted answers.",
+    )
     kto_batch_size: int = Field(
         4,
         ge=2,

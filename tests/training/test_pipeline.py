@@ -213,6 +213,9 @@ def test_the_policy_algorithm_setting_picks_how_the_retrain_job_tunes_and_the_re
             "learning_rate": 1e-4,
             "epochs": 1,
             "batch_size": 4,
+            "micro_batch_size": None,
+            "precompute_reference": True,
+            "lora": False,
             "seed": 0,
         }
         assert report["dataset"]["held_out_groups"] == 5
