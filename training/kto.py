@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from core.errors import SupportLoopError
 from training.policy import (
     PolicyTrainingResult,
     StepProgress,
+    forward_pass_size,
+    lora_config,
     progress_callback,
     save_policy,
     trainer_arguments,
@@ -55,18 +55,15 @@ class KTOSettings:
     # Answers per step. KTO estimates the KL term from the other answers in the same batch, so at least 2;
     # each answer costs full-vocabulary forwards over a ~800-token prompt: on 2 CPU cores about 2 s each.
     batch_size: int = 4
-    # Answers per forward/backward pass (gradients accumulate to batch_size; each pass is one KL estimate,
-    # so at least 2). None: 2 on a CPU, where full-vocabulary logits are most of the memory (KTO's peak
-    # RSS 11.1 GiB in passes of 4, 7.4 GiB in passes of 2, as fast); the whole batch on a GPU.
+    # Answers per forward/backward pass (each pass is one KL estimate, so at least 2); None: as
+    # ``training.policy.forward_pass_size`` chooses.
     micro_batch_size: int | None = None
     # The reference is frozen, so its log-probabilities of each answer (and of each KL pairing) are the
     # same in every epoch: computed once before training, the reference copy is never loaded, and each
-    # step runs the policy alone. On 2 CPU cores a step of 4 answers went from 50 s to 32 s
+    # step runs the policy alone. On 2 CPU cores a step of 4 answers went from 43.4 s to 30.6 s
     # (bench/policy_update_speed.py); the pass before training costs about 5 s an answer.
     precompute_reference: bool = True
-    # LoRA adapters on the attention projections instead of every weight: no optimiser state for the
-    # full model, no weight gradients; the reference is the policy with the adapters switched off.
-    lora: bool = False
+    lora: bool = False  # ``training.policy.lora_config``
     seed: int = 0
 
 
@@ -101,11 +98,7 @@ class KTOPolicyTrainer:
         policy = AutoModelForCausalLM.from_pretrained(self.policy_path, dtype=dtype)
         reference, peft_config = None, None
         if s.lora:
-            from peft import LoraConfig
-
-            peft_config = LoraConfig(
-                r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"
-            )
+            peft_config = lora_config()
         elif not s.precompute_reference:
             reference = AutoModelForCausalLM.from_pretrained(self.policy_path, dtype=dtype)
         rows = [
@@ -122,7 +115,7 @@ class KTOPolicyTrainer:
         liked = sum(row["label"] for row in rows)
         disliked = len(rows) - liked
         batch = max(2, min(s.batch_size, len(rows)))
-        micro = max(2, s.micro_batch_size or (batch if torch.cuda.is_available() else 2))
+        micro = max(2, forward_pass_size(batch, s.micro_batch_size))
         micro = micro if batch % micro == 0 else batch
         scratch = tempfile.mkdtemp(prefix="supportloop-kto-")
         args = KTOConfig(

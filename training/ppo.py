@@ -29,6 +29,8 @@ from core.llm import Conversation
 from training.policy import (
     PolicyTrainingResult,
     StepProgress,
+    forward_pass_size,
+    lora_config,
     progress_callback,
     save_policy,
     trainer_arguments,
@@ -94,11 +96,7 @@ class PPOPolicyTrainer:
         value.config.pad_token_id = self.tokenizer.pad_token_id
         reference, peft_config = None, None
         if s.lora:
-            from peft import LoraConfig
-
-            peft_config = LoraConfig(
-                r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"
-            )
+            peft_config = lora_config()
         else:
             reference = AutoModelForCausalLM.from_pretrained(self.policy_path, dtype=dtype)
         rows = [
@@ -108,9 +106,8 @@ class PPOPolicyTrainer:
             )["input_ids"]
             for c in self.prompts
         ]
-        # Full-vocabulary logits over ~700-token RAG prompts dominate memory: a batch of 4 in one pass
-        # peaked at 18 GiB on CPU. Micro-batches with gradient accumulation keep the update the same.
-        micro = s.micro_batch_size or (s.batch_size if torch.cuda.is_available() else 2)
+        # Micro-batches with gradient accumulation keep the update the same in less memory.
+        micro = forward_pass_size(s.batch_size, s.micro_batch_size)
         micro = micro if s.batch_size % micro == 0 else 1
         scratch = tempfile.mkdtemp(prefix="supportloop-ppo-")
         args = PPOConfig(
