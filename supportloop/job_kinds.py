@@ -149,6 +149,7 @@ def retrain_settings(loop: Deployment) -> RetrainSettings:
             learning_rate=s.kto_learning_rate,
             epochs=s.kto_epochs,
             batch_size=s.kto_batch_size,
+            lora=s.kto_lora,
         ),
         gate=GateSettings(
             margin=s.promotion_margin, min_questions=s.gate_min_questions, max_kl=s.gate_max_kl
