@@ -73,8 +73,8 @@ class LearningSettings(BaseSettings):
     )
     kto_lora: bool = Field(
         False,
-        description="Tune KTO through LoRA adapters (rank 8, query and value projections), merged when saved: "
-        "less memory and faster steps (raise the learning rate with it).",
+        description="Tune KTO through LoRA adapters (rank 8, query and value projections), merged when "
+        "saved: less memory and faster steps (raise the learning rate with it).",
     )
     promotion_margin: float = Field(
         0.02,
