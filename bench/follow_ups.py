@@ -1,7 +1,7 @@
 """Follow-up questions in threads: does the follow-up's answer cite the right page when it is condensed
 with the thread (``rag.condense``), and when it is asked on its own, as it was before? Both in one run,
 on both help centers, on the conversation sets of ``tests/data/eval`` (README there: how they were
-written and split).
+written and split; the dev split adds the dev-only ``conversations_<site>_dev_extra.jsonl``).
 
 For each help center (the Mastodon documentation rendered with site chrome, and the bundled demo site)
 it serves the pages on 127.0.0.1, indexes them with this checkout's code, and answers each conversation's
@@ -33,7 +33,12 @@ from fakes.help_center import render_mastodon_docs  # noqa: E402
 
 from core.settings import Settings  # noqa: E402
 from rag.condense import condense  # noqa: E402
-from rag.evaluation import evaluate_follow_ups, load_conversations, summarize  # noqa: E402
+from rag.evaluation import (  # noqa: E402
+    EvalConversation,
+    evaluate_follow_ups,
+    load_conversations,
+    summarize,
+)
 from rag.ingest import ingest_site  # noqa: E402
 from supportloop.app import SupportLoop  # noqa: E402
 from supportloop.demo_site import SITE_DIR, serve_demo_site  # noqa: E402
@@ -55,11 +60,20 @@ def open_indexed(site: str, data_dir: Path) -> SupportLoop:
     return loop
 
 
+def conversation_set(site: str, split: str) -> list[EvalConversation]:
+    """A help center's conversations of ``split``; dev adds the dev-only extra file."""
+    conversations = load_conversations(EVAL / f"conversations_{site}.jsonl", split)
+    extra = EVAL / f"conversations_{site}_dev_extra.jsonl"
+    if split == "dev" and extra.exists():
+        conversations += load_conversations(extra, split)
+    return conversations
+
+
 def measure(site: str, splits: list[str], data_dir: Path) -> None:
     with open_indexed(site, data_dir) as loop:
         answer = loop.answerer.answer
         for split in splits:
-            conversations = load_conversations(EVAL / f"conversations_{site}.jsonl", split)
+            conversations = conversation_set(site, split)
             rewritten = sum(condense(c.turns[-1], c.turns[:-1]) is not None for c in conversations)
             summaries = {
                 "condensed": summarize(evaluate_follow_ups(conversations, answer)),

@@ -42,6 +42,11 @@ CORPUS_OF = {
     "demo_dev_extra.jsonl": "demo",
 }
 CONVERSATION_FILES = {"conversations_mastodon.jsonl": "mastodon", "conversations_demo.jsonl": "demo"}
+# Dev-only conversations, outside the seeded split: file → (corpus, id prefix, count).
+DEV_CONVERSATION_FILES: dict[str, tuple[str, str, int]] = {
+    "conversations_mastodon_dev_extra.jsonl": ("mastodon", "mx", 24),
+    "conversations_demo_dev_extra.jsonl": ("demo", "dx", 12),
+}
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -99,7 +104,7 @@ def all_eval_ids() -> list[str]:
 
 def test_every_file_is_documented_and_parses():
     files = {path.name for path in EVAL_DIR.glob("*.jsonl")}
-    assert files == {*COUNTS, *CONVERSATION_FILES, "harmful.jsonl"}
+    assert files == {*COUNTS, *CONVERSATION_FILES, *DEV_CONVERSATION_FILES, "harmful.jsonl"}
     readme = (EVAL_DIR / "README.md").read_text(encoding="utf-8")
     for name in files:
         assert name in readme
@@ -153,17 +158,33 @@ def assert_grounded(item_id: str, sources: list[str], facts: list[str], pages: d
         )
 
 
-@pytest.mark.parametrize("name", sorted(CONVERSATION_FILES))
-def test_conversations_are_two_turns_grounded_and_split_in_half(name):
-    rows = read_lines(EVAL_DIR / name)
-    assert len(rows) >= 24
-    pages = pages_for(CONVERSATION_FILES[name])
+def assert_conversations_well_formed(rows: list[dict], corpus: str) -> None:
+    """Two non-empty turns; the follow-up's source pages exist and carry its facts."""
+    pages = pages_for(corpus)
     for row in rows:
         assert set(row) == {"id", "turns", "source", "facts", "split"}
         assert len(row["turns"]) == 2 and all(turn.strip() for turn in row["turns"]), row["id"]
         assert row["source"] and row["facts"], row["id"]
         assert_grounded(row["id"], row["source"], row["facts"], pages)
+
+
+@pytest.mark.parametrize("name", sorted(CONVERSATION_FILES))
+def test_conversations_are_two_turns_grounded_and_split_in_half(name):
+    rows = read_lines(EVAL_DIR / name)
+    assert len(rows) >= 24
+    assert_conversations_well_formed(rows, CONVERSATION_FILES[name])
     assert_seeded_split({row["id"]: row["split"] for row in rows})
+
+
+@pytest.mark.parametrize("name", sorted(DEV_CONVERSATION_FILES))
+def test_dev_only_conversations_are_two_turns_grounded_and_all_dev(name):
+    corpus, prefix, count = DEV_CONVERSATION_FILES[name]
+    rows = read_lines(EVAL_DIR / name)
+    assert [row["id"] for row in rows] == [f"{prefix}{i:02d}" for i in range(1, count + 1)]
+    assert_conversations_well_formed(rows, corpus)
+    assert {row["split"] for row in rows} == {"dev"}
+    first_turns = [" ".join(row["turns"][0].lower().split()) for row in rows]
+    assert [turn for turn, n in Counter(first_turns).items() if n > 1] == []
 
 
 def assert_seeded_split(splits: dict[str, str]) -> None:
