@@ -65,6 +65,20 @@ class Ranking:
         """Source pages, best first."""
         return list(dict.fromkeys(r.passage.source for r in self.ranked))
 
+    def merged(self, other: Ranking, weight: float) -> Ranking:
+        """This ranking and ``other`` (of another wording of the same question) fused by reciprocal rank,
+        ``other``'s ranks counting ``weight`` times as much. A passage keeps this ranking's
+        cross-encoder score where it has one: answerability reads the scores against ``question``."""
+        fused: dict[str, float] = {}
+        for ranking, counts in ((self, 1.0), (other, weight)):
+            for rank, ranked in enumerate(ranking.ranked):
+                fused[ranked.passage.id] = fused.get(ranked.passage.id, 0.0) + counts / (RRF_K + rank + 1)
+        entries = {r.passage.id: r for r in [*other.ranked, *self.ranked]}  # this ranking's scores win
+        order = sorted(fused, key=lambda passage_id: -fused[passage_id])
+        return Ranking(
+            self.question, [Ranked(entries[i].passage, entries[i].cross_encoder, fused[i]) for i in order]
+        )
+
 
 class Ranker:
     """Hybrid retrieval reranked by the cross-encoder (see the module doc)."""

@@ -11,6 +11,8 @@ import pytest
 from rag.answerer import REFUSAL, Answer, assemble
 from rag.condense import condense, is_follow_up
 from rag.evaluation import evaluate_follow_ups, load_conversations
+from rag.passage import Passage
+from rag.ranking import Ranked, Ranking
 
 RESET = "how do I reset my password?"
 
@@ -31,6 +33,26 @@ def test_a_question_that_refers_back_gains_the_previous_question():
     assert condense("can I see my old posts there?", [move]) == f"can I see my old posts there? ({move})"
     pin = "how do I feature a hashtag on my profile?"
     assert condense("how many can I pin?", [pin]) == f"how many can I pin? ({pin})"  # no subject of its own
+
+
+def test_a_longer_question_that_refers_back_still_leans_on_the_thread():
+    delete = "how do I permanently delete a file I uploaded by mistake?"
+    follow_up = "can regular members do that in a team workspace, or only admins?"  # five words of its own
+    assert condense(follow_up, [delete]) == f"{follow_up} ({delete})"
+
+
+def test_rankings_of_two_wordings_are_fused_keeping_the_first_ones_scores():
+    def passage(name):
+        return Passage(name, f"text of {name}", f"http://help/{name}", "Title", "", 0.5)
+
+    a, b, c = passage("a"), passage("b"), passage("c")
+    standalone = Ranking("standalone", [Ranked(a, 5.0, 0.0), Ranked(b, 1.0, 0.0)])
+    as_asked = Ranking("as asked", [Ranked(c, 9.0, 0.0), Ranked(b, 7.0, 0.0)])
+    merged = standalone.merged(as_asked, 0.5)
+    assert merged.question == "standalone"
+    assert [r.passage.id for r in merged.ranked] == ["b", "a", "c"]  # in both lists: 1/7 + 0.5/7 > 1/6
+    assert [r.cross_encoder for r in merged.ranked] == [1.0, 5.0, 9.0]
+    assert [r.passage.id for r in standalone.merged(as_asked, 2.0).ranked] == ["b", "c", "a"]
 
 
 @pytest.mark.parametrize(
@@ -103,6 +125,16 @@ def test_a_follow_up_about_another_page_still_finds_it(answerer):
     followed = answerer.answer("also, where do I download invoices?", thread=[RESET])
     assert followed.condensed == f"also, where do I download invoices? ({RESET})"
     assert followed.citations[0].endswith("/billing/invoices.html")
+
+
+@pytest.mark.slow
+def test_a_new_subject_taken_for_a_follow_up_is_answered_as_asked(answerer):
+    earlier = "which env var do I set so the CLI can authenticate in our CI pipeline?"
+    question = "what can a Manager do on a shared folder that an Editor can't?"  # "that" refers back
+    assert condense(question, [earlier]) == f"{question} ({earlier})"
+    answer = answerer.answer(question, thread=[earlier])
+    assert not answer.declined and answer.condensed is None
+    assert answer.citations[0].endswith("/sharing/folder-permissions.html")
 
 
 @pytest.mark.slow
