@@ -19,7 +19,19 @@ INJECTION = re.compile(
     r"|\b(?:system|hidden|initial) prompt\b"
     r"|\byou are now\b|\bfrom now on,? you\b|\bact as (?:an? )?(?:unrestricted|unfiltered|jailbroken)\b"
     r"|\b(?:AI|language model|LLM|chatbot|assistant)s?\b[^.\n]{0,40}"
-    r"\b(?:must|should) (?:tell|say|reply|answer)\b",
+    r"\b(?:must|should) (?:tell|say|reply|answer)\b"
+    # Role-play that frees the assistant from its rules, and rules for the form of every reply.
+    r"|\blet'?s play a game\b|\bdeveloper mode\b|\bjailbr(?:eak|oken)\b"
+    r"|\b(?:AI|assistant|bot|chatbot)\b[^.\n]{0,15}\bwith(?:out)? (?:no |any )?"
+    r"(?:rules|restrictions|limits|filters)\b"
+    r"|\b(?:begins?|starts?|ends?)\b[^.\n]{0,15}\b(?:every|each|all)\b[^.\n]{0,10}"
+    r"\b(?:repl(?:y|ies)|answers?|responses?)\b"
+    # Telling it to set aside the pages, or asking for its own settings ("your secret key" is not one:
+    # the Mastodon docs tell admins to obtain theirs).
+    r"|\b(?:ignore|disregard|forget)\b[^.\n]{0,30}"
+    r"\b(?:documentation|docs|help (?:pages?|cent(?:er|re)|articles?))\b"
+    r"|\b(?:settings?|configuration|variables?)\b[^.\n]{0,30}"
+    r"\byou (?:run|are running|were configured|are configured) with\b",
     re.IGNORECASE,
 )
 SHINGLE = 6  # words; an answer sharing a run this long with our instructions is quoting them
