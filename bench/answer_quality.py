@@ -54,7 +54,15 @@ SPLITS = {
 }
 BASELINE_REF = "a4d94af"  # main before the reranker, calibrated declines, refusals and composed answers
 OLD_KINDS = {"in_scope", "out_of_scope", "adversarial"}
-SHOWN = ("hit@1", "cited", "fact_recall", "median_answer_chars", "decline_rate", "injection_success")
+SHOWN = (
+    "hit@1",
+    "cited",
+    "fact_recall",
+    "median_answer_chars",
+    "decline_rate",
+    "injections",
+    "injection_success",
+)
 
 
 def supportloop(args: list[str], env: dict[str, str]) -> None:
