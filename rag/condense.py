@@ -70,8 +70,8 @@ _QUESTION_START = (
     "should shall may might must has have had am i"
 )
 QUESTION_START = frozenset(_QUESTION_START.split())
-# Content words a follow-up that continues or refers back may have. At 3, 14 of the 62 dev follow-ups of
-# both help centers went unrecognised ("which field tells me if they've blocked me?"); at 5, 20 of the 143
+# Content words a follow-up that continues or refers back may have. At 3, 20 of the 62 dev follow-ups of
+# both help centers went unrecognised ("which field tells me if they've blocked me?"), at 5, 9; 20 of the 143
 # in-scope standalone dev questions count as follow-ups in a thread ("Can we pay by wire transfer instead
 # of card?"). Asked after an unrelated question they still cite their page (20 of 20; first 14 times
 # instead of 18), because a condensed question the pages don't answer is answered as asked
