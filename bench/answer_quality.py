@@ -143,8 +143,13 @@ def measure(
         summaries["plain-rag"] = summarize(rescore(questions, rows["baseline"]))
         if baseline is not None:
             old_questions = question_file(site, args.split, scratch, args.limit, old=True)
-            rows = run_system(baseline, url, old_questions, scratch / "baseline", False)
-            summaries["baseline"] = summarize(rescore(questions, rows["supportloop"]))
+            try:
+                rows = run_system(baseline, url, old_questions, scratch / "baseline", False)
+            except subprocess.CalledProcessError:  # its own error is printed above
+                ref = args.baseline_ref
+                print(f"The baseline at {ref} did not run with this checkout's packages; left out.")
+            else:
+                summaries["baseline"] = summarize(rescore(questions, rows["supportloop"]))
     print(f"\n== {site}, {args.split} split: {len(questions)} questions ==")
     print(f"{'metric':32s}" + "".join(f"{name:>12s}" for name in summaries))
     for key in (*SHOWN, "latency_p50_s", "latency_p95_s"):
