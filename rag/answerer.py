@@ -225,14 +225,14 @@ class Answerer:
         are fused, its own words with a smaller vote: a question taken for a follow-up may be a new
         subject, and a task's next step may be on another page than the thread's. If the pages don't
         answer the standalone question but do answer it as asked, it was a new subject after all."""
-        if not rewritten:
-            ranking = self.rank(asked)
-            return ranking, self.answerability.judge(ranking, self.index.lexical().bm25), None
         own = self.rank(asked)
+        bm25 = self.index.lexical().bm25  # after ranking: an empty index is reported there
+        if not rewritten:
+            return own, self.answerability.judge(own, bm25), None
         ranking = self.rank(rewritten).merged(own, OWN_WORDS_WEIGHT)
-        verdict = self.answerability.judge(ranking, self.index.lexical().bm25)
+        verdict = self.answerability.judge(ranking, bm25)
         if not verdict.answerable:
-            alone = self.answerability.judge(own, self.index.lexical().bm25)
+            alone = self.answerability.judge(own, bm25)
             if alone.answerable:
                 return own, alone, None
         log.info("follow-up %r answered as %r", redact(asked[:200]), redact(rewritten[:200]))

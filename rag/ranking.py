@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.index import Candidate
+from rag.index import Candidate, rrf_scores
 from rag.passage import Passage
 
 if TYPE_CHECKING:
@@ -69,10 +69,8 @@ class Ranking:
         """This ranking and ``other`` (of another wording of the same question) fused by reciprocal rank,
         ``other``'s ranks counting ``weight`` times as much. A passage keeps this ranking's
         cross-encoder score where it has one: answerability reads the scores against ``question``."""
-        fused: dict[str, float] = {}
-        for ranking, counts in ((self, 1.0), (other, weight)):
-            for rank, ranked in enumerate(ranking.ranked):
-                fused[ranked.passage.id] = fused.get(ranked.passage.id, 0.0) + counts / (RRF_K + rank + 1)
+        ids = [[r.passage.id for r in ranking.ranked] for ranking in (self, other)]
+        fused = rrf_scores(ids, RRF_K, (1.0, weight))
         entries = {r.passage.id: r for r in [*other.ranked, *self.ranked]}  # this ranking's scores win
         order = sorted(fused, key=lambda passage_id: -fused[passage_id])
         return Ranking(
