@@ -11,16 +11,9 @@ one per line; no longer than ``max_chars``.
 The heuristic ranks a unit by its cosine to the question, read under its section heading ("Per account:
 300 calls within 5 minutes" answers "rate limits per account", the bare sentence does not), plus a
 bonus for question words it or its heading share, plus its passage's relevance (from the ranker), minus
-``PASSAGE_PENALTY`` per passage rank, plus ``TOP_PAGE_BONUS`` on the ranker's best page. The answer cites
-its pages in the order of their best unit, so without the bonus a sentence on a lower page that happens
-to sit a little closer to the question put that page first although the ranker's first page answers
-(dev in-scope questions, 0.02 and no bonus → these values: the first citation answers 0.712 → 0.750 on
-Mastodon, 0.926 → 0.936 on the demo site; any citation answers 0.875 → 0.875 and 0.979 → 0.968; fact
-recall 0.654 → 0.668 and 0.872 → 0.862).
-
-The best unit grows into a window of its neighbours in the same passage (answers often continue in the
-next sentence, and a sentence ending in ":" introduces the steps after it), then other units close to the
-best fill what is left.
+a little for lower-ranked passages. The best unit grows into a window of its neighbours in the same
+passage (answers often continue in the next sentence, and a sentence ending in ":" introduces the
+steps after it), then other units close to the best fill what is left.
 """
 
 from __future__ import annotations
@@ -43,8 +36,6 @@ STEP = re.compile(r"^\s*(\d{1,2})[.)]\s+\S")
 MAX_CHARS = 700
 MARGIN = 0.5  # how far below the best unit another unit may rank and still be added
 BRIEF_CHARS = 200  # the brief alternative: about two sentences
-PASSAGE_PENALTY = 0.05  # per passage rank; with TOP_PAGE_BONUS chosen on the dev questions (module doc)
-TOP_PAGE_BONUS = 0.1
 
 
 @dataclass(frozen=True)
@@ -104,12 +95,10 @@ class Composer:
         def shared(*texts: str) -> float:
             return len(asked & {w for text in texts for w in terms(text)}) / max(len(asked), 1)
 
-        top_page = passages[0].source if passages else ""
-        relevance = [
-            p.score + 0.5 * shared(p.text) - PASSAGE_PENALTY * i + TOP_PAGE_BONUS * (p.source == top_page)
-            for i, p in enumerate(passages)
+        relevance = [p.score + 0.5 * shared(p.text) for p in passages]
+        bonus = [
+            0.5 * shared(u.text, headings[u.passage]) + relevance[u.passage] - 0.02 * u.passage for u in units
         ]
-        bonus = [0.5 * shared(u.text, headings[u.passage]) + relevance[u.passage] for u in units]
         return vectors[1:] @ vectors[0] + np.asarray(bonus, dtype=np.float32)
 
     def choose(self, question: str, passages: Sequence[Passage], units: Sequence[Unit]) -> list[int]:

@@ -130,27 +130,3 @@ def test_a_run_of_steps_too_long_for_an_answer_keeps_whole_steps(embeddings):
     assert len(text) <= 300
     assert text.splitlines()[-1] == "(More steps on the page.)"
     assert all(line.startswith(f"{n}. Step number {n} ") for n, line in enumerate(text.splitlines()[:-1], 1))
-
-
-def test_the_rankers_best_page_comes_first_when_a_lower_page_says_the_same(composer):
-    # The ranker put the FAQ first; the desktop page scores a higher cosine (``Passage.score``) and says
-    # the same. Answers cite pages in the order of their best unit, so the FAQ's unit must rank first.
-    faq = Passage(
-        "f",
-        "FAQ > Devices\nEach account can be signed in on up to 3 devices at once.",
-        "http://help/faq.html",
-        "FAQ",
-        "Devices",
-        0.55,
-    )
-    desktop = Passage(
-        "d",
-        "Desktop app > Devices\nAn account can be signed in on up to 3 devices at the same time.",
-        "http://help/desktop.html",
-        "Desktop app",
-        "Devices",
-        0.62,
-    )
-    composition = composer.compose("how many devices can I be signed in on", [faq, desktop])
-    assert composition.used[0] == 0
-    assert composition.text.startswith("Each account can be signed in on up to 3 devices")
