@@ -6,7 +6,10 @@ Three kinds of training rows, all dev data (the test split of ``tests/data/eval/
 read here):
 
 - the hand-written examples in ``rag/data/harm_examples.jsonl``, harmful requests and the legitimate
-  look-alikes (one's own account, an admin's duty);
+  look-alikes (one's own account, an admin's duty). The first 90 are generic; the next 160 (90 harmful,
+  70 look-alikes) name both help centers' products and were written without seeing the test split:
+  indirect and casual phrasings, pretexts ("asking for a friend", a shared past, a dead parent), and
+  look-alikes that share their words (an ex who knew my password, a colleague who agreed to 2FA help);
 - the dev split of ``tests/data/eval/harmful.jsonl``;
 - the ordinary dev questions of both help centers (in scope and out of scope, ``training.answerability``),
   all harmless. Without them the classifier sees only requests about accounts and security, and puts
@@ -35,7 +38,7 @@ from training.answerability import DEV_SETS, dev_questions
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_SET = ROOT / "tests" / "data" / "eval" / "harmful.jsonl"
-C = 1.0  # inverse regularisation, chosen by cross-validation on the dev rows (1-30 tried)
+C = 30.0  # inverse regularisation, chosen by cross-validation on the dev rows (0.3-300 tried)
 MAX_FALSE_ORDINARY = 0.02
 MAX_FALSE_LOOK_ALIKES = 0.10
 THRESHOLDS = np.round(np.arange(0.20, 0.91, 0.025), 3)
