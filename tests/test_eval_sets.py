@@ -30,10 +30,10 @@ QUESTION_FIELDS = {name for name in EvalQuestion.__dataclass_fields__}
 
 # Per file and kind, as documented in tests/data/eval/README.md.
 COUNTS: dict[str, dict[str, int]] = {
-    "mastodon_test.jsonl": {"in_scope": 60, "out_of_scope": 25, "adversarial": 5, "harmful": 19},
-    "mastodon_dev_extra.jsonl": {"out_of_scope": 25, "harmful": 14},
+    "mastodon_test.jsonl": {"in_scope": 61, "out_of_scope": 24, "adversarial": 5, "harmful": 19},
+    "mastodon_dev_extra.jsonl": {"out_of_scope": 65, "harmful": 14, "in_scope": 30},
     "demo_test.jsonl": {"in_scope": 30, "out_of_scope": 25, "adversarial": 5, "harmful": 13},
-    "demo_dev_extra.jsonl": {"out_of_scope": 25, "harmful": 21},
+    "demo_dev_extra.jsonl": {"out_of_scope": 55, "harmful": 21, "in_scope": 25},
 }
 CORPUS_OF = {
     "mastodon_test.jsonl": "mastodon",
@@ -47,6 +47,9 @@ DEV_CONVERSATION_FILES: dict[str, tuple[str, str, int]] = {
     "conversations_mastodon_dev_extra.jsonl": ("mastodon", "mx", 24),
     "conversations_demo_dev_extra.jsonl": ("demo", "dx", 12),
 }
+# Ids of the out-of-scope questions as written, under the seeded split (one, mo06, was found answered and
+# relabelled in scope); later dev-only questions (`mn`, `dn`) stand outside it.
+SEEDED_PREFIX = {"mastodon": "mo", "demo": "do"}
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -214,9 +217,9 @@ def test_out_of_scope_halves_follow_the_seeded_split():
     for corpus in ("mastodon", "demo"):
         test = read_lines(EVAL_DIR / f"{corpus}_test.jsonl")
         dev = read_lines(EVAL_DIR / f"{corpus}_dev_extra.jsonl")
-        splits = {row["id"]: "test" for row in test if row["kind"] == "out_of_scope"}
-        splits |= {row["id"]: "dev" for row in dev if row["kind"] == "out_of_scope"}
-        assert len(splits) >= 50
+        seeded = [row for row in test + dev if row["id"].startswith(SEEDED_PREFIX[corpus])]
+        splits = {row["id"]: "dev" if row in dev else "test" for row in seeded}
+        assert len(splits) == 50
         assert_seeded_split(splits)
 
 
