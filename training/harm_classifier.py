@@ -38,7 +38,7 @@ from training.answerability import DEV_SETS, dev_questions
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_SET = ROOT / "tests" / "data" / "eval" / "harmful.jsonl"
-C = 100.0  # inverse regularisation, chosen by cross-validation on the dev rows (0.3-300 tried)
+C = 1.0  # inverse regularisation; 0.3-300 tried by cross-validation on the dev rows (see below)
 MAX_FALSE_ORDINARY = 0.02
 MAX_FALSE_LOOK_ALIKES = 0.10
 THRESHOLDS = np.round(np.arange(0.20, 0.91, 0.025), 3)
