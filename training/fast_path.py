@@ -14,9 +14,13 @@ The gate, like a version's:
   minutes;
 - on the held-out questions it ranks a liked answer above a disliked one to the same question more
   often than what serves now (the current version's reward model, or, where it has none, chance:
-  0.5), since ranking the composer's alternatives is its job; and it predicts the majority vote at
-  least as well (always predicting the commoner vote, where no reward model serves). Without held-out
-  pairs, it must predict the majority vote better.
+  0.5), since ranking the composer's alternatives is its job, and not by luck: as in the full
+  retrain's gate (``training.promotion.paired_gain``), a paired bootstrap over the held-out pairs
+  (per pair, right or wrong now against right or wrong with the new model) must put the 95% lower
+  bound of the gain above 0. With ~20 held-out pairs, one pair is 0.05 of pair accuracy, and a model
+  that learnt nothing once went live at 0.545 against chance's 0.5;
+- it predicts the majority vote at least as well (always predicting the commoner vote, where no
+  reward model serves). Without held-out pairs, it must predict the majority vote better.
 
 PPO or KTO (``training.pipeline``) remain the slow path, which changes the policy itself.
 """
@@ -30,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audit.suite import load_counter_examples
 from core.database import Database
@@ -37,8 +42,21 @@ from core.registry import ModelRegistry, clear_leftovers
 from rag.grounding import GroundingChecker
 from training.datasets import FeedbackDataset, build_dataset, with_counter_examples
 from training.pipeline import RetrainPaths, RetrainSettings, audit_reward_model
+from training.promotion import PairedGain, paired_gain
 from training.reward import CompositeReward
-from training.reward_model import METADATA, evaluate_reward_model, load_reward_model, train_reward_model
+from training.reward_model import (
+    METADATA,
+    evaluate_reward_model,
+    load_reward_model,
+    pair_hits,
+    train_reward_model,
+)
+
+if TYPE_CHECKING:
+    from training.feature_reward import FeatureRewardModel
+    from training.reward_model import RewardModel
+
+    Scorer = RewardModel | FeatureRewardModel
 
 log = logging.getLogger(__name__)
 KIND = "reward model only"  # ``metrics["kind"]`` of a fast-path version
@@ -82,6 +100,7 @@ def refresh_reward_model(
     reward_model = train_reward_model(data, settings.reward_objective)
     current = registry.current()
     baseline = _serving_metrics(data, paths.reward_models / str(current.id))
+    gain = _pair_gain(data, reward_model, paths.reward_models / str(current.id))
     version_id, target = registry.next_path()
     clear_leftovers(paths.reward_models, version_id)
     reward_model.save(paths.reward_models / str(version_id))
@@ -99,13 +118,14 @@ def refresh_reward_model(
     )
     progress(0.9, audit.summary())
     reasons = [] if audit.passed else [f"the audit failed: {'; '.join(audit.reasons)}"]
-    reasons += _held_out_reasons(accuracy, pair_accuracy, baseline)
+    reasons += _held_out_reasons(accuracy, gain, baseline)
     _share_policy(current.path, target)
     metrics = {
         "kind": KIND,
         "reward_model": reward_model.metrics,
         "baseline_accuracy": baseline["accuracy"],
         "baseline_pair_accuracy": baseline.get("pair_accuracy"),
+        "pair_gain": None if gain is None else {"mean": gain.mean, "ci95_low": gain.low, "n": gain.n},
         "gate": reasons,
         "dataset": data.decisions,
         "audit_report": str(audit_report),
@@ -141,15 +161,33 @@ def _serving_metrics(data: FeedbackDataset, folder: Path) -> dict[str, float]:
     return {"accuracy": majority} | ({"pair_accuracy": 0.5} if data.test_pairs else {})
 
 
-def _held_out_reasons(accuracy: float, pairs: float | None, serving: dict[str, float]) -> list[str]:
+def _pair_gain(data: FeedbackDataset, candidate: Scorer, folder: Path) -> PairedGain | None:
+    """The paired bootstrap of held-out pairs ranked right, the new reward model against what serves
+    now (chance, 0.5 a pair, where no reward model serves); None without held-out pairs."""
+    if not data.test_pairs:
+        return None
+    new = pair_hits(candidate, data.test_pairs)
+    if (folder / METADATA).exists():
+        now = pair_hits(load_reward_model(folder), data.test_pairs)
+    else:
+        now = [0.5] * len(new)
+    return paired_gain(
+        {str(i): float(v) for i, v in enumerate(now)}, {str(i): float(v) for i, v in enumerate(new)}
+    )
+
+
+def _held_out_reasons(accuracy: float, gain: PairedGain | None, serving: dict[str, float]) -> list[str]:
     """Why the held-out check fails (see the module doc), or nothing."""
-    if pairs is None or "pair_accuracy" not in serving:
+    if gain is None or "pair_accuracy" not in serving:
         if accuracy > serving["accuracy"]:
             return []
         return [f"held-out accuracy {accuracy:.3f} is not above what serves now ({serving['accuracy']:.3f})"]
-    reasons, now = [], serving["pair_accuracy"]
-    if not pairs > now:
-        reasons.append(f"held-out pairs ranked right {pairs:.3f}, not above what serves now ({now:.3f})")
+    reasons = []
+    if not gain.low > 0:  # also refuses NaN
+        reasons.append(
+            f"held-out pairs ranked right could be no better than what serves now "
+            f"({serving['pair_accuracy']:.3f}): paired gain {gain}, its 95% lower bound not above 0"
+        )
     if accuracy < (now := serving["accuracy"]):
         reasons.append(f"held-out accuracy {accuracy:.3f} is below what serves now ({now:.3f})")
     return reasons

@@ -283,6 +283,13 @@ def _calibrate(reward: RewardModel, answers: Sequence[LabelledAnswer]) -> tuple[
     return (float(scale.detach()), float(shift.detach()))
 
 
+def pair_hits(reward: RewardModel | FeatureRewardModel, pairs: Sequence[PreferencePair]) -> np.ndarray:
+    """Per pair, 1.0 where ``reward`` scores the liked answer above the disliked one, else 0.0."""
+    chosen = reward.score([p.question for p in pairs], [p.chosen.answer for p in pairs])
+    rejected = reward.score([p.question for p in pairs], [p.rejected.answer for p in pairs])
+    return (np.asarray(chosen) > np.asarray(rejected)).astype(float)
+
+
 def evaluate_reward_model(
     reward: RewardModel | FeatureRewardModel,
     answers: Sequence[LabelledAnswer],
@@ -295,7 +302,5 @@ def evaluate_reward_model(
         hits = [(p > 0.5) == bool(a.label) for p, a in zip(probabilities, answers, strict=True)]
         metrics["accuracy"] = float(sum(hits) / len(hits))
     if pairs:
-        chosen = reward.score([p.question for p in pairs], [p.chosen.answer for p in pairs])
-        rejected = reward.score([p.question for p in pairs], [p.rejected.answer for p in pairs])
-        metrics["pair_accuracy"] = float(np.mean(chosen > rejected))
+        metrics["pair_accuracy"] = float(np.mean(pair_hits(reward, pairs)))
     return {k: (round(v, 4) if isinstance(v, float) and not math.isnan(v) else v) for k, v in metrics.items()}
