@@ -7,7 +7,8 @@ produces the same ids and updates chunks in place.
 
 Lists are kept whole, because an answer that quotes steps must quote all of them in order: a list and
 the paragraph that introduces it ("To reset your password:") go into one chunk whenever they fit in
-``size``, next to the text around them if that fits too. A longer list is split between items, never
+``size``, next to the text around them if that fits too; a list that fits alone is never split to take
+a long introduction (it then starts its own chunk). A longer list is split between items, never
 inside one (an item keeps its nested lines and code blocks), and the introduction goes with the first
 items. Prose is split as before, into overlapping pieces. An item longer than a chunk (a long
 reference entry rather than a step) is split between its own lines, and a line longer than a chunk like
@@ -127,7 +128,12 @@ def _segments(content: str, size: int) -> list[_Segment]:
     for before, listing in itertools.pairwise(segments):
         if listing.items and not before.items:
             head, _, intro = before.text.rstrip().rpartition(BLOCK_END + "\n")
-            if len(intro) + 1 + len(listing.items[0]) <= size:
+            whole = len("\n".join(listing.items))
+            # The introduction joins the list where both fit, or where the list must be split anyway;
+            # never where taking it would split a list that fits alone.
+            if len(intro) + 1 + whole <= size or (
+                whole > size and len(intro) + 1 + len(listing.items[0]) <= size
+            ):
                 before.text, listing.intro = head, intro.strip()
     return [s for s in segments if s.items or s.text.strip()]
 

@@ -63,6 +63,16 @@ def test_a_short_section_with_a_list_is_still_one_chunk():
     assert chunks == ["Backups > Start a backup\nBackups are quick.\nTo start a backup:\n" + "\n".join(steps)]
 
 
+def test_a_list_that_fits_alone_is_not_split_to_take_a_long_introduction():
+    intro = "Rewinding returns a folder to how it looked at a moment you choose. " * 5
+    steps = _steps(6, "and wait")
+    assert len("\n".join(steps)) <= 500 < len(intro) + len("\n".join(steps))
+    chunks = _chunks(f"## Rewind a folder\n\n{intro}\n\n" + "\n".join(steps))
+    holding = [c for c in chunks if "Select the button" in c]
+    assert len(holding) == 1
+    assert "\n".join(steps) in holding[0]
+
+
 def test_a_long_list_is_split_between_steps_with_the_breadcrumb_repeated():
     steps = _steps(14)
     assert len("\n".join(steps)) > 2 * 500
