@@ -94,7 +94,12 @@ class Settings(LearningSettings):
         description="Name of the Chroma collection holding the help-center chunks.",
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
-    chunk_size: int = Field(500, ge=100, le=8000, description="Largest chunk, in characters.")
+    chunk_size: int = Field(
+        500,
+        ge=100,
+        le=8000,
+        description="Largest chunk, in characters (numbered steps may fill twice this before being split).",
+    )
     chunk_overlap: int = Field(80, ge=0, le=2000, description="Characters shared by neighbouring chunks.")
     top_k: int = Field(4, ge=1, le=20, description="Passages retrieved for each question.")
     retrieval: Literal["hybrid", "dense", "bm25"] = Field(

@@ -8,7 +8,10 @@ produces the same ids and updates chunks in place.
 Lists are kept whole, because an answer that quotes steps must quote all of them in order: a list and
 the paragraph that introduces it ("To reset your password:") go into one chunk whenever they fit in
 ``size``, next to the text around them if that fits too; a list that fits alone is never split to take
-a long introduction (it then starts its own chunk). A longer list is split between items, never
+a long introduction (it then starts its own chunk). Numbered steps may fill up to ``STEPS_FACTOR`` times
+``size`` before they are split: a chunk that starts at step 3 makes an answer that starts there too
+(the composer shortens a long run of steps from its end, "More steps on the page."). A longer list is
+split between items, never
 inside one (an item keeps its nested lines and code blocks), and the introduction goes with the first
 items. Prose is split as before, into overlapping pieces. An item longer than a chunk (a long
 reference entry rather than a step) is split between its own lines, and a line longer than a chunk like
@@ -29,6 +32,8 @@ from rag.extract import ExtractedPage
 
 HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 LIST_ITEM = re.compile(r"(?:\d+\.|[-*+])\s")  # a top-level item; nested ones are indented
+NUMBERED = re.compile(r"\d+\.\s")
+STEPS_FACTOR = 2  # numbered steps stay in one chunk up to this many times ``size``
 FENCE = re.compile(r"\s*(?:```|~~~)")
 BLOCK_END = "  "  # MarkdownHeaderTextSplitter ends each block's last line with two spaces
 # Stands for a leading space while MarkdownHeaderTextSplitter runs: it strips every line and drops
@@ -128,14 +133,20 @@ def _segments(content: str, size: int) -> list[_Segment]:
     for before, listing in itertools.pairwise(segments):
         if listing.items and not before.items:
             head, _, intro = before.text.rstrip().rpartition(BLOCK_END + "\n")
-            whole = len("\n".join(listing.items))
+            whole, limit = len("\n".join(listing.items)), _limit(listing.items, size)
             # The introduction joins the list where both fit, or where the list must be split anyway;
             # never where taking it would split a list that fits alone.
-            if len(intro) + 1 + whole <= size or (
-                whole > size and len(intro) + 1 + len(listing.items[0]) <= size
+            if len(intro) + 1 + whole <= limit or (
+                whole > limit and len(intro) + 1 + len(listing.items[0]) <= size
             ):
                 before.text, listing.intro = head, intro.strip()
     return [s for s in segments if s.items or s.text.strip()]
+
+
+def _limit(items: list[str], size: int) -> int:
+    """The longest chunk a list may fill: numbered steps, ``STEPS_FACTOR`` times ``size`` (an answer that
+    starts at step 3 is useless without steps 1 and 2); other lists, ``size``."""
+    return STEPS_FACTOR * size if items and NUMBERED.match(items[0]) else size
 
 
 def _units(lines: list[str], starts: Callable[[str], object]) -> list[str]:
@@ -187,7 +198,12 @@ def _pieces(content: str, size: int, splitter: RecursiveCharacterTextSplitter) -
 
     for segment in _segments(content, size):
         if segment.items:
-            add(_pack([segment.intro, *segment.items] if segment.intro else segment.items, size, splitter))
+            units = [segment.intro, *segment.items] if segment.intro else segment.items
+            whole = "\n".join(units)
+            if len(whole) <= _limit(segment.items, size):
+                add([whole])
+            else:
+                add(_pack(units, size, splitter))
         else:
             add(splitter.split_text(segment.text))
     return pieces

@@ -113,3 +113,12 @@ def test_an_item_longer_than_a_chunk_is_split_at_its_own_lines_and_long_code_by_
     text = "\n".join(chunks)
     assert all(line.strip() in text for line in nested)
     assert "line 59 of a long listing" in text
+
+
+def test_numbered_steps_up_to_twice_a_chunk_stay_in_one_chunk_with_their_introduction():
+    listing = "\n".join(["To start a backup:", *_steps(9)])
+    assert 500 < len(listing) <= 2 * 500
+    chunks = _chunks(f"## Start a backup\n\n{PROSE}\n\n{listing}\n\nThat is all.")
+    assert sum(listing in c for c in chunks) == 1
+    bullets = [step.replace(f"{n}. ", "- ", 1) for n, step in enumerate(_steps(9), 1)]
+    assert len(_chunks("## Start a backup\n\n" + "\n".join(bullets))) > 1  # other lists keep to the size
