@@ -99,8 +99,9 @@ def refresh_reward_model(
     progress(0.05, f"dataset: {len(data.train)} training and {len(data.test)} held-out answers")
     reward_model = train_reward_model(data, settings.reward_objective)
     current = registry.current()
-    baseline = _serving_metrics(data, paths.reward_models / str(current.id))
-    gain = _pair_gain(data, reward_model, paths.reward_models / str(current.id))
+    serving = _serving_reward_model(paths.reward_models / str(current.id))
+    baseline = _serving_metrics(data, serving)
+    gain = _pair_gain(data, reward_model, serving)
     version_id, target = registry.next_path()
     clear_leftovers(paths.reward_models, version_id)
     reward_model.save(paths.reward_models / str(version_id))
@@ -148,11 +149,16 @@ def refresh_reward_model(
     return result
 
 
-def _serving_metrics(data: FeedbackDataset, folder: Path) -> dict[str, float]:
+def _serving_reward_model(folder: Path) -> Scorer | None:
+    """The current version's reward model, or None where it has none (it then serves the heuristic)."""
+    return load_reward_model(folder) if (folder / METADATA).exists() else None
+
+
+def _serving_metrics(data: FeedbackDataset, serving: Scorer | None) -> dict[str, float]:
     """Held-out accuracy and pair accuracy of what chooses answers now: the current version's reward
     model, or (without one) always predicting the commoner vote and ranking by chance."""
-    if (folder / METADATA).exists():
-        metrics = evaluate_reward_model(load_reward_model(folder), data.test, data.test_pairs)
+    if serving is not None:
+        metrics = evaluate_reward_model(serving, data.test, data.test_pairs)
         return {"accuracy": metrics.get("accuracy", 0.0)} | (
             {"pair_accuracy": metrics["pair_accuracy"]} if "pair_accuracy" in metrics else {}
         )
@@ -161,16 +167,13 @@ def _serving_metrics(data: FeedbackDataset, folder: Path) -> dict[str, float]:
     return {"accuracy": majority} | ({"pair_accuracy": 0.5} if data.test_pairs else {})
 
 
-def _pair_gain(data: FeedbackDataset, candidate: Scorer, folder: Path) -> PairedGain | None:
+def _pair_gain(data: FeedbackDataset, candidate: Scorer, serving: Scorer | None) -> PairedGain | None:
     """The paired bootstrap of held-out pairs ranked right, the new reward model against what serves
     now (chance, 0.5 a pair, where no reward model serves); None without held-out pairs."""
     if not data.test_pairs:
         return None
     new = pair_hits(candidate, data.test_pairs)
-    if (folder / METADATA).exists():
-        now = pair_hits(load_reward_model(folder), data.test_pairs)
-    else:
-        now = [0.5] * len(new)
+    now = [0.5] * len(new) if serving is None else pair_hits(serving, data.test_pairs)
     return paired_gain(
         {str(i): float(v) for i, v in enumerate(now)}, {str(i): float(v) for i, v in enumerate(new)}
     )
@@ -178,7 +181,7 @@ def _pair_gain(data: FeedbackDataset, candidate: Scorer, folder: Path) -> Paired
 
 def _held_out_reasons(accuracy: float, gain: PairedGain | None, serving: dict[str, float]) -> list[str]:
     """Why the held-out check fails (see the module doc), or nothing."""
-    if gain is None or "pair_accuracy" not in serving:
+    if gain is None:  # no held-out pairs
         if accuracy > serving["accuracy"]:
             return []
         return [f"held-out accuracy {accuracy:.3f} is not above what serves now ({serving['accuracy']:.3f})"]
