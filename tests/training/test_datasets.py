@@ -7,7 +7,7 @@ from core.database import open_database
 from core.errors import SupportLoopError
 from core.records import Records
 from core.redact import redact
-from training.datasets import build_dataset
+from training.datasets import build_dataset, cross_folds
 
 
 @pytest.fixture
@@ -103,3 +103,25 @@ def test_the_same_text_served_twice_for_a_question_is_one_answer_with_its_votes_
     data = build_dataset(db, min_votes=6, test_fraction=0)
     pooled = {a.answer: (a.upvotes, a.downvotes, a.label) for a in data.train}
     assert pooled == {text: (2, 1, 1), "Exports are listed under Settings.": (0, 3, 0)}
+
+
+def test_cross_folds_hold_out_every_question_group_once_and_never_train_on_it(db):
+    records = Records(db)
+    for n in range(23):
+        question = f"What does error code {n} mean?"
+        for text, vote in ((f"Code {n} means the upload failed.", 1), ("Try again later.", -1)):
+            answer = record_answer(records, question + " " * (n % 2), text)  # near-duplicates: one group
+            records.vote(answer, "u1", vote)
+    data = build_dataset(db, min_votes=1, test_fraction=0)
+    folds = cross_folds(data, 5)
+    held_out = [a.question.strip() for fold in folds for a in fold.test]
+    assert sorted(held_out) == sorted(a.question.strip() for a in data.train)  # each answer once
+    assert sum(len(fold.test_pairs) for fold in folds) == 23  # every pair judged once
+    assert sorted(len({a.question.strip() for a in fold.test}) for fold in folds) == [4, 4, 5, 5, 5]
+    for fold in folds:
+        unseen = {a.question.strip() for a in fold.test}
+        assert unseen.isdisjoint({a.question.strip() for a in fold.train})
+        assert len(fold.train) + len(fold.test) == 46
+    assert [a.answer for a in cross_folds(data, 5)[2].test] == [a.answer for a in folds[2].test]  # fixed
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        cross_folds(data, 1)
