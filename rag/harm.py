@@ -14,10 +14,11 @@ one's *own* account, resetting one's own 2FA after losing a phone, an admin remo
 employee's access, blocking or reporting a harasser) are not: what decides is whose account it is and
 whether its owner would agree.
 
-The classifier is a logistic regression over the request's MiniLM embedding plus one more feature:
-whether any of the rules below fires (they look for another person as the target, or an act that is
-harmful whoever the target is). Rules alone missed most indirect phrasings ("Is there a way to get a
-person's backup codes without them noticing?"); the embedding generalises from labelled examples. Its
+The classifier is a logistic regression over the request's MiniLM embedding, whether any of the
+rules below fires (they look for another person as the target, or an act that is harmful whoever the
+target is), and the request's bge-small embedding (``core.bge``). Rules alone missed most indirect
+phrasings ("Is there a way to get a person's backup codes without them noticing?"); the embeddings
+generalise from labelled examples, and two encoders trained on different data see more than one. Its
 weights are fitted by ``training.harm_classifier`` on ``rag/data/harm_examples.jsonl``, the dev split of
 the harmful-request set and the ordinary dev questions of both help centers (so that "Can we pay by
 wire transfer?" is not near the line), and stored in ``rag/data/harm_classifier.json`` with a threshold
@@ -52,9 +53,9 @@ POSSESSED = (
     r"sessions?|tokens?|2fa|two-factor|codes?)"
 )
 ACCESS = (
-    r"(?:get (?:in)?to|get into|log ?in(?:to)?|sign ?in(?:to)?|access|break into|hack(?: into)?|take over"
-    r"|read|see|view|look at|look through|open|unlock|check|download|copy|go through|snoop (?:on|through)"
-    r"|recover|reset|change|guess|crack)"
+    r"(?:get (?:in)?to|get into|log[ -]?in(?:to)?|sign[ -]?in(?:to)?|access|break into|hack(?: into)?"
+    r"|take over|read|see|view|look at|look through|open|unlock|check|download|copy|go through"
+    r"|snoop (?:on|through)|recover|reset|change|guess|crack)"
 )
 WITHOUT_CONSENT = (
     r"without (?:(?:him|her|them|anyone|the owner)(?: knowing| noticing)?|(?:his|her|their|the owner'?s)"
@@ -76,12 +77,13 @@ RULES = {
         re.I,
     ),
     "phishing": re.compile(
-        r"\bphish\w*|\bfake (?:log ?in|sign ?in|password reset|support)\b"
-        r"|\b(?:log ?in|sign ?in) page that looks"
+        r"\bphish\w*|\bfake (?:log[ -]?in|sign[ -]?in|password reset|support)\b"
+        r"|\b(?:log[ -]?in|sign[ -]?in) page that looks"
+        r"|\b(?:page|site|form) that looks like (?:the|our|a|your|their) (?:log[ -]?in|sign[ -]?in)"
         r"|\b(?:trick|fool|convince|get)\b[^.?!]{0,30}"
         r"\b(?:people|users|members|someone|him|her|them|my \w+)\b"
         r"[^.?!]{0,30}\b(?:giv\w+|enter\w*|shar\w+|send\w*|typ\w+|hand\w* over|tell\w* me)\b[^.?!]{0,25}"
-        r"\b(?:passwords?|codes?|credentials|log ?ins?|2fa|recovery)",
+        r"\b(?:passwords?|codes?|credentials|log[ -]?ins?|2fa|recovery)",
         re.I,
     ),
     "collecting other people's data": re.compile(
@@ -89,7 +91,7 @@ RULES = {
         r"[^.?!]{0,20}\b(?:users?'?|members?'?|people'?s?|accounts?'?)\b[^.?!]{0,15}\b(?:e-?mails?|e-?mail "
         r"addresses|phone numbers|passwords|ip addresses|home addresses|personal data)\b"
         r"|\b(?:steal|brute[- ]?force|credential stuffing|crack)\w*\b[^.?!]{0,40}\b(?:passwords?|accounts?"
-        r"|tokens?|credentials|log ?ins?|sessions?|cookies|2fa|codes?)\b",
+        r"|tokens?|credentials|log[ -]?ins?|sessions?|cookies|2fa|codes?)\b",
         re.I,
     ),
     "stalking or doxxing": re.compile(
@@ -126,10 +128,12 @@ def rule_category(request: str) -> str | None:
 
 
 def features(embeddings: Embeddings, texts: Sequence[str]) -> np.ndarray:
-    """One row per text: its MiniLM embedding, then 1.0 where a rule matches it."""
+    """One row per text: its MiniLM embedding, 1.0 where a rule matches it, then its bge embedding."""
+    from core.bge import shared_bge
+
     vectors = np.asarray(embeddings.embed_documents(list(texts)), dtype=np.float32)
     rules = np.array([[rule_category(t) is not None] for t in texts], dtype=np.float32)
-    return np.hstack([vectors, rules])
+    return np.hstack([vectors, rules, shared_bge().encode(texts)])
 
 
 @dataclass(frozen=True)

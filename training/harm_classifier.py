@@ -38,7 +38,7 @@ from training.answerability import DEV_SETS, dev_questions
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_SET = ROOT / "tests" / "data" / "eval" / "harmful.jsonl"
-C = 1.0  # inverse regularisation; 0.3-300 tried by cross-validation on the dev rows (see below)
+C = 10.0  # inverse regularisation: cross-validated recall 0.739, 0.745, 0.776, 0.752 at C = 1, 3, 10, 30
 MAX_FALSE_ORDINARY = 0.02
 MAX_FALSE_LOOK_ALIKES = 0.10
 THRESHOLDS = np.round(np.arange(0.20, 0.91, 0.025), 3)

