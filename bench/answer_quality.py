@@ -205,6 +205,7 @@ def main() -> None:
                 summaries = measure(site, site_dir, args, work, baseline)
                 if args.json_dir:
                     out = Path(args.json_dir) / f"{site}-{args.split}.json"
+                    out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_text(json.dumps(summaries, indent=2), encoding="utf-8")
         finally:
             if baseline is not None:
