@@ -43,7 +43,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,6 +66,7 @@ from training.promotion import PairedGain, paired_gain
 from training.reward import CompositeReward
 from training.reward_model import (
     METADATA,
+    answer_hits,
     load_reward_model,
     pair_hits,
     train_reward_model,
@@ -189,7 +190,7 @@ class CrossFitted:
 
     answers: list[LabelledAnswer]
     pairs: list[PreferencePair]
-    answer_hits: list[bool]  # the majority vote predicted (probability above 0.5 for a 👍)
+    answer_hits: list[float]  # 1.0 where the majority vote is predicted (``reward_model.answer_hits``)
     pair_hits: list[float]  # 1.0 where the liked answer scored above the disliked one
 
     @property
@@ -215,21 +216,17 @@ def _cross_fitted(
 ) -> CrossFitted:
     """Train on all folds but one (with the audit's counter-examples) and judge the one, ``FOLDS``
     times (see the module doc)."""
-    answers: list[LabelledAnswer] = []
-    pairs: list[PreferencePair] = []
-    answer_hits: list[bool] = []
-    hits: list[float] = []
+    unseen = CrossFitted([], [], [], [])
     for n, fold in enumerate(cross_folds(votes, FOLDS), start=1):
-        model = train_reward_model(with_counter_examples(fold, examples), objective)
-        if fold.test:
-            probabilities = model.probability([a.question for a in fold.test], [a.answer for a in fold.test])
-            answer_hits += [(p > 0.5) == bool(a.label) for p, a in zip(probabilities, fold.test, strict=True)]
-        if fold.test_pairs:
-            hits += pair_hits(model, fold.test_pairs).tolist()
-        answers += fold.test
-        pairs += fold.test_pairs
+        # Trained on the training side alone: the held-out side is scored once, here, per item.
+        training = replace(with_counter_examples(fold, examples), test=[], test_pairs=[])
+        model = train_reward_model(training, objective)
+        unseen.answers.extend(fold.test)
+        unseen.pairs.extend(fold.test_pairs)
+        unseen.answer_hits.extend(answer_hits(model, fold.test).tolist())
+        unseen.pair_hits.extend(pair_hits(model, fold.test_pairs).tolist() if fold.test_pairs else [])
         progress(0.05 + 0.2 * n / FOLDS, f"cross-fitting: fold {n} of {FOLDS} judged")
-    return CrossFitted(answers, pairs, answer_hits, hits)
+    return unseen
 
 
 @dataclass(frozen=True)
@@ -250,18 +247,13 @@ def _compare(unseen: CrossFitted, serving: Scorer | None) -> Comparison:
         answers_now = [float(label == commoner) for label in labels]
         pairs_now = [0.5] * len(unseen.pairs)
     else:
-        probabilities = serving.probability(
-            [a.question for a in unseen.answers], [a.answer for a in unseen.answers]
-        )
-        answers_now = [
-            float((p > 0.5) == bool(a.label)) for p, a in zip(probabilities, unseen.answers, strict=True)
-        ]
+        answers_now = answer_hits(serving, unseen.answers).tolist()
         pairs_now = pair_hits(serving, unseen.pairs).tolist() if unseen.pairs else []
     baseline = {"accuracy": round(float(np.mean(answers_now)), 4) if answers_now else 0.0}
     if unseen.pairs:
         baseline["pair_accuracy"] = round(float(np.mean(pairs_now)), 4)
     return Comparison(
-        _paired(answers_now, [float(hit) for hit in unseen.answer_hits]),
+        _paired(answers_now, unseen.answer_hits),
         _paired(pairs_now, unseen.pair_hits) if unseen.pairs else None,
         baseline,
     )

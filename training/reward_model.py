@@ -290,6 +290,14 @@ def pair_hits(reward: RewardModel | FeatureRewardModel, pairs: Sequence[Preferen
     return (np.asarray(chosen) > np.asarray(rejected)).astype(float)
 
 
+def answer_hits(reward: RewardModel | FeatureRewardModel, answers: Sequence[LabelledAnswer]) -> np.ndarray:
+    """Per answer, 1.0 where ``reward`` predicts its majority vote (probability above 0.5 for a 👍)."""
+    if not answers:
+        return np.zeros(0)
+    probabilities = reward.probability([a.question for a in answers], [a.answer for a in answers])
+    return ((np.asarray(probabilities) > 0.5) == np.array([a.label == 1 for a in answers])).astype(float)
+
+
 def evaluate_reward_model(
     reward: RewardModel | FeatureRewardModel,
     answers: Sequence[LabelledAnswer],
@@ -298,9 +306,7 @@ def evaluate_reward_model(
     """Held-out accuracy: of the majority label (probability > 0.5) and of pair order (chosen > rejected)."""
     metrics: dict[str, float] = {"held_out_answers": len(answers), "held_out_pairs": len(pairs)}
     if answers:
-        probabilities = reward.probability([a.question for a in answers], [a.answer for a in answers])
-        hits = [(p > 0.5) == bool(a.label) for p, a in zip(probabilities, answers, strict=True)]
-        metrics["accuracy"] = float(sum(hits) / len(hits))
+        metrics["accuracy"] = float(np.mean(answer_hits(reward, answers)))
     if pairs:
         metrics["pair_accuracy"] = float(np.mean(pair_hits(reward, pairs)))
     return {k: (round(v, 4) if isinstance(v, float) and not math.isnan(v) else v) for k, v in metrics.items()}

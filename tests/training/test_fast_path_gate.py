@@ -15,7 +15,7 @@ def answers(liked: int, disliked: int) -> list[LabelledAnswer]:
 
 def unseen(labelled: list[LabelledAnswer], answer_hits: list[bool], pair_hits: list[float]) -> CrossFitted:
     pairs = [PreferencePair(labelled[0].question, labelled[0], labelled[-1])] * len(pair_hits)
-    return CrossFitted(labelled, pairs, answer_hits, pair_hits)
+    return CrossFitted(labelled, pairs, [float(hit) for hit in answer_hits], pair_hits)
 
 
 def test_a_clear_gain_in_pairs_promotes_though_accuracy_dips_within_luck():
