@@ -25,7 +25,7 @@ import binascii
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RECONNECT_S = 5
+DRAIN_S = 10  # on shutdown, answers already being written get this long to be posted and linked
 THREAD_NAME_LIMIT = 100
 INTENTS = discord.Intents(  # nothing else: no members, presences, typing or voice
     guilds=True,
@@ -117,13 +118,13 @@ class SupportLoopBot(commands.Bot):
         self.adapter.ready.set()
 
     async def on_message(self, message: discord.Message) -> None:
-        await self.adapter.on_message(message)
+        await self.adapter.finishing(self.adapter.on_message(message))
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.adapter.on_reaction(payload, added=True)
+        await self.adapter.finishing(self.adapter.on_reaction(payload, added=True))
 
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.adapter.on_reaction(payload, added=False)
+        await self.adapter.finishing(self.adapter.on_reaction(payload, added=False))
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         log.exception("Discord event %s failed", event_method)
@@ -156,6 +157,7 @@ class DiscordBot:
         self.bot: SupportLoopBot | None = None
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[Any]] = set()
 
     @classmethod
     def from_settings(cls, service: ConversationService, settings: Settings) -> DiscordBot:
@@ -223,7 +225,26 @@ class DiscordBot:
                 log.exception("the Discord gateway connection failed; reconnecting in %s s", RECONNECT_S)
                 await asyncio.sleep(RECONNECT_S)
 
+    async def finishing(self, work: Awaitable[None]) -> None:
+        """Run one event's work so that ``stop`` waits for it.
+
+        An answer is posted and then linked to its message (so its buttons and reactions count as
+        votes). A shutdown between the two would leave a posted answer whose votes are lost.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
+        try:
+            await work
+        finally:
+            self._in_flight.discard(task)
+
     async def stop(self) -> None:
+        """Let answers being written finish (up to ``DRAIN_S``), then disconnect."""
+        if self._in_flight:
+            _, late = await asyncio.wait(set(self._in_flight), timeout=DRAIN_S)
+            if late:
+                log.warning("stopping with %d Discord answers still in progress", len(late))
         if self.bot is not None:
             await self.bot.close()
         if self._task is not None:

@@ -276,6 +276,16 @@ def test_buttons_work_after_the_bot_restarts(fake, loop):
     assert fake.gateway_connections == 2
 
 
+def test_stopping_the_bot_lets_an_answer_being_written_finish(fake, loop):
+    with PlatformThread(adapter(loop.conversations, fake)):
+        asked = fake.user_message(USER, QUESTION, mention_bot=True)
+        fake.wait_for(lambda: fake.threads, 10, "the bot opened a thread for the question")
+    # The bot was stopped while it was still answering: the answer is posted all the same, and
+    # linked, so votes on it count.
+    [answer] = answered(fake, asked["id"])
+    assert linked_answer(fake, loop, answer) is not None
+
+
 def test_unknown_and_malformed_events_do_not_stop_the_bot(bot, fake, loop):
     fake.send_raw({"t": "SOMETHING_DISCORD_ADDS_LATER", "d": {"x": 1}})
     fake.send_raw({"t": "MESSAGE_CREATE", "d": {"id": "1"}})  # discord.py's own parser fails on this
