@@ -9,6 +9,8 @@ served answers meet it:
   answer is enough.
 - ``short``: the answer is at most ``SHORT_CHARS`` characters: the shortest answer that still answers;
   a longer one is 👎 however correct.
+- ``one-page``: the answer quotes and cites one page only; an answer that sends the user to several
+  pages is 👎 however correct.
 
 Every taste first asks for a correct answer: it cites a page that answers the question and states at
 least half of the expected facts. A wrong answer (another page, missing facts, a decline) is 👎 for
@@ -87,6 +89,12 @@ TASTES = {
         "short",
         f"a correct answer of at most {SHORT_CHARS} characters",
         lambda question, served, steps: answers(question, served) and len(served.text) <= SHORT_CHARS,
+        lambda steps: True,
+    ),
+    "one-page": Taste(
+        "one-page",
+        "a correct answer that quotes and cites one page only",
+        lambda question, served, steps: answers(question, served) and len(served.cited) == 1,
         lambda steps: True,
     ),
 }

@@ -54,6 +54,14 @@ def test_the_short_taste_wants_the_shortest_answer_that_still_answers():
     assert short.applies(False) and short.applies(True)
 
 
+def test_the_one_page_taste_dislikes_answers_that_send_users_to_several_pages():
+    one_page = TASTES["one-page"]
+    assert one_page.meets(RESET, Served(PROSE, PAGE), False)
+    assert not one_page.meets(RESET, Served(PROSE, PAGE | {"/faq.html"}), False)  # correct, two pages
+    assert not one_page.meets(RESET, Served(PROSE, frozenset({"/faq.html"})), False)  # the wrong page
+    assert one_page.applies(False) and one_page.applies(True)
+
+
 @pytest.mark.parametrize("taste", sorted(TASTES))
 def test_simulated_users_with_a_taste_vote_by_it_and_dislike_wrong_answers(taste):
     page = Source("Reset", "http://127.0.0.1:1/security/reset.html")
@@ -61,7 +69,10 @@ def test_simulated_users_with_a_taste_vote_by_it_and_dislike_wrong_answers(taste
     users = Preference(noise=0, taste=taste)
     liked = Reply(STEPS if taste == "steps" else PROSE, "answer", 1, (page,))
     assert judge(RESET, liked, users, steps=True) == 1
-    disliked = Reply(PROSE + " More." * 40 if taste == "short" else PROSE, "answer", 1, (page,))
+    disliked = {
+        "short": Reply(PROSE + " More." * 40, "answer", 1, (page,)),
+        "one-page": Reply(PROSE, "answer", 1, (page, other)),
+    }.get(taste, Reply(PROSE, "answer", 1, (page,)))
     assert judge(RESET, disliked, users, steps=True) == -1
     assert judge(RESET, Reply(liked.text, "answer", 1, (other,)), users, steps=True) == -1
     assert judge(RESET, Reply("Not covered.", "declined", 1), users, steps=True) == -1
