@@ -47,8 +47,8 @@ def simulate(
         typer.Option(
             "--taste",
             help="Users with a taste besides correctness: steps (the page's numbered steps where it has "
-            "them) or short (at most 200 characters). They judge the composer's other answers only where "
-            "SUPPORTLOOP_EXPLORE_SHARE serves them.",
+            "them), short (at most 200 characters) or one-page (one page quoted and cited). They judge "
+            "the composer's other answers only where SUPPORTLOOP_EXPLORE_SHARE serves them.",
         ),
     ] = None,
 ):
