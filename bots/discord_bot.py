@@ -25,7 +25,7 @@ import binascii
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -46,7 +46,7 @@ from bots.discord_views import (
     origin_of,
     reply_messages,
 )
-from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
+from bots.platform import PLACEHOLDER_AFTER_S, InProgress, answer_with_placeholder
 from bots.replies import IncomingMessage, Origin, Reply
 from core.errors import SupportLoopError
 
@@ -118,13 +118,16 @@ class SupportLoopBot(commands.Bot):
         self.adapter.ready.set()
 
     async def on_message(self, message: discord.Message) -> None:
-        await self.adapter.finishing(self.adapter.on_message(message))
+        with self.adapter.in_progress.working():
+            await self.adapter.on_message(message)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.adapter.finishing(self.adapter.on_reaction(payload, added=True))
+        with self.adapter.in_progress.working():
+            await self.adapter.on_reaction(payload, added=True)
 
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.adapter.finishing(self.adapter.on_reaction(payload, added=False))
+        with self.adapter.in_progress.working():
+            await self.adapter.on_reaction(payload, added=False)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         log.exception("Discord event %s failed", event_method)
@@ -157,7 +160,7 @@ class DiscordBot:
         self.bot: SupportLoopBot | None = None
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._in_flight: set[asyncio.Task[Any]] = set()
+        self.in_progress = InProgress()
 
     @classmethod
     def from_settings(cls, service: ConversationService, settings: Settings) -> DiscordBot:
@@ -225,26 +228,11 @@ class DiscordBot:
                 log.exception("the Discord gateway connection failed; reconnecting in %s s", RECONNECT_S)
                 await asyncio.sleep(RECONNECT_S)
 
-    async def finishing(self, work: Awaitable[None]) -> None:
-        """Run one event's work so that ``stop`` waits for it.
-
-        An answer is posted and then linked to its message (so its buttons and reactions count as
-        votes). A shutdown between the two would leave a posted answer whose votes are lost.
-        """
-        task = asyncio.current_task()
-        assert task is not None
-        self._in_flight.add(task)
-        try:
-            await work
-        finally:
-            self._in_flight.discard(task)
-
     async def stop(self) -> None:
         """Let answers being written finish (up to ``DRAIN_S``), then disconnect."""
-        if self._in_flight:
-            _, late = await asyncio.wait(set(self._in_flight), timeout=DRAIN_S)
-            if late:
-                log.warning("stopping with %d Discord answers still in progress", len(late))
+        late = await self.in_progress.drain(DRAIN_S)
+        if late:
+            log.warning("stopping with %d Discord answers still in progress", len(late))
         if self.bot is not None:
             await self.bot.close()
         if self._task is not None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -47,3 +48,37 @@ async def answer_with_placeholder(
         answering.cancel()
         raise
     return await answering, shown
+
+
+class InProgress:
+    """The tasks handling events right now, so that an adapter's ``stop`` lets them finish.
+
+    An answer is posted and then linked to its message (so its buttons and reactions count as votes);
+    a shutdown between the two would leave a posted answer whose votes are lost.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __len__(self) -> int:
+        return sum(not task.done() for task in self._tasks)
+
+    @contextlib.contextmanager
+    def working(self) -> Iterator[None]:
+        """Count the current task as in progress until the block ends."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def drain(self, timeout: float) -> set[asyncio.Task[Any]]:
+        """Wait up to ``timeout`` seconds for the tasks in progress; those still running."""
+        busy = {task for task in self._tasks if not task.done()}
+        if not busy:
+            return set()
+        _, late = await asyncio.wait(busy, timeout=timeout)
+        return late

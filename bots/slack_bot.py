@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -43,7 +43,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bots import messages
 from bots.conversation import ConversationService
 from bots.custom_ids import ESCALATE_ID, REASON_ID, VOTE_ID
-from bots.platform import PLACEHOLDER_AFTER_S, answer_with_placeholder
+from bots.platform import PLACEHOLDER_AFTER_S, InProgress, answer_with_placeholder
 from bots.replies import Origin, Reply
 from bots.slack_actions import SlackActions
 from bots.slack_admins import SlackAdmins
@@ -120,13 +120,13 @@ class SlackBot:
         self.app = AsyncApp(client=self.client, signing_secret=self._signing_secret or "", name="supportloop")
         self._mention = re.compile(r"(?!x)x")  # matches nothing until start() learns the bot's user id
         self.admins = SlackAdmins(self.client, admins)
-        self._busy: set[asyncio.Task[Any]] = set()
+        self._busy = InProgress()
         self._running = False
         self._socket: AsyncSocketModeHandler | None = None
         self._http: SlackHttpEndpoint | None = None
         self.poster = SlackPoster(self.client, service)
         target = SlackEscalation.parse(escalate) if escalate else None
-        self.actions = SlackActions(service, self.client, self.poster, self._working, target)
+        self.actions = SlackActions(service, self.client, self.poster, self._busy.working, target)
         self._register()
 
     @classmethod
@@ -165,7 +165,7 @@ class SlackBot:
     @property
     def answering(self) -> int:
         """How many events, clicks and commands are being handled right now (``stop`` waits for them)."""
-        return sum(not task.done() for task in self._busy)
+        return len(self._busy)
 
     @property
     def description(self) -> str:
@@ -209,13 +209,11 @@ class SlackBot:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._socket.close_async(), 10)
             self._socket = None
-        busy = {task for task in self._busy if not task.done()}
-        if busy:
-            _, late = await asyncio.wait(busy, timeout=self.drain_s)
-            for task in late:
-                task.cancel()
-            if late:
-                log.warning("stopped %d Slack answers still in progress", len(late))
+        late = await self._busy.drain(self.drain_s)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("stopped %d Slack answers still in progress", len(late))
         log.info("Slack bot stopped")
 
     # ----------------------------------------------------------------- listeners
@@ -239,18 +237,6 @@ class SlackBot:
         app.action(re.compile(r".*"))(self._ignore_interaction)
         app.view(re.compile(r".*"))(self._ignore_interaction)
 
-    @contextlib.contextmanager
-    def _working(self) -> Iterator[None]:
-        """Mark the current task as an answer in progress, so ``stop`` lets it finish."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._busy.add(task)
-        try:
-            yield
-        finally:
-            if task is not None:
-                self._busy.discard(task)
-
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         log.error("a Slack %s failed", describe(body), exc_info=error)
 
@@ -270,7 +256,7 @@ class SlackBot:
         log.debug("ignored Slack %s", describe(body))
 
     async def _on_message(self, event: dict[str, Any]) -> None:
-        with self._working():
+        with self._busy.working():
             incoming = incoming_message(event, self.bot_user_id, self._mention)
             if incoming is None:
                 return
@@ -294,7 +280,7 @@ class SlackBot:
             return
         if user == self.bot_user_id:
             return
-        with self._working():
+        with self._busy.working():
             origin = Origin(PLATFORM, user, channel)
             thanks = await self.service.call(self.service.react, origin, channel, ts, emoji, added)
             if thanks is not None:  # a new 👎: thanked privately in the answer's thread, offering a person
@@ -305,7 +291,7 @@ class SlackBot:
         (else it follows as an ephemeral message); public ones (answers, queued jobs, rollbacks) are posted
         in the channel, and a job's progress lines after them. ``ask`` acks at once with the placeholder,
         privately, since answering can take longer than Slack waits."""
-        with self._working():
+        with self._busy.working():
             user, channel = command.get("user_id"), command.get("channel_id")
             if not user or not channel:
                 await ack()
