@@ -224,7 +224,7 @@ def _cross_fitted(
         unseen.answers.extend(fold.test)
         unseen.pairs.extend(fold.test_pairs)
         unseen.answer_hits.extend(answer_hits(model, fold.test).tolist())
-        unseen.pair_hits.extend(pair_hits(model, fold.test_pairs).tolist() if fold.test_pairs else [])
+        unseen.pair_hits.extend(pair_hits(model, fold.test_pairs).tolist())
         progress(0.05 + 0.2 * n / FOLDS, f"cross-fitting: fold {n} of {FOLDS} judged")
     return unseen
 
@@ -248,7 +248,7 @@ def _compare(unseen: CrossFitted, serving: Scorer | None) -> Comparison:
         pairs_now = [0.5] * len(unseen.pairs)
     else:
         answers_now = answer_hits(serving, unseen.answers).tolist()
-        pairs_now = pair_hits(serving, unseen.pairs).tolist() if unseen.pairs else []
+        pairs_now = pair_hits(serving, unseen.pairs).tolist()
     baseline = {"accuracy": round(float(np.mean(answers_now)), 4) if answers_now else 0.0}
     if unseen.pairs:
         baseline["pair_accuracy"] = round(float(np.mean(pairs_now)), 4)

@@ -285,6 +285,8 @@ def _calibrate(reward: RewardModel, answers: Sequence[LabelledAnswer]) -> tuple[
 
 def pair_hits(reward: RewardModel | FeatureRewardModel, pairs: Sequence[PreferencePair]) -> np.ndarray:
     """Per pair, 1.0 where ``reward`` scores the liked answer above the disliked one, else 0.0."""
+    if not pairs:
+        return np.zeros(0)
     chosen = reward.score([p.question for p in pairs], [p.chosen.answer for p in pairs])
     rejected = reward.score([p.question for p in pairs], [p.rejected.answer for p in pairs])
     return (np.asarray(chosen) > np.asarray(rejected)).astype(float)
