@@ -1,13 +1,15 @@
 """The feature reward model: P(👍) from what an answer looks like, learnt from votes in seconds.
 
-A logistic regression over the answer's length, numbered steps and sentences, how close its opening is
-to the question, and its opening's MiniLM embedding (the packaged encoder, frozen, in numpy). Why this
-and not a fine-tuned encoder:
+A logistic regression over the answer's length, numbered steps, sentences and paragraphs, how close its
+opening is to the question, and its opening's MiniLM embedding (the packaged encoder, frozen, in numpy).
+Why this and not a fine-tuned encoder:
 
 - **It learns a taste from a few hundred votes.** What a team likes beyond a right answer is mostly
-  form: short answers, the page's steps. A fine-tuned MiniLM reads neither length nor line breaks
-  from its pooled vector; on 300 simulated "short" votes it learnt no more than always predicting 👎
-  (held-out accuracy 0.750 = the majority's) in an 11-minute fast path. This one fits in seconds,
+  form: short answers, the page's steps, one page rather than several. A composed answer gives each
+  page it quotes a paragraph of its own (``rag.compose``), so its paragraphs count its pages. A
+  fine-tuned MiniLM reads neither length nor line breaks from its pooled vector; on 300 simulated
+  "short" votes it learnt no more than always predicting 👎 (held-out accuracy 0.750 = the
+  majority's) in an 11-minute fast path. This one fits in seconds,
   which is what lets a pattern of 👎 change the served answers within minutes.
 - **It reads the question only for what the answer must address.** Relevance is the opening's cosine
   to the closest sentence of the question (injected instructions removed, as the answerer reads it):
@@ -21,9 +23,9 @@ and not a fine-tuned encoder:
   keywords, filler, an instruction) moved the embedding toward what users liked: under the steps taste,
   keyword stuffing won 79% of the audit's cases. A flattering first sentence is one about nothing the
   question asks.
-- **Length is never rewarded in itself.** The weights on length and sentences are bounded at zero
-  (``_fit``): a taste for shorter answers is learnt, a taste for more words is not, because in votes
-  longer answers are often simply the ones that did not miss a fact.
+- **Length is never rewarded in itself.** The weights on length, sentences and paragraphs are bounded
+  at zero (``_fit``): a taste for shorter answers is learnt, a taste for more words is not, because in
+  votes longer answers are often simply the ones that did not miss a fact.
 - **Whether an answer is right is not its to judge.** It never sees the pages, so it cannot know that
   a refund window is 30 days and not 90. That is the composite reward's grounding dimension, which
   reads the passages (``training.reward``); the audit judges the probes about facts and topic on the
@@ -57,10 +59,12 @@ from training.datasets import FeedbackDataset
 from training.reward_model import METADATA, evaluate_reward_model, reward_text, without_repeats
 
 OBJECTIVE = "features"
-FORM_FEATURES = ("log characters", "numbered steps", "sentences")
+FORM_FEATURES = ("log characters", "numbered steps", "sentences", "extra paragraphs")
+NEVER_REWARDED = ("log characters", "sentences", "extra paragraphs")
 REGULARISATION = 0.3  # logistic regression's C: a few hundred answers against 388 weights
 _ANSWER = re.compile(r"\nAnswer:\s?")
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?](?:\s|$)")  # "1." starts a step, it ends nothing
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 @cache
@@ -82,11 +86,14 @@ def _tokenizer() -> Any:
 
 
 def form(answer: str) -> list[float]:
-    """The answer's length (log characters), numbered step lines and sentences, each capped."""
+    """The answer's length (log characters), numbered step lines, sentences and paragraphs after the
+    first (in a composed answer, the pages it quotes beyond one), each capped."""
     lines = answer.splitlines()
     steps = sum(bool(STEP.match(line)) for line in lines)
     sentences = len(_SENTENCE_END.findall(answer))
-    return [math.log1p(len(answer)), min(steps, 10) / 5, min(sentences, 10) / 5]
+    paragraphs = len([p for p in _PARAGRAPH_BREAK.split(answer.strip()) if p.strip()])
+    extra = min(max(paragraphs - 1, 0), 3)
+    return [math.log1p(len(answer)), min(steps, 10) / 5, min(sentences, 10) / 5, extra]
 
 
 def opening(answer: str) -> str:
@@ -161,13 +168,25 @@ class FeatureRewardModel:
     def load(cls, path: Path) -> FeatureRewardModel:
         try:
             meta = json.loads((path / METADATA).read_text())
-            weights = np.array(meta["weights"], dtype=float)
+            weights = _with_new_features(np.array(meta["weights"], dtype=float), meta["features"])
             bias = float(meta["bias"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"The reward model at {path} cannot be loaded ({exc}).") from exc
         if weights.shape != (len(FORM_FEATURES) + 1 + _encoder().dimension,):
             raise ModelError(f"The reward model at {path} has {weights.size} weights, not the features'.")
         return cls(weights, bias, meta.get("metrics", {}))
+
+
+def _with_new_features(weights: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """The weights of a model saved with the form features ``names`` (then relevance and the embedding),
+    with a zero weight on each form feature added since: a model fit before a feature existed never read
+    it, so it scores every answer as it did when it was promoted."""
+    saved = list(names[: len(names) - 2])
+    if saved == list(FORM_FEATURES) or weights.size != len(saved) + 1 + _encoder().dimension:
+        return weights
+    by_name = dict(zip(saved, weights[: len(saved)], strict=True))
+    form_weights = [by_name.get(name, 0.0) for name in FORM_FEATURES]
+    return np.concatenate([form_weights, weights[len(saved) :]])
 
 
 def train_feature_reward(data: FeedbackDataset) -> FeatureRewardModel:
@@ -185,8 +204,9 @@ def train_feature_reward(data: FeedbackDataset) -> FeatureRewardModel:
 
 
 def _fit(x: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression (``REGULARISATION`` as its C) whose weights on length and
-    sentences cannot be positive: more words are never worth a vote in themselves.
+    """L2-regularised logistic regression (``REGULARISATION`` as its C) whose weights on length,
+    sentences and paragraphs (``NEVER_REWARDED``) cannot be positive: more words are never worth a vote
+    in themselves.
 
     Why bounded: votes confound length with correctness. Under a taste for the page's steps, the
     composer's short alternatives more often miss a fact, so users' 👍 go to longer answers, and an
@@ -207,7 +227,7 @@ def _fit(x: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray) -> tuple[
         gradient = np.append(x.T @ slope + theta[:-1] / REGULARISATION, slope.sum())
         return float(value / total), gradient / total
 
-    never_rewarded = {FORM_FEATURES.index("log characters"), FORM_FEATURES.index("sentences")}
+    never_rewarded = {FORM_FEATURES.index(name) for name in NEVER_REWARDED}
     bounds = [(None, 0.0) if k in never_rewarded else (None, None) for k in range(x.shape[1])]
     result = minimize(
         loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=[*bounds, (None, None)]

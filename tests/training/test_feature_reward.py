@@ -13,7 +13,7 @@ from audit.suite import AuditSettings, run_audit
 from core.errors import ModelError
 from rag.grounding import GroundingChecker
 from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair
-from training.feature_reward import FORM_FEATURES, FeatureRewardModel, features, form
+from training.feature_reward import FORM_FEATURES, NEVER_REWARDED, FeatureRewardModel, features, form
 from training.reward import CompositeReward, RewardWeights
 from training.reward_model import METADATA, load_reward_model, train_reward_model
 
@@ -76,7 +76,26 @@ def test_votes_that_favour_longer_answers_never_make_length_itself_worth_a_score
     data = FeedbackDataset(rows[:12], rows[12:], [], [], 6 * len(TOPICS), "simulated")
     model = train_reward_model(data, "features")
     assert model.metrics["accuracy"] == 1.0
-    assert [model.weights[FORM_FEATURES.index(name)] for name in ("log characters", "sentences")] == [0, 0]
+    assert [model.weights[FORM_FEATURES.index(name)] for name in NEVER_REWARDED] == [0, 0, 0]
+
+
+def test_a_taste_for_one_page_is_learnt_from_how_many_paragraphs_an_answer_has():
+    """Users 👍 the answer that quotes one page and 👎 the same answer followed by a second page: the
+    paragraphs are all that tells them apart (the opening is the same), and the model learns them."""
+    rows = []
+    for n, topic in enumerate(TOPICS):
+        _, prose = answers_for(topic)
+        other = f"Admins can also export the {topic} history as a CSV file from the Reports page."
+        question = f"How do I manage {topic}?"
+        rows += [
+            LabelledAnswer(2 * n, question, prose, [], 3, 0, []),
+            LabelledAnswer(2 * n + 1, question, f"{prose}\n\n{other}", [], 0, 3, []),
+        ]
+    model = train_reward_model(
+        FeedbackDataset(rows[:12], rows[12:], [], [], 6 * len(TOPICS), "simulated"), "features"
+    )
+    assert model.metrics["accuracy"] == 1.0
+    assert model.weights[FORM_FEATURES.index("extra paragraphs")] < 0
 
 
 def test_what_follows_the_first_sentence_counts_only_by_its_form():
@@ -101,10 +120,11 @@ def test_a_sentence_about_who_asks_leaves_the_score_and_an_answer_about_somethin
     assert on_topic > off_topic
 
 
-def test_the_form_features_count_steps_sentences_and_length():
+def test_the_form_features_count_steps_sentences_paragraphs_and_length():
     answer = "1. Open Settings.\n2. Choose Export.\nThat's all."
-    length, steps, sentences = form(answer)
-    assert (steps, sentences) == (2 / 5, 3 / 5) and length == pytest.approx(np.log1p(len(answer)))
+    length, steps, sentences, extra = form(answer)
+    assert (steps, sentences, extra) == (2 / 5, 3 / 5, 0) and length == pytest.approx(np.log1p(len(answer)))
+    assert form(f"{answer}\n\nSee also the Reports page.\n  \nOr ask an admin.\n\n")[3] == 2
 
 
 def test_shap_texts_are_scored_like_the_answer_they_hold(steps_model):
@@ -123,6 +143,17 @@ def test_a_saved_model_loads_as_itself_and_a_damaged_one_is_a_clear_error(steps_
     assert np.allclose(again.score(["q", "q"], [steps, prose]), steps_model.score(["q", "q"], [steps, prose]))
 
     meta = json.loads((tmp_path / "1" / METADATA).read_text())
+    # A model saved before paragraphs were a feature loads, and scores as it did: it never read them.
+    extra = FORM_FEATURES.index("extra paragraphs")
+    older = meta | {
+        "features": [f for f in meta["features"] if f != "extra paragraphs"],
+        "weights": meta["weights"][:extra] + meta["weights"][extra + 1 :],
+    }
+    (tmp_path / "1" / METADATA).write_text(json.dumps(older))
+    two_pages = [f"{steps}\n\n{prose}", prose]
+    scored = steps_model.score(["q", "q"], two_pages) - steps_model.weights[extra] * np.array([1, 0])
+    assert np.allclose(load_reward_model(tmp_path / "1").score(["q", "q"], two_pages), scored)
+
     (tmp_path / "1" / METADATA).write_text(json.dumps(meta | {"weights": meta["weights"][:10]}))
     with pytest.raises(ModelError, match="10 weights"):
         load_reward_model(tmp_path / "1")
