@@ -154,13 +154,13 @@ class DiscordBot:
         self.token = token
         self.api_url = api_url
         self.gateway_url = gateway_url
-        self.commands = SlashCommands(service, admin_role)
+        self.in_progress = InProgress()
+        self.commands = SlashCommands(service, self.in_progress, admin_role)
         self.placeholder_after_s = placeholder_after_s
         self.bot_options = bot_options
         self.bot: SupportLoopBot | None = None
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.in_progress = InProgress()
 
     @classmethod
     def from_settings(cls, service: ConversationService, settings: Settings) -> DiscordBot:

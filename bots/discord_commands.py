@@ -21,6 +21,7 @@ from discord import app_commands
 from bots import messages
 from bots.conversation import ConversationService
 from bots.discord_views import MESSAGE_LIMIT, PLATFORM, origin_of, reply_messages
+from bots.platform import InProgress
 from bots.replies import Reply
 from bots.user_input import Command
 
@@ -35,8 +36,12 @@ JOB_COMMANDS = {
 class SlashCommands:
     """The ``/supportloop`` group of one bot, answering through ``service``."""
 
-    def __init__(self, service: ConversationService, admin_role: str | None = None) -> None:
+    def __init__(
+        self, service: ConversationService, in_progress: InProgress, admin_role: str | None = None
+    ) -> None:
+        """``in_progress``: the adapter's, so stopping the bot lets a command being answered finish."""
         self.service = service
+        self.in_progress = in_progress
         self.admin_role = admin_role
 
     def group(self) -> app_commands.Group:
@@ -79,6 +84,10 @@ class SlashCommands:
         return start_job
 
     async def run(self, interaction: discord.Interaction, command: Command) -> None:
+        with self.in_progress.working():
+            await self._run(interaction, command)
+
+    async def _run(self, interaction: discord.Interaction, command: Command) -> None:
         service = self.service
         # answering, and grouping questions, can take longer than the 3 s Discord waits for a response
         if command.name in ("ask", "gaps"):

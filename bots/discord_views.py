@@ -28,6 +28,7 @@ from bots.replies import Origin, Reply, Source
 
 if TYPE_CHECKING:
     from bots.discord_bot import DiscordBot
+    from bots.platform import InProgress
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,10 @@ COLOURS = {"answer": 0x2EB67D, "declined": 0xECB22E, "error": 0xE01E5A, "notice"
 
 
 class ButtonTarget(Protocol):
-    """What a button click reaches: the adapter, found as ``interaction.client.adapter``."""
+    """What a button click reaches: the adapter, found as ``interaction.client.adapter``. Each click is
+    handled ``in_progress``, so stopping the bot lets a vote being stored finish and be acknowledged."""
+
+    in_progress: InProgress
 
     async def on_vote(self, interaction: discord.Interaction, answer_id: int, vote: int) -> None: ...
 
@@ -91,7 +95,9 @@ class VoteButton(
             log.info("a Discord vote button named no storable answer")
             await interaction.response.send_message(messages.VOTE_GONE, ephemeral=True)
             return
-        await _target(interaction).on_vote(interaction, self.answer_id, self.vote)
+        target = _target(interaction)
+        with target.in_progress.working():
+            await target.on_vote(interaction, self.answer_id, self.vote)
 
 
 class EscalateButton(
@@ -121,7 +127,9 @@ class EscalateButton(
         if self.answer_id is None:
             await interaction.response.send_message(messages.VOTE_GONE, ephemeral=True)
             return
-        await _target(interaction).on_escalate(interaction, self.answer_id)
+        target = _target(interaction)
+        with target.in_progress.working():
+            await target.on_escalate(interaction, self.answer_id)
 
 
 class ReasonModal(discord.ui.Modal):
@@ -141,13 +149,11 @@ class ReasonModal(discord.ui.Modal):
         self.answer_id = answer_id
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        reply = await self.adapter.service.call(
-            self.adapter.service.give_reason,
-            self.answer_id,
-            origin_of(interaction),
-            self.reason.value or "",
-        )
-        await interaction.response.send_message(reply.text, ephemeral=True, **buttons_for(reply))
+        service = self.adapter.service
+        with self.adapter.in_progress.working():
+            reason = self.reason.value or ""
+            reply = await service.call(service.give_reason, self.answer_id, origin_of(interaction), reason)
+            await interaction.response.send_message(reply.text, ephemeral=True, **buttons_for(reply))
 
 
 def reply_messages(reply: Reply) -> list[tuple[str, dict[str, Any]]]:

@@ -6,6 +6,7 @@ feedback and job runs land in a real SQLite database.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -284,6 +285,37 @@ def test_stopping_the_bot_lets_an_answer_being_written_finish(fake, loop):
     # linked, so votes on it count.
     [answer] = answered(fake, asked["id"])
     assert linked_answer(fake, loop, answer) is not None
+
+
+def slowed(monkeypatch: pytest.MonkeyPatch, service: ConversationService, method: str) -> threading.Event:
+    """Make ``service.method`` take a second longer; the event is set once a call has begun."""
+    begun, original = threading.Event(), getattr(service, method)
+
+    def slow(*args: object, **kwargs: object) -> object:
+        begun.set()
+        time.sleep(1.0)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, method, slow)
+    return begun
+
+
+def test_stopping_the_bot_lets_a_vote_click_and_a_command_being_handled_finish(fake, loop, monkeypatch):
+    with PlatformThread(adapter(loop.conversations, fake)):
+        asked = fake.user_message(USER, QUESTION, mention_bot=True)
+        [answer] = answered(fake, asked["id"])
+        answer_id = linked_answer(fake, loop, answer)
+    for method in ("vote", "command"):
+        begun = slowed(monkeypatch, loop.conversations, method)
+        with PlatformThread(adapter(loop.conversations, fake)):
+            if method == "vote":
+                clicked = fake.click_button(OTHER, answer, vote_id(answer_id, 1))
+            else:
+                clicked = fake.slash_command(USER, "supportloop", "status")
+            assert begun.wait(10), f"the bot began handling the {method}"
+        # The bot was stopped while the click was being handled: the user still hears back.
+        assert ephemeral_text(fake, clicked)
+    assert feedback(loop) == [(answer_id, 1, None, False)]
 
 
 def test_unknown_and_malformed_events_do_not_stop_the_bot(bot, fake, loop):
