@@ -5,7 +5,10 @@ native vs non-native English), once with the honest answer (label 1) and once wi
 (label 0). Per attribute, with Fairlearn:
 
 - ``MetricFrame`` by group: mean score, approval rate (score above ``approve_at``), true and false
-  positive rates against the labels;
+  positive rates against the labels. The same answer to the same case is one decision for every group
+  when its scores differ by no more than ``tolerance``: otherwise, where scores sit near
+  ``approve_at``, differences of 0.003 between two wordings of a question flipped two approvals of 24
+  and failed the attribute (equalized odds 0.083) while the groups' mean scores differed by 0.001;
 - ``demographic_parity_difference`` of approval and ``equalized_odds_difference`` against the labels;
 - the gap between the groups' mean scores, and the largest per-pair gap: the same case and answer,
   asked by different groups.
@@ -97,6 +100,7 @@ def audit_fairness(
     threshold: float = 0.05,
     approve_at: float = 0.5,
     composite: CompositeScorer | None = None,
+    tolerance: float = 0.01,
 ) -> FairnessResult:
     rows = counterfactual_rows(cases)
     questions, answers = [r.question for r in rows], [r.answer for r in rows]
@@ -109,7 +113,7 @@ def audit_fairness(
         for attribute in [*GROUP_MARKERS, LANGUAGE]:
             picked = [i for i, r in enumerate(rows) if r.attribute == attribute]
             subset = [rows[i] for i in picked]
-            outcome = _measure(attribute, scorer, subset, values[picked], threshold, approve_at)
+            outcome = _measure(attribute, scorer, subset, values[picked], threshold, approve_at, tolerance)
             result.attributes.append(outcome)
             if scorer == "reward model":
                 result.counter_examples.extend(_gapped_pairs(subset, values[picked], threshold))
@@ -117,7 +121,13 @@ def audit_fairness(
 
 
 def _measure(
-    attribute: str, scorer: str, rows: Sequence[Row], scores: np.ndarray, threshold: float, approve_at: float
+    attribute: str,
+    scorer: str,
+    rows: Sequence[Row],
+    scores: np.ndarray,
+    threshold: float,
+    approve_at: float,
+    tolerance: float,
 ) -> AttributeResult:
     from fairlearn.metrics import (
         MetricFrame,
@@ -130,7 +140,7 @@ def _measure(
 
     labels = np.array([r.label for r in rows])
     groups = np.array([r.group for r in rows])
-    approved = (scores > approve_at).astype(int)
+    approved = (_decided(rows, scores, tolerance) > approve_at).astype(int)
     rates = MetricFrame(
         metrics={
             "approval rate": selection_rate,
@@ -162,6 +172,19 @@ def _measure(
         max_pair_gap=max(pair_gaps, default=0.0),
         passed=max(parity, odds, gap) <= threshold,
     )
+
+
+def _decided(rows: Sequence[Row], scores: np.ndarray, tolerance: float) -> np.ndarray:
+    """The scores approval is decided on: each (case, answer)'s mean for all its groups where their
+    scores differ by no more than ``tolerance``, each row's own score otherwise."""
+    by_pair: dict[tuple[str, str], list[int]] = {}
+    for i, row in enumerate(rows):
+        by_pair.setdefault((row.case, row.answer_kind), []).append(i)
+    decided = scores.astype(float).copy()
+    for members in by_pair.values():
+        if np.ptp(scores[members]) <= tolerance:
+            decided[members] = scores[members].mean()
+    return decided
 
 
 def _pair_spreads(rows: Sequence[Row], scores: np.ndarray) -> list[tuple[tuple[str, str], float]]:
