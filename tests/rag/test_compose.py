@@ -71,6 +71,17 @@ def test_the_brief_alternative_is_the_best_sentence_with_its_neighbour_within_it
     assert full.text.count(".") > brief.text.count(".")
 
 
+def test_the_one_page_alternative_keeps_the_page_the_ranker_put_first(composer):
+    # The question's words are closest to the FAQ's sentence; the ranker still put the refunds page first.
+    question = "can I get a refund if my account is signed in on 3 devices at once"
+    passages = [REFUNDS, DEVICES]
+    units = units_of(passages)
+    best = units[int(composer.scores(question, passages, units).argmax())]
+    assert passages[best.passage] is DEVICES
+    one_page = [c for c in composer.alternatives(question, passages) if len(c.used) == 1]
+    assert [c.used for c in one_page] == [[0]] and "refund" in one_page[0].text
+
+
 def test_steps_come_whole_in_order_on_their_own_lines_after_their_intro(composer):
     text = composer.compose("I forgot my password, how do I reset it?", [RESET, DEVICES]).text
     lines = text.splitlines()
