@@ -6,9 +6,10 @@ native vs non-native English), once with the honest answer (label 1) and once wi
 
 - ``MetricFrame`` by group: mean score, approval rate (score above ``approve_at``), true and false
   positive rates against the labels. The same answer to the same case is one decision for every group
-  when its scores differ by no more than ``tolerance``: otherwise, where scores sit near
-  ``approve_at``, differences of 0.003 between two wordings of a question flipped two approvals of 24
-  and failed the attribute (equalized odds 0.083) while the groups' mean scores differed by 0.001;
+  when its scores differ by no more than ``tolerance``. Composite scores can sit right at
+  ``approve_at`` (0.497–0.504 for one promoted reward model, where one wording's 0.499 against
+  another's 0.502 flipped an approval), and two such flips of 24 failed an attribute (equalized odds
+  0.083) while the groups' mean scores differed by 0.001;
 - ``demographic_parity_difference`` of approval and ``equalized_odds_difference`` against the labels;
 - the gap between the groups' mean scores, and the largest per-pair gap: the same case and answer,
   asked by different groups.
