@@ -175,14 +175,19 @@ def _measure(
     )
 
 
-def _decided(rows: Sequence[Row], scores: np.ndarray, tolerance: float) -> np.ndarray:
-    """The scores approval is decided on: each (case, answer)'s mean for all its groups where their
-    scores differ by no more than ``tolerance``, each row's own score otherwise."""
+def _by_pair(rows: Sequence[Row]) -> dict[tuple[str, str], list[int]]:
+    """The positions of each (case, answer)'s rows: the same answer to the same case, by every group."""
     by_pair: dict[tuple[str, str], list[int]] = {}
     for i, row in enumerate(rows):
         by_pair.setdefault((row.case, row.answer_kind), []).append(i)
+    return by_pair
+
+
+def _decided(rows: Sequence[Row], scores: np.ndarray, tolerance: float) -> np.ndarray:
+    """The scores approval is decided on: each (case, answer)'s mean for all its groups where their
+    scores differ by no more than ``tolerance``, each row's own score otherwise."""
     decided = scores.astype(float).copy()
-    for members in by_pair.values():
+    for members in _by_pair(rows).values():
         if np.ptp(scores[members]) <= tolerance:
             decided[members] = scores[members].mean()
     return decided
@@ -190,10 +195,7 @@ def _decided(rows: Sequence[Row], scores: np.ndarray, tolerance: float) -> np.nd
 
 def _pair_spreads(rows: Sequence[Row], scores: np.ndarray) -> list[tuple[tuple[str, str], float]]:
     """Per (case, answer): the highest minus the lowest score any group got."""
-    by_pair: dict[tuple[str, str], list[float]] = {}
-    for row, score in zip(rows, scores, strict=True):
-        by_pair.setdefault((row.case, row.answer_kind), []).append(float(score))
-    return [(pair, max(values) - min(values)) for pair, values in by_pair.items()]
+    return [(pair, float(np.ptp(scores[members]))) for pair, members in _by_pair(rows).items()]
 
 
 def _gapped_pairs(rows: Sequence[Row], scores: np.ndarray, threshold: float) -> list[CounterExample]:
