@@ -50,12 +50,12 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import ModelError, SupportLoopError
+from core.errors import ModelError
 from core.registry import write_folder_atomically
 from rag.compose import STEP
 from rag.safety import strip_injections
 from rag.text import split_sentences
-from training.datasets import FeedbackDataset
+from training.datasets import FeedbackDataset, require_both_labels
 from training.reward_model import METADATA, evaluate_reward_model, reward_text, without_repeats
 
 OBJECTIVE = "features"
@@ -191,9 +191,8 @@ def _with_new_features(weights: np.ndarray, names: Sequence[str]) -> np.ndarray:
 
 def train_feature_reward(data: FeedbackDataset) -> FeatureRewardModel:
     """Fit on ``data.train`` (weighed by each answer's vote margin) and measure on ``data.test``."""
+    require_both_labels(data.train)
     labels = np.array([a.label for a in data.train])
-    if len(set(labels.tolist())) < 2:
-        raise SupportLoopError("Training needs both 👍 and 👎 answers; all votes so far agree.")
     margins = np.array([abs(a.upvotes - a.downvotes) for a in data.train], dtype=float)
     weights, bias = _fit(
         features([a.question for a in data.train], [a.answer for a in data.train]), labels, margins

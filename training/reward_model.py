@@ -33,7 +33,7 @@ import torch
 
 from core.errors import ModelError, SupportLoopError
 from core.registry import write_folder_atomically
-from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair
+from training.datasets import FeedbackDataset, LabelledAnswer, PreferencePair, require_both_labels
 
 if TYPE_CHECKING:
     from training.feature_reward import FeatureRewardModel
@@ -238,8 +238,7 @@ def _train_pairwise(
 def _train_pointwise(
     reward: RewardModel, answers: Sequence[LabelledAnswer], config: RewardTrainingConfig
 ) -> None:
-    if len({a.label for a in answers}) < 2:
-        raise SupportLoopError("Training needs both 👍 and 👎 answers; all votes so far agree.")
+    require_both_labels(answers)
     model, tokenizer = reward.model, reward.tokenizer
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     loss_fn = torch.nn.BCEWithLogitsLoss()

@@ -7,7 +7,7 @@ from core.database import open_database
 from core.errors import SupportLoopError
 from core.records import Records
 from core.redact import redact
-from training.datasets import build_dataset, cross_folds
+from training.datasets import build_dataset, cross_folds, require_both_labels
 
 
 @pytest.fixture
@@ -125,3 +125,25 @@ def test_cross_folds_hold_out_every_question_group_once_and_never_train_on_it(db
     assert [a.answer for a in cross_folds(data, 5)[2].test] == [a.answer for a in folds[2].test]  # fixed
     with pytest.raises(ValueError, match="at least 2 folds"):
         cross_folds(data, 1)
+
+
+def test_votes_whose_every_answer_has_a_disliking_majority_say_to_explore(db):
+    """The default answers alone, under a taste they miss: 👍 are cast, but no answer is liked by most."""
+    records = Records(db)
+    for n in range(6):
+        answer = record_answer(
+            records, f"How do I reset sync on device {n}?", "A long answer quoting two pages."
+        )
+        records.vote(answer, "u1", 1)
+        for voter in (2, 3):
+            records.vote(answer, f"u{voter}", -1)
+    data = build_dataset(db, min_votes=18, test_fraction=0)
+    with pytest.raises(SupportLoopError) as refused:
+        require_both_labels(data.train)
+    message = str(refused.value)
+    assert "every one of the 6 voted answers (6 👍 and 12 👎 in all)" in message
+    assert "SUPPORTLOOP_EXPLORE_SHARE" in message
+    liked = record_answer(records, "How do I pause sync?", "Click Pause.")
+    for voter in (1, 2):
+        records.vote(liked, f"u{voter}", 1)
+    require_both_labels(build_dataset(db, min_votes=20, test_fraction=0).train)  # one liked answer is enough
