@@ -76,7 +76,7 @@ class FeedbackDataset:
 def require_both_labels(answers: Sequence[LabelledAnswer]) -> None:
     """Raise a ``SupportLoopError`` unless some of ``answers`` are liked by most voters and some disliked.
 
-    The message says why it happens where it does: an answer's label is the majority of its votes, so
+    The message says how this happens in practice: an answer's label is the majority of its votes, so
     when users are only ever served the default answers (``SUPPORTLOOP_EXPLORE_SHARE`` 0), a taste
     those answers miss leaves every answer 👎 however many 👍 were cast, and no reward model can learn
     which other answer users would like."""
@@ -86,9 +86,9 @@ def require_both_labels(answers: Sequence[LabelledAnswer]) -> None:
     side = "👍" if answers and answers[0].label else "👎"
     raise SupportLoopError(
         f"Training needs both 👍 and 👎 answers, but most voters gave {side} on every one of the "
-        f"{len(answers)} voted answers ({up} 👍 and {down} 👎 in all). Users vote only on what they are "
-        "served: set SUPPORTLOOP_EXPLORE_SHARE (for example 0.15) so that some of them see the "
-        "composer's other answers, then collect more votes."
+        f"{len(answers)} answers it trains on ({up} 👍 and {down} 👎 on them). Users vote only on "
+        "what they are served: set SUPPORTLOOP_EXPLORE_SHARE (for example 0.15) so that some of them "
+        "see the composer's other answers, then collect more votes."
     )
 
 

@@ -141,7 +141,7 @@ def test_votes_whose_every_answer_has_a_disliking_majority_say_to_explore(db):
     with pytest.raises(SupportLoopError) as refused:
         require_both_labels(data.train)
     message = str(refused.value)
-    assert "every one of the 6 voted answers (6 👍 and 12 👎 in all)" in message
+    assert "every one of the 6 answers it trains on (6 👍 and 12 👎 on them)" in message
     assert "SUPPORTLOOP_EXPLORE_SHARE" in message
     liked = record_answer(records, "How do I pause sync?", "Click Pause.")
     for voter in (1, 2):
