@@ -32,7 +32,7 @@ candidate whatever it scores.
 retrained by one collect cycle, no policy update; ``bench/fast_path_scenarios.py`` says how):
 
     python bench/learning_loop.py --scenario tastes [--taste steps --taste short] [--votes 300]
-                                  [--explore 0.5]
+                                  [--explore 0.15]
     python bench/learning_loop.py --scenario poisoned
 
 Settings (SUPPORTLOOP_*) pass through. PPO and KTO use the GPU when torch sees one (bf16 through
@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fast_path_scenarios import copy_data_dir, poisoned_scenario, run, tastes_scenario  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from supportloop.demo_site import serve_demo_site  # noqa: E402
 from supportloop.tastes import TASTES  # noqa: E402
 from training.promotion import paired_gain  # noqa: E402
@@ -95,7 +96,10 @@ def main() -> None:
         "--taste", action="append", choices=sorted(TASTES), help="tastes scenario: which (default: all)"
     )
     parser.add_argument(
-        "--explore", type=float, default=0.5, help="tastes scenario: SUPPORTLOOP_EXPLORE_SHARE while voting"
+        "--explore",
+        type=float,
+        default=Settings.model_fields["explore_share"].default,
+        help="tastes scenario: SUPPORTLOOP_EXPLORE_SHARE while voting (default: the product's, %(default)s)",
     )
     parser.add_argument("--updates", type=int, default=20, help="PPO updates")
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per PPO update")

@@ -116,7 +116,9 @@ class ConversationService:
         try:
             thread = self._thread(origin)
             with self.expecting():
-                answer = self.answerer.answer(question, draft=draft, thread=thread)
+                answer = self.answerer.answer(
+                    question, draft=draft, thread=thread, explore=not origin.scripted
+                )
             version = self.model_version()
             answer_id = self._record(answer, origin, version)
         except IndexEmptyError:

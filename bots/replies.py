@@ -25,6 +25,12 @@ class Origin:
     thread: str | None = None
     simulated: bool = False  # a simulated user (``supportloop simulate``): its votes are marked so
 
+    @property
+    def scripted(self) -> bool:
+        """Asked from the command line (``supportloop ask``, batches, the demo's bundled questions):
+        scripts expect the same answer every time, so such answers are never explored."""
+        return self.platform == "cli"
+
 
 @dataclass(frozen=True)
 class Source:

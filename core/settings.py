@@ -259,12 +259,12 @@ class Settings(LearningSettings):
         "chooses the served answers within minutes (0: off).",
     )
     explore_share: float = Field(
-        0.0,
+        0.15,
         ge=0.0,
         le=0.5,
-        description="Share of composed answers served as one of the composer's other alternatives, "
-        "drawn at random (mode explored), so votes teach the reward model which answers users prefer "
-        "(0: off).",
+        description="Share of chat answers served as one of the composer's other alternatives, drawn "
+        "at random (mode explored), so votes teach the reward model which answers users prefer; "
+        "command-line answers never are (0: off).",
     )
     retrain_cron: str = Field(
         "30 2 * * *", description="When the nightly retrain runs (crontab syntax, UTC)."

@@ -19,9 +19,10 @@
    the composer's alternatives, and one it prefers clearly (by ``PREFERENCE_MARGIN``) over the
    heuristic's answer is served instead: this is how a pattern of 👎 changes what users see before
    any policy update, and why a rollback changes the answers too. With an ``explore`` share, that
-   share of composed answers is instead one of the other alternatives, drawn at random and served as
-   mode "explored": users vote only on what they see, so without it a reward model would never hear
-   what they think of the answers it could choose. In ``generate``
+   share of composed answers for people who can vote (``answer(..., explore=True)``: the chat
+   platforms, not scripts or evaluations) is instead one of the other alternatives, drawn at random
+   and served as mode "explored": users vote only on what they see, so without it a reward model
+   would never hear what they think of the answers it could choose. In ``generate``
    mode the chat model writes, and an answer that its passages don't support sentence by sentence
    (``rag.grounding``), or that repeats our instructions or a secret, is replaced by the extractive one.
 7. Cite the pages the answer quotes, best first, at most ``max_citations``.
@@ -158,8 +159,13 @@ class Answerer:
     def index(self) -> HelpIndex:
         return self.ranker.index
 
-    def answer(self, question: str, *, draft: bool = False, thread: Sequence[str] = ()) -> Answer:
-        """Answer ``question``; ``thread`` holds the earlier questions of its thread, oldest first."""
+    def answer(
+        self, question: str, *, draft: bool = False, thread: Sequence[str] = (), explore: bool = False
+    ) -> Answer:
+        """Answer ``question``; ``thread`` holds the earlier questions of its thread, oldest first.
+
+        ``explore``: the answer goes to someone who can vote on it, so the ``explore`` share applies.
+        Scripts, evaluations and the gate leave it off: they must get the same answer every time."""
         question = question.strip()
         if not question:
             raise SupportLoopError("The question is empty: ask something about the help pages.")
@@ -199,7 +205,7 @@ class Answerer:
                 score, used = grounding.score, grounding.passages_used()
                 extractive = not draft and (not grounding.grounded or leaks(reply, self.secrets))
         if extractive:
-            composition, chosen = self._compose(asked, relevant)
+            composition, chosen = self._compose(asked, relevant, explore)
             reply, used = composition.text, composition.used
         return Answer(
             question,
@@ -238,10 +244,11 @@ class Answerer:
         log.info("follow-up %r answered as %r", redact(asked[:200]), redact(rewritten[:200]))
         return ranking, verdict, rewritten
 
-    def _compose(self, question: str, passages: Sequence[Passage]) -> tuple[Composition, str]:
+    def _compose(self, question: str, passages: Sequence[Passage], explore: bool) -> tuple[Composition, str]:
         """The composed answer and how it was chosen: "explored" (a random other alternative, the
-        ``explore`` share), "preferred" (the alternative ``prefer`` clearly prefers) or "heuristic"."""
-        exploring = self.explore > 0 and self._draw.random() < self.explore
+        ``explore`` share, where ``explore`` allows it), "preferred" (the alternative ``prefer``
+        clearly prefers) or "heuristic"."""
+        exploring = explore and self.explore > 0 and self._draw.random() < self.explore
         if self.prefer is None and not exploring:
             return self.composer.compose(question, passages), "heuristic"
         options = self.composer.alternatives(question, passages)

@@ -50,10 +50,14 @@ def _no_network(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
 
 @pytest.fixture(autouse=True)
 def _clean_settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No SUPPORTLOOP_* variable or .env of the developer's leaks into a test."""
+    """No SUPPORTLOOP_* variable or .env of the developer's leaks into a test.
+
+    Chat answers are served without exploring, so that a test asking twice gets the same answer;
+    the tests of exploration set the share themselves."""
     for name in list(os.environ):
         if name.startswith("SUPPORTLOOP_") and name != "SUPPORTLOOP_NETGUARD_LOG":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("SUPPORTLOOP_EXPLORE_SHARE", "0")
     monkeypatch.chdir(tmp_path)
 
 

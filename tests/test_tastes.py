@@ -90,7 +90,7 @@ class Alternatives:
 
 def composed(explore: float, prefer: object = None, times: int = 400) -> Counter:
     answerer = Answerer(None, Alternatives(), None, None, None, None, prefer=prefer, explore=explore)  # type: ignore[arg-type]
-    return Counter((c.text, how) for c, how in (answerer._compose("q", []) for _ in range(times)))
+    return Counter((c.text, how) for c, how in (answerer._compose("q", [], True) for _ in range(times)))
 
 
 def test_exploration_serves_a_share_of_other_alternatives_and_only_then():

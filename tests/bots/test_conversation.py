@@ -100,6 +100,24 @@ def test_a_follow_up_is_answered_with_its_threads_earlier_turns(loop):
         assert service.ask("and how long does it take?", elsewhere).condensed is None
 
 
+def test_chat_answers_explore_at_the_default_share_and_command_line_answers_never(fresh_dir, monkeypatch):
+    monkeypatch.delenv("SUPPORTLOOP_EXPLORE_SHARE")  # the shipped default
+    with SupportLoop(load_settings()) as loop:
+        assert loop.settings.explore_share == 0.15
+        loop.conversations.rate_limit = RateLimit(0)
+        loop.answerer._draw.seed(5)  # which answers are explored is random; this makes it repeatable
+        question = "How do I get a refund on an annual plan?"
+        chat = [loop.conversations.ask(question, ALICE) for _ in range(30)]
+        cli = [loop.conversations.ask(question, Origin("cli")) for _ in range(30)]
+        with loop.db.session() as session:
+            stored = [session.get(AnswerRecord, r.answer_id).mode for r in chat]
+    explored = {r.text for r in chat if r.mode == "explored"}
+    plain = {(r.mode, r.text) for r in chat if r.mode != "explored"}
+    assert 1 <= sum(r.mode == "explored" for r in chat) <= 12 and stored == [r.mode for r in chat]
+    assert len(plain) == 1 and {(r.mode, r.text) for r in cli} == plain  # the same answer every time
+    assert explored and not explored & {text for _, text in plain}  # the composer's other answers
+
+
 def test_votes_reactions_and_reasons(loop):
     service = loop.conversations
     reply = service.ask("How do I get a refund on an annual plan?", ALICE)

@@ -161,7 +161,9 @@ class LongAnswerer:
     """Answers with a long text holding a code block: no help page of the demo site is long enough to
     produce one, and what is under test here is only how the adapter splits what the service returns."""
 
-    def answer(self, question: str, *, draft: bool = False, thread: Sequence[str] = ()) -> Answer:
+    def answer(
+        self, question: str, *, draft: bool = False, thread: Sequence[str] = (), explore: bool = False
+    ) -> Answer:
         code = "\n".join(f"tidepool sync --folder project-{n} --verbose" for n in range(60))
         text = "Run these commands:\n```bash\n" + code + "\n```\n" + "Then check the result. " * 80
         return Answer(question, text, ["http://help.example/sync.html"], [], False, 0.01, 0.01)
@@ -188,7 +190,9 @@ class StepsAnswerer:
 
     page = "http://help.example/sync.html"
 
-    def answer(self, question: str, *, draft: bool = False, thread: Sequence[str] = ()) -> Answer:
+    def answer(
+        self, question: str, *, draft: bool = False, thread: Sequence[str] = (), explore: bool = False
+    ) -> Answer:
         steps = " ".join(
             f"{n}. " + "Open the folder, choose **Sync now**, and wait for the tick. " * 4
             for n in range(1, 25)
@@ -224,7 +228,9 @@ class TimedAnswerer:
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
 
-    def answer(self, question: str, *, draft: bool = False, thread: Sequence[str] = ()) -> Answer:
+    def answer(
+        self, question: str, *, draft: bool = False, thread: Sequence[str] = (), explore: bool = False
+    ) -> Answer:
         time.sleep(self.delay_s)
         passage = Passage("p1", "text", self.page, "Refunds", "Refunds", 0.9)
         return Answer(question, "Refunds are possible within 30 days.", [self.page], [passage], False, 0, 0)

@@ -131,7 +131,9 @@ class LongAnswerer:
             f"Step {n}: " + "open the settings page and check the option. " * 2 for n in range(480)
         )
 
-    def answer(self, question: str, *, draft: bool = False, thread: Sequence[str] = ()) -> Answer:
+    def answer(
+        self, question: str, *, draft: bool = False, thread: Sequence[str] = (), explore: bool = False
+    ) -> Answer:
         page = "https://help.example.com/long.html"
         passage = Passage("p1", "text", page, "A long page", "Steps", 0.9)
         return Answer(question, self.text, [page], [passage], False, 0.01, 0.02)
@@ -183,7 +185,9 @@ class TimedAnswerer:
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
 
-    def answer(self, question: str, *, draft: bool = False, thread: Sequence[str] = ()) -> Answer:
+    def answer(
+        self, question: str, *, draft: bool = False, thread: Sequence[str] = (), explore: bool = False
+    ) -> Answer:
         time.sleep(self.delay_s)
         page = "https://help.example.com/refunds.html"
         passage = Passage("p1", "text", page, "Refunds", "Refunds", 0.9)
