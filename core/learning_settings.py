@@ -38,10 +38,13 @@ class LearningSettings(BaseSettings):
             "or from answer pairs (pairwise)."
         ),
     )
-    policy_algorithm: Literal["ppo", "kto", "sft"] = Field(
-        "kto",  # clearly above sft and ppo on the same 600 votes (README, Learning loop)
+    policy_algorithm: Literal["auto", "ppo", "kto", "sft"] = Field(
+        # kto is clearly above sft and ppo on the same 600 votes, but on a 2-core CPU it takes 32 min
+        # and 8.5 GiB, sft 11 min and 5.8 GiB (README, Learning loop)
+        "auto",
         description="How retraining tunes the warm-started policy: ppo (against the composite reward), kto "
-        "(from the liked and disliked answers themselves), or sft (the warm start alone).",
+        "(from the liked and disliked answers themselves), sft (the warm start alone), or auto (kto on "
+        "a GPU, sft on a CPU, where KTO takes half an hour).",
     )
     sft_epochs: int = Field(
         2,
@@ -120,10 +123,14 @@ class LearningSettings(BaseSettings):
     @field_validator("sft_epochs")
     @classmethod
     def _warm_start_for_sft(cls, value: int, info: ValidationInfo) -> int:
-        """With ``sft`` the warm start is the whole tuning: without epochs every retrain would fail late,
-        after the reward model and its audit, so say so when the settings are read."""
-        if value == 0 and info.data.get("policy_algorithm") == "sft":
+        """With ``sft`` (and ``auto``, which is sft on a CPU) the warm start is the whole tuning: without
+        epochs every retrain would fail late, after the reward model and its audit, so say so when the
+        settings are read."""
+        algorithm = info.data.get("policy_algorithm")
+        if value == 0 and algorithm in ("sft", "auto"):
             raise ValueError(
-                "SUPPORTLOOP_POLICY_ALGORITHM=sft tunes by the warm start alone, which needs at least 1 epoch"
+                f"SUPPORTLOOP_POLICY_ALGORITHM={algorithm} tunes by the warm start alone"
+                + (" on a CPU" if algorithm == "auto" else "")
+                + ", which needs at least 1 epoch (kto or ppo can start from the current version)"
             )
         return value

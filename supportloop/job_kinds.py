@@ -127,7 +127,7 @@ def fast_path_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
 def retrain_settings(loop: Deployment) -> RetrainSettings:
     """The learning settings of both paths, from the deployment's settings."""
     from training.kto import KTOSettings
-    from training.pipeline import RetrainSettings
+    from training.pipeline import RetrainSettings, chosen_algorithm
     from training.ppo import PPOSettings
     from training.promotion import GateSettings
     from training.reward import RewardWeights
@@ -139,7 +139,7 @@ def retrain_settings(loop: Deployment) -> RetrainSettings:
         min_votes=s.retrain_min_votes,
         reward_objective=s.reward_objective,
         weights=RewardWeights.from_settings(s),
-        algorithm=s.policy_algorithm,
+        algorithm=chosen_algorithm(s.policy_algorithm),
         sft=SFTSettings(epochs=s.sft_epochs),
         ppo=PPOSettings(
             updates=s.ppo_updates, batch_size=s.ppo_batch_size, response_length=s.ppo_response_length

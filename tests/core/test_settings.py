@@ -41,7 +41,7 @@ def test_dotenv_file_is_read(tmp_path):
         ("SUPPORTLOOP_SLACK_ESCALATE", "U123ABC", "should match pattern"),  # a user is no group
         ("SUPPORTLOOP_DISCORD_ESCALATE_ROLE", "support", "SUPPORTLOOP_DISCORD_ESCALATE_ROLE='support'"),
         ("SUPPORTLOOP_DISCORD_ESCALATE_ROLE", "<@&123>", "should match pattern"),
-        ("SUPPORTLOOP_POLICY_ALGORITHM", "dpo", "ALGORITHM='dpo': Input should be 'ppo', 'kto' or 'sft'"),
+        ("SUPPORTLOOP_POLICY_ALGORITHM", "dpo", "'dpo': Input should be 'auto', 'ppo', 'kto' or 'sft'"),
         ("SUPPORTLOOP_KTO_BATCH_SIZE", "1", "KTO_BATCH_SIZE='1': Input should be greater than or equal to 2"),
         ("SUPPORTLOOP_KTO_BETA", "0", "SUPPORTLOOP_KTO_BETA='0': Input should be greater than 0"),
         ("SUPPORTLOOP_KTO_LEARNING_RATE", "fast", "SUPPORTLOOP_KTO_LEARNING_RATE='fast'"),
@@ -63,6 +63,9 @@ def test_the_sft_algorithm_needs_warm_start_epochs(monkeypatch):
     monkeypatch.setenv("SUPPORTLOOP_POLICY_ALGORITHM", "sft")
     monkeypatch.setenv("SUPPORTLOOP_SFT_EPOCHS", "0")
     with pytest.raises(ConfigError, match=r"SUPPORTLOOP_SFT_EPOCHS='0': .*POLICY_ALGORITHM=sft .*at least 1"):
+        load_settings()
+    monkeypatch.delenv("SUPPORTLOOP_POLICY_ALGORITHM")  # auto, the default: sft on a CPU
+    with pytest.raises(ConfigError, match=r"POLICY_ALGORITHM=auto tunes by the warm start alone on a CPU"):
         load_settings()
     monkeypatch.setenv("SUPPORTLOOP_POLICY_ALGORITHM", "kto")  # KTO can start from the current version
     assert load_settings().sft_epochs == 0

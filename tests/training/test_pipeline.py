@@ -5,6 +5,7 @@ import subprocess
 import time
 
 import pytest
+import torch
 from helpers import CLI, cli_env, copy_model, one_line_error, record_answer, run_cli
 
 from audit.suite import AuditSettings
@@ -172,16 +173,18 @@ def test_the_retrain_job_runs_through_the_worker_and_is_recorded(fresh_dir, tiny
         assert ("pushed to url" in finished.summary["result"]) == promoted
 
 
-@pytest.mark.parametrize("algorithm", ["kto", "sft"])
+@pytest.mark.parametrize("setting", ["kto", "sft", None])
 def test_the_policy_algorithm_setting_picks_how_the_retrain_job_tunes_and_the_report_says_which(
-    fresh_dir, tiny_policy, monkeypatch, algorithm
+    fresh_dir, tiny_policy, monkeypatch, setting
 ):
     """KTO learns from the liked and disliked answers themselves (of 10 voted questions 5 are held out for
     the gate: 5 liked and 5 disliked answers, 3 steps of at most 4 in one epoch); sft makes the
-    warm-started policy the candidate, so the candidate answers as the warm start did."""
+    warm-started policy the candidate, so the candidate answers as the warm start did. Unset (auto), it
+    is KTO on a GPU and sft on a CPU."""
+    algorithm = setting or ("kto" if torch.cuda.is_available() else "sft")
     monkeypatch.setenv("SUPPORTLOOP_MODEL_PATH", str(tiny_policy))
     settings = {
-        "POLICY_ALGORITHM": algorithm,
+        **({"POLICY_ALGORITHM": setting} if setting else {}),
         "RETRAIN_MIN_VOTES": "30",
         "KTO_EPOCHS": "1",
         "KTO_BATCH_SIZE": "4",
