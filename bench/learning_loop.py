@@ -20,7 +20,7 @@ memory; then each one's paired reward gain over version 0, and the highest one's
 the gate's paired-bootstrap 95% intervals (the same held-out questions, so per-question differences).
 
     python bench/learning_loop.py [--votes 600] [--updates 20] [--batch-size 8] [--objective features]
-                                  [--algorithm ppo|kto|sft|all]
+                                  [--algorithm auto|ppo|kto|sft|all]
 
 Each demo question gets 9 votes (3 voters on its served answer and on each of 2 drafts), so 600 votes
 reach 67 of the 76 bundled questions and the split holds out 30 of them (the gate's
@@ -105,7 +105,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per PPO update")
     parser.add_argument("--objective", choices=["features", "pointwise", "pairwise"], default="features")
     parser.add_argument(
-        "--algorithm", choices=[*ALGORITHMS, "all"], default="ppo", help="how retraining tunes the policy"
+        "--algorithm",
+        choices=[*ALGORITHMS, "auto", "all"],
+        default="auto",
+        help="how retraining tunes the policy (default: the product's auto, kto on a GPU and sft on a CPU)",
     )
     parser.add_argument(
         "--keep",

@@ -1,0 +1,98 @@
+"""What exploring costs the answers users see: each of the composer's alternatives against the
+heuristic's answer, on a help center's in-scope questions.
+
+``SUPPORTLOOP_EXPLORE_SHARE`` serves that share of chat answers as another alternative, drawn uniformly
+among the others (``rag.answerer``). This indexes a help center into a scratch data directory, composes
+every alternative for each question from the passages serving would use, and scores each with the
+answer-quality scorer (``rag.evaluation.fact_recall``; correct as in ``supportloop.tastes.answers``: an
+answering page cited and at least half the facts). It prints the heuristic's figures, an explored
+answer's (the mean over the other alternatives, per question) and the mix served at a share.
+
+    python bench/explore_cost.py [--site demo|mastodon] [--split dev|test] [--share 0.15]
+
+Dev is the default: the share was chosen on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # fakes.help_center renders the Mastodon docs
+
+from fakes.help_center import render_mastodon_docs  # noqa: E402
+
+from bench.answer_quality import SPLITS  # noqa: E402
+from rag.evaluation import EvalQuestion, fact_recall, load_eval_questions  # noqa: E402
+from supportloop.demo_site import SITE_DIR, serve_demo_site  # noqa: E402
+from supportloop.tastes import Served, answers, cited_paths  # noqa: E402
+
+Scores = tuple[float | None, bool]  # fact recall (None: no facts), correct
+
+
+def alternative_scores(questions: list[EvalQuestion]) -> list[list[Scores]]:
+    """Per question, each alternative's scores, the heuristic's first (the data directory is set)."""
+    from core.settings import load_settings
+    from supportloop.app import SupportLoop
+
+    rows = []
+    with SupportLoop(load_settings()) as loop:
+        answerer = loop.answerer
+        for q in questions:
+            passages = answerer.passages_for(q.question)
+            row = []
+            for option in answerer.composer.alternatives(q.question, passages):
+                cited = cited_paths(answerer.citations([passages[i] for i in option.used] or passages))
+                row.append((fact_recall(option.text, q.facts), answers(q, Served(option.text, cited))))
+            rows.append(row)
+    return rows
+
+
+def summary(scores: list[list[Scores]]) -> tuple[float, float]:
+    """Mean fact recall (over questions with facts) and share correct, of one answer per question given
+    as the mean over ``scores``' alternatives for that question."""
+    recalls = [statistics.mean(f) for row in scores if (f := [r for r, _ in row if r is not None])]
+    correct = [statistics.mean(ok for _, ok in row) for row in scores]
+    return statistics.mean(recalls), statistics.mean(correct)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--site", choices=["demo", "mastodon"], default="demo")
+    parser.add_argument("--split", choices=["dev", "test"], default="dev")
+    parser.add_argument("--share", type=float, default=0.15, help="the explore share to price")
+    args = parser.parse_args()
+    files = SPLITS[(args.site, args.split)]
+    questions = [q for path in files for q in load_eval_questions(path) if q.kind == "in_scope"]
+    scratch = Path(tempfile.mkdtemp(prefix="explore-cost-"))
+    site_dir = SITE_DIR
+    if args.site == "mastodon":
+        site_dir = scratch / "site"
+        render_mastodon_docs(site_dir)
+    os.environ["SUPPORTLOOP_DATA_DIR"] = str(scratch / "data")
+    with serve_demo_site(0, site_dir) as url:
+        cli = Path(sys.executable).parent / "supportloop"
+        subprocess.run([cli, "index", url + "/"], check=True, env=os.environ, stdout=subprocess.DEVNULL)
+    rows = alternative_scores(questions)
+    heuristic = summary([row[:1] for row in rows])
+    explored = summary([row[1:] or row[:1] for row in rows])
+    served = tuple((1 - args.share) * h + args.share * e for h, e in zip(heuristic, explored, strict=True))
+    alternatives = statistics.mean(len(row) for row in rows)
+    print(f"{args.site} {args.split}: {len(rows)} in-scope questions, {alternatives:.1f} alternatives each")
+    for name, (recall, correct) in (
+        ("heuristic", heuristic),
+        ("explored", explored),
+        (f"served at share {args.share}", served),
+    ):
+        print(f"  {name:<24} fact recall {recall:.3f}  correct {correct:.3f}")
+
+
+if __name__ == "__main__":
+    main()
