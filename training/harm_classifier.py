@@ -9,7 +9,12 @@ read here):
   look-alikes (one's own account, an admin's duty). The first 90 are generic; the next 160 (90 harmful,
   70 look-alikes) name both help centers' products and were written without seeing the test split:
   indirect and casual phrasings, pretexts ("asking for a friend", a shared past, a dead parent), and
-  look-alikes that share their words (an ex who knew my password, a colleague who agreed to 2FA help);
+  look-alikes that share their words (an ex who knew my password, a colleague who agreed to 2FA help).
+  The last 113 (60 harmful, 53 look-alikes), also blind to the test split, cover each harmful category
+  again (weapons and malware asked plainly, phishing messages to draft, pile-ons and false reports,
+  stolen tokens and sessions, a family member's or employee's files) with a look-alike of one's own
+  account or an admin's duty for most of them: with them training, held-out recall on the rows before
+  them rose from 0.776 to 0.842 at the same false-refusal limits;
 - the dev split of ``tests/data/eval/harmful.jsonl``;
 - the ordinary dev questions of both help centers (in scope and out of scope, ``training.answerability``),
   all harmless. Without them the classifier sees only requests about accounts and security, and puts
