@@ -11,7 +11,13 @@ here is a logistic model over what the ranking saw (``features``):
 - the question's words the best passages don't contain, weighed by rarity, and the share the index has
   never seen ("Bluesky", "Patreon");
 - whether a name in the question ("Twitter", "Zapier", "iPhone") is missing from the best passages:
-  near-domain questions about another company's product share every other word with a real page.
+  near-domain questions about another company's product share every other word with a real page;
+- what kind of question it is (``question_kind``), from its wording alone: a linear model over the
+  question's bge-small vector (``core.bge``), fitted on hand-written questions about made-up products
+  (``rag/data/question_kinds.jsonl``). Some kinds of question help pages rarely answer: the company's
+  staff, revenue or roadmap, another service's own support, legal, tax or money advice. Such a question
+  shares most of its words with some real page, so the ranking alone can't tell. Trained on no site we
+  serve, it knows kinds of question, not one site's topics (``training.answerability`` has the figures).
 
 Its weights and threshold are fitted by ``training.answerability`` on the dev questions of both help
 centers (in scope against near-domain out of scope) and stored in ``rag/data/answerability.json``; the
@@ -26,6 +32,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +41,7 @@ from rag.ranking import Ranking
 from rag.text import terms
 
 WEIGHTS = Path(__file__).parent / "data" / "answerability.json"
-FEATURES = (
+RANKING_FEATURES = (
     "ce_max",
     "ce_second",
     "ce_top3_mean",
@@ -45,12 +52,13 @@ FEATURES = (
     "unknown_words",
     "names_missing",
 )
+FEATURES = (*RANKING_FEATURES, "question_kind")
 TOP_PASSAGES = 3
 NAME = re.compile(r"\b(?:[A-Z][A-Za-z0-9]+|[A-Z]{2,})\b")
 
 
-def features(ranking: Ranking, bm25: BM25) -> np.ndarray:
-    """The model's inputs for one ranked question, in ``FEATURES`` order.
+def ranking_features(ranking: Ranking, bm25: BM25) -> np.ndarray:
+    """What the ranking says about one question, in ``RANKING_FEATURES`` order.
 
     "Missing" words are question words that the three passages the cross-encoder likes best don't
     contain, weighed by how rare they are in the index (idf): a missing "patreon" says more than a
@@ -82,6 +90,24 @@ def features(ranking: Ranking, bm25: BM25) -> np.ndarray:
     )
 
 
+class QuestionKinds:
+    """The logit, from a question's wording alone, that it is of a kind help pages answer."""
+
+    def __init__(self, stored: dict[str, Any]) -> None:
+        self.coef = np.asarray(stored["coef"], dtype=np.float32)
+        self.intercept = float(stored["intercept"])
+
+    def logit(self, question: str) -> float:
+        from core.bge import shared_bge
+
+        return float(shared_bge().encode([question])[0] @ self.coef) + self.intercept
+
+
+def features(ranking: Ranking, bm25: BM25, kinds: QuestionKinds) -> np.ndarray:
+    """The model's inputs for one ranked question, in ``FEATURES`` order."""
+    return np.append(ranking_features(ranking, bm25), kinds.logit(ranking.question))
+
+
 @dataclass(frozen=True)
 class Verdict:
     answerable: bool
@@ -99,6 +125,7 @@ class AnswerabilityModel:
         self.scale = np.asarray(stored["scale"], dtype=np.float32)
         self.coef = np.asarray(stored["coef"], dtype=np.float32)
         self.intercept = float(stored["intercept"])
+        self.kinds = QuestionKinds(stored["question"])
         self.threshold = float(stored["threshold"] if threshold is None else threshold)
 
     def probability(self, x: np.ndarray) -> float:
@@ -106,5 +133,5 @@ class AnswerabilityModel:
         return float(1.0 / (1.0 + np.exp(-logit)))
 
     def judge(self, ranking: Ranking, bm25: BM25) -> Verdict:
-        p = self.probability(features(ranking, bm25))
+        p = self.probability(features(ranking, bm25, self.kinds))
         return Verdict(p >= self.threshold, p)

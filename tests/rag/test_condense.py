@@ -128,13 +128,23 @@ def test_a_follow_up_about_another_page_still_finds_it(answerer):
 
 
 @pytest.mark.slow
-def test_a_new_subject_taken_for_a_follow_up_is_answered_as_asked(answerer):
+def test_a_new_subject_taken_for_a_follow_up_still_finds_its_page(answerer):
     earlier = "which env var do I set so the CLI can authenticate in our CI pipeline?"
     question = "what can a Manager do on a shared folder that an Editor can't?"  # "that" refers back
     assert condense(question, [earlier]) == f"{question} ({earlier})"
     answer = answerer.answer(question, thread=[earlier])
-    assert not answer.declined and answer.condensed is None
+    assert not answer.declined
     assert answer.citations[0].endswith("/sharing/folder-permissions.html")
+
+
+@pytest.mark.slow
+def test_a_new_subject_after_a_question_the_pages_dont_cover_is_answered_as_asked(answerer):
+    earlier = "Who is the CEO of Tidepool Labs?"
+    question = "how do I restore that file I deleted?"  # "that" looks back, but the subject is new
+    assert condense(question, [earlier]) == f"{question} ({earlier})"
+    answer = answerer.answer(question, thread=[earlier])
+    assert not answer.declined and answer.condensed is None
+    assert answer.citations[0].endswith("/files/restore-deleted.html")
 
 
 @pytest.mark.slow
