@@ -16,34 +16,27 @@ Dev is the default: the share was chosen on it.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # fakes.help_center renders the Mastodon docs
-
-from fakes.help_center import render_mastodon_docs  # noqa: E402
 
 from bench.answer_quality import SPLITS  # noqa: E402
+from bench.follow_ups import open_indexed  # noqa: E402
 from rag.evaluation import EvalQuestion, fact_recall, load_eval_questions  # noqa: E402
-from supportloop.demo_site import SITE_DIR, serve_demo_site  # noqa: E402
 from supportloop.tastes import Served, answers, cited_paths  # noqa: E402
 
 Scores = tuple[float | None, bool]  # fact recall (None: no facts), correct
 
 
-def alternative_scores(questions: list[EvalQuestion]) -> list[list[Scores]]:
-    """Per question, each alternative's scores, the heuristic's first (the data directory is set)."""
-    from core.settings import load_settings
-    from supportloop.app import SupportLoop
-
+def alternative_scores(site: str, data_dir: Path, questions: list[EvalQuestion]) -> list[list[Scores]]:
+    """Per question, each alternative's scores, the heuristic's first, with ``site`` indexed in
+    ``data_dir``."""
     rows = []
-    with SupportLoop(load_settings()) as loop:
+    with open_indexed(site, data_dir) as loop:
         answerer = loop.answerer
         for q in questions:
             passages = answerer.passages_for(q.question)
@@ -71,16 +64,8 @@ def main() -> None:
     args = parser.parse_args()
     files = SPLITS[(args.site, args.split)]
     questions = [q for path in files for q in load_eval_questions(path) if q.kind == "in_scope"]
-    scratch = Path(tempfile.mkdtemp(prefix="explore-cost-"))
-    site_dir = SITE_DIR
-    if args.site == "mastodon":
-        site_dir = scratch / "site"
-        render_mastodon_docs(site_dir)
-    os.environ["SUPPORTLOOP_DATA_DIR"] = str(scratch / "data")
-    with serve_demo_site(0, site_dir) as url:
-        cli = Path(sys.executable).parent / "supportloop"
-        subprocess.run([cli, "index", url + "/"], check=True, env=os.environ, stdout=subprocess.DEVNULL)
-    rows = alternative_scores(questions)
+    with tempfile.TemporaryDirectory(prefix="explore-cost-") as scratch:
+        rows = alternative_scores(args.site, Path(scratch), questions)
     heuristic = summary([row[:1] for row in rows])
     explored = summary([row[1:] or row[:1] for row in rows])
     served = tuple((1 - args.share) * h + args.share * e for h, e in zip(heuristic, explored, strict=True))
