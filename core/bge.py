@@ -8,15 +8,11 @@ its files are read directly, nothing is downloaded.
 
 Texts are encoded one at a time: the model is quantized dynamically, one activation scale per batch,
 so a text's vector would otherwise depend on what it was batched with, and a classifier fitted on one
-batching would judge another differently. Since a vector then depends on its text alone, recent ones are
-remembered: serving reads each question twice (the harm check, then the answerability model's
-question kind), and a repeated question is common in support.
+batching would judge another differently.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -31,44 +27,26 @@ DIMENSION = 384
 class BgeSmall:
     """Unit-length [CLS] vectors of short texts (requests, questions), on the CPU."""
 
-    def __init__(self, folder: Path | None = None, *, max_length: int = 128, remembered: int = 4000) -> None:
-        """``remembered``: how many texts' vectors are kept (1.5 kB each: 6 MB at most)."""
+    def __init__(self, folder: Path | None = None, *, max_length: int = 128) -> None:
         # One thread: one short text at a time, a second thread mostly waits.
         self.session, self.tokenizer = load_onnx(folder or packaged_model("bge_small_en"), "bge encoder")
         self.tokenizer.enable_truncation(max_length=max_length)
         self.inputs = {i.name for i in self.session.get_inputs()}
-        self.remembered = remembered
-        self._known: OrderedDict[str, np.ndarray] = OrderedDict()  # least recently used first
-        self._lock = threading.Lock()  # bots serve from several threads
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One unit-length row per text."""
         rows = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         for n, text in enumerate(texts):
-            with self._lock:
-                known = self._known.get(text)
-                if known is not None:
-                    self._known.move_to_end(text)
-            rows[n] = known if known is not None else self._remember(text, self._encode_one(text))
+            encoded = self.tokenizer.encode(text)
+            ids = np.array([encoded.ids], dtype=np.int64)
+            feed = {
+                "input_ids": ids,
+                "attention_mask": np.array([encoded.attention_mask], dtype=np.int64),
+                "token_type_ids": np.zeros_like(ids),
+            }
+            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+            rows[n] = hidden[0, 0] / max(float(np.linalg.norm(hidden[0, 0])), 1e-12)
         return rows
-
-    def _encode_one(self, text: str) -> np.ndarray:
-        encoded = self.tokenizer.encode(text)
-        ids = np.array([encoded.ids], dtype=np.int64)
-        feed = {
-            "input_ids": ids,
-            "attention_mask": np.array([encoded.attention_mask], dtype=np.int64),
-            "token_type_ids": np.zeros_like(ids),
-        }
-        hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
-        return hidden[0, 0] / max(float(np.linalg.norm(hidden[0, 0])), 1e-12)
-
-    def _remember(self, text: str, vector: np.ndarray) -> np.ndarray:
-        with self._lock:
-            self._known[text] = vector
-            while len(self._known) > self.remembered:
-                self._known.popitem(last=False)
-        return vector
 
 
 @cache

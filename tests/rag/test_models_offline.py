@@ -56,21 +56,6 @@ def test_the_packaged_bge_encoder_puts_a_paraphrase_nearer_than_an_unrelated_tex
     assert np.allclose(alone, question, atol=1e-6)  # a text's vector doesn't depend on its neighbours
 
 
-def test_the_bge_encoder_remembers_recent_texts_and_forgets_the_oldest():
-    encoder = BgeSmall(remembered=2)
-    first = encoder.encode([QUESTION, UNRELATED, "How can I set a new password?"])
-
-    class Unloaded:
-        def run(self, *_):
-            raise RuntimeError("the model ran")
-
-    encoder.session = Unloaded()
-    again = encoder.encode([UNRELATED, "How can I set a new password?"])
-    assert np.array_equal(again, first[1:])  # from memory: the model was not run
-    with pytest.raises(RuntimeError, match="the model ran"):
-        encoder.encode([QUESTION])  # the oldest of three was let go
-
-
 def test_a_broken_bge_folder_is_a_clear_error(tmp_path):
     for name in ("model.onnx", "tokenizer.json"):
         (tmp_path / name).write_bytes(b"not a model")
