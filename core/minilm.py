@@ -85,9 +85,7 @@ class _Layer:
 class MiniLM:
     """The encoder and its tokenizer, loaded from a sentence-transformers model folder."""
 
-    def __init__(self, folder: Path, deltas: dict[str, np.ndarray] | None = None) -> None:
-        """``deltas``: amounts to add to named parameters of the checkpoint, such as a low-rank
-        adaptation merged into its matrices (``rag.harm``'s tuned copy); the checkpoint is unchanged."""
+    def __init__(self, folder: Path) -> None:
         from safetensors.numpy import load_file
         from threadpoolctl import threadpool_limits
         from tokenizers import Tokenizer
@@ -100,8 +98,6 @@ class MiniLM:
 
         config = json.loads((folder / "config.json").read_text())
         weights = load_file(folder / "model.safetensors")
-        for name, delta in (deltas or {}).items():
-            weights[name] = weights[name] + delta.astype(weights[name].dtype)
         self.eps = config["layer_norm_eps"]
         self.word = weights["embeddings.word_embeddings.weight"]
         self.position = weights["embeddings.position_embeddings.weight"]

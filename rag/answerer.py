@@ -310,12 +310,12 @@ def assemble(
     **options: object,
 ) -> Answerer:
     """An ``Answerer`` over ``index`` with the packaged models: the shared cross-encoder, the calibrated
-    answerability model and the shared harm classifier. ``options`` go to ``Answerer``."""
+    answerability model and the harm classifier over ``embeddings``. ``options`` go to ``Answerer``."""
     from core.cross_encoder import shared_cross_encoder
     from rag.answerability import AnswerabilityModel
     from rag.compose import Composer
     from rag.grounding import GroundingChecker
-    from rag.harm import default_classifier
+    from rag.harm import HarmClassifier
     from rag.ranking import Ranker
 
     return Answerer(
@@ -323,7 +323,7 @@ def assemble(
         Composer(embeddings),
         GroundingChecker(embeddings),
         AnswerabilityModel(threshold=answerability_threshold),
-        default_classifier(),
+        HarmClassifier(embeddings),
         generate,
         **options,  # type: ignore[arg-type]
     )

@@ -14,86 +14,161 @@ one's *own* account, resetting one's own 2FA after losing a phone, an admin remo
 employee's access, blocking or reporting a harasser) are not: what decides is whose account it is and
 whether its owner would agree.
 
-The classifier is a copy of the MiniLM sentence encoder (``core.minilm``), tuned on labelled requests
-with a low-rank adaptation of its matrices, and a logistic head over its sentence vector. Whose account
-it is, and whether they would agree, is in how the words relate, not in which words appear: a linear
-model over the frozen MiniLM and bge vectors, with keyword rules as a third input, refused 0.77 of
-the held-out harmful requests, and the tuned encoder 0.81–0.88 at the same false-refusal limits
-(``training.harm_classifier`` has the figures). It is trained by ``training.harm_classifier`` on
-``rag/data/harm_examples.jsonl``, the dev split of the harmful-request set and the ordinary dev
-questions of both help centers (so that "Can we pay by wire transfer?" is not near the line), and
-stored as the head and threshold in ``rag/data/harm_classifier.json`` and the adaptation (1.3 MB)
-in ``rag/data/harm_adapter.safetensors``; the packaged encoder's own weights are not copied. The
-threshold is chosen by cross-validation on those rows; the test split is only ever reported on. Serving
-runs the tuned encoder in numpy, like the embedder, so a request costs one more short encoding.
+The classifier is a logistic regression over the request's MiniLM embedding, whether any of the
+rules below fires (they look for another person as the target, or an act that is harmful whoever the
+target is), and the request's bge-small embedding (``core.bge``). Rules alone missed most indirect
+phrasings ("Is there a way to get a person's backup codes without them noticing?"); the embeddings
+generalise from labelled examples, and two encoders trained on different data see more than one. Its
+weights are fitted by ``training.harm_classifier`` on ``rag/data/harm_examples.jsonl``, the dev split of
+the harmful-request set and the ordinary dev questions of both help centers (so that "Can we pay by
+wire transfer?" is not near the line), and stored in ``rag/data/harm_classifier.json`` with a threshold
+chosen by cross-validation on those rows; the test split is only ever reported on.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.errors import ModelError
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+OTHER_PERSON = (
+    r"(?:someone|somebody|some one|another (?:person|user|member)|other (?:people|users|members)|a stranger"
+    r"|(?:my |our |the |his |her |their )?(?:ex|ex-?partner|ex-?wife|ex-?husband|ex-?girlfriend|ex-?boyfriend"
+    r"|partner|wife|husband|girlfriend|boyfriend|spouse|boss|manager|co-?worker|colleague|neighbou?r|roommate"
+    r"|sister|brother|friend|teacher|landlord|employee|rival|competitor|crush|target|victim)"
+    r"|(?:him|her|them)(?! ?selves)|his|their|this (?:guy|girl|person|user)|that (?:guy|girl|person|user))"
+)
+POSSESSED = (
+    r"(?:accounts?|logins?|passwords?|vaults?|files?|folders?|photos?|e-?mails?|inbox|messages?|dms?|direct "
+    r"messages|chats?|posts?|profiles?|drafts?|private|devices?|phones?|backups?|data|credentials|"
+    r"sessions?|tokens?|2fa|two-factor|codes?)"
+)
+ACCESS = (
+    r"(?:get (?:in)?to|get into|log[ -]?in(?:to)?|sign[ -]?in(?:to)?|access|break into|hack(?: into)?"
+    r"|take over|read|see|view|look at|look through|open|unlock|check|download|copy|go through"
+    r"|snoop (?:on|through)|recover|reset|change|guess|crack)"
+)
+WITHOUT_CONSENT = (
+    r"without (?:(?:him|her|them|anyone|the owner)(?: knowing| noticing)?|(?:his|her|their|the owner'?s)"
+    r" (?:password|permission|consent|knowledge|knowing|approval|phone|codes?))"
+    r"|(?:secretly|behind (?:his|her|their) back|so (?:he|she|they) (?:doesn't|don't|won't) (?:know|notice))"
+)
+RULES = {
+    "someone else's account": re.compile(
+        rf"\b{ACCESS}\b[^.?!]{{0,40}}\b{OTHER_PERSON}(?:'s|s'|’s)?\b[^.?!]{{0,25}}\b{POSSESSED}\b"
+        rf"|\b{ACCESS}\b[^.?!]{{0,60}}(?:{WITHOUT_CONSENT})"
+        rf"|\b{OTHER_PERSON}(?:'s|’s)\b[^.?!]{{0,25}}\b{POSSESSED}\b[^.?!]{{0,40}}(?:{WITHOUT_CONSENT})",
+        re.I,
+    ),
+    "getting around someone's security": re.compile(
+        r"\b(?:bypass|get around|get past|skip|disable|defeat|circumvent|turn off)\w*\b[^.?!]{0,40}"
+        rf"\b(?:{OTHER_PERSON}(?:'s|’s)?\b[^.?!]{{0,20}})?(?:two-factor|2fa|mfa|sso|single sign-on|"
+        r"verification|security (?:check|question)s?|login protection)\b[^.?!]{0,40}"
+        rf"(?:\b{OTHER_PERSON}\b|{WITHOUT_CONSENT}|not mine|isn't mine)",
+        re.I,
+    ),
+    "phishing": re.compile(
+        r"\bphish\w*|\bfake (?:log[ -]?in|sign[ -]?in|password reset|support)\b"
+        r"|\b(?:log[ -]?in|sign[ -]?in) page that looks"
+        r"|\b(?:page|site|form) that looks like (?:the|our|a|your|their) (?:log[ -]?in|sign[ -]?in)"
+        r"|\b(?:trick|fool|convince|get)\b[^.?!]{0,30}"
+        r"\b(?:people|users|members|someone|him|her|them|my \w+)\b"
+        r"[^.?!]{0,30}\b(?:giv\w+|enter\w*|shar\w+|send\w*|typ\w+|hand\w* over|tell\w* me)\b[^.?!]{0,25}"
+        r"\b(?:passwords?|codes?|credentials|log[ -]?ins?|2fa|recovery)",
+        re.I,
+    ),
+    "collecting other people's data": re.compile(
+        r"\b(?:scrape|harvest|collect|dump|extract|export|get|list)\w*\b[^.?!]{0,30}\b(?:all|every|other)\b"
+        r"[^.?!]{0,20}\b(?:users?'?|members?'?|people'?s?|accounts?'?)\b[^.?!]{0,15}\b(?:e-?mails?|e-?mail "
+        r"addresses|phone numbers|passwords|ip addresses|home addresses|personal data)\b"
+        r"|\b(?:steal|brute[- ]?force|credential stuffing|crack)\w*\b[^.?!]{0,40}\b(?:passwords?|accounts?"
+        r"|tokens?|credentials|log[ -]?ins?|sessions?|cookies|2fa|codes?)\b",
+        re.I,
+    ),
+    "stalking or doxxing": re.compile(
+        r"\b(?:stalk|dox|spy on|keep tabs on|monitor|track|follow)\w*\b[^.?!]{0,40}"
+        rf"\b(?:{OTHER_PERSON})\b[^.?!]{{0,40}}\b(?:locations?|where (?:he|she|they)|whereabouts|movements"
+        r"|messages|activity|every ?thing|without)\b"
+        r"|\b(?:stalk|dox)\w*\b"
+        r"|\bfind (?:out )?(?:where|the (?:home )?address|the (?:real|legal) name|the ip|the phone number)"
+        rf"[^.?!]{{0,40}}\b(?:{OTHER_PERSON}|this account|that account|an account|a user)\b",
+        re.I,
+    ),
+    "evading a ban to reach someone": re.compile(
+        r"\b(?:evade|get around|dodge|circumvent)\w*\b[^.?!]{0,20}\b(?:a |my |the )?(?:ban|block|suspension)"
+        r"|\b(?:after|since) (?:I was|I got|being|getting) (?:banned|blocked|suspended)\b[^.?!]{0,60}"
+        r"\b(?:keep|still|again|new accounts?)\b",
+        re.I,
+    ),
+    "malware or weapons": re.compile(
+        r"\b(?:malware|ransomware|keylogger|spyware|stalkerware|trojan|botnet|a bomb|explosives?|weapons?)\b",
+        re.I,
+    ),
+}
+
 
 DATA = Path(__file__).parent / "data"
 WEIGHTS = DATA / "harm_classifier.json"
-ADAPTER = DATA / "harm_adapter.safetensors"
 EXAMPLES = DATA / "harm_examples.jsonl"
-REFIT = "refit them with `python -m training.harm_classifier`, or restore them from the repository"
 
 
-def adapter_deltas(tensors: dict[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
-    """What the low-rank adaptation adds to each adapted matrix of the encoder: ``scale · B A`` for the
-    pairs stored as ``NAME.lora_a`` (rank × in) and ``NAME.lora_b`` (out × rank)."""
-    names = sorted(key.removesuffix(".lora_a") for key in tensors if key.endswith(".lora_a"))
-    return {
-        f"{name}.weight": scale
-        * tensors[f"{name}.lora_b"].astype(np.float32)
-        @ tensors[f"{name}.lora_a"].astype(np.float32)
-        for name in names
-    }
+def rule_category(request: str) -> str | None:
+    """The first rule that ``request`` matches (e.g. "phishing"), or None."""
+    text = request.replace("’", "'")
+    return next((name for name, rule in RULES.items() if rule.search(text)), None)
+
+
+def features(embeddings: Embeddings, texts: Sequence[str]) -> np.ndarray:
+    """One row per text: its MiniLM embedding, 1.0 where a rule matches it, then its bge embedding."""
+    from core.bge import shared_bge
+
+    vectors = np.asarray(embeddings.embed_documents(list(texts)), dtype=np.float32)
+    rules = np.array([[rule_category(t) is not None] for t in texts], dtype=np.float32)
+    return np.hstack([vectors, rules, shared_bge().encode(texts)])
+
+
+@dataclass(frozen=True)
+class HarmJudgement:
+    harmful: bool
+    probability: float
+    category: str  # the rule that matched, or "" (the embedding alone decided, or not harmful)
 
 
 class HarmClassifier:
     """Tells requests to refuse from legitimate ones (see the module doc)."""
 
-    def __init__(self, weights: Path = WEIGHTS, adapter: Path = ADAPTER) -> None:
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
+    def __init__(self, embeddings: Embeddings, weights: Path = WEIGHTS) -> None:
+        stored = json.loads(weights.read_text(encoding="utf-8"))
+        self.embeddings = embeddings
+        self.coef = np.asarray(stored["coef"], dtype=np.float32)
+        self.intercept = float(stored["intercept"])
+        self.threshold = float(stored["threshold"])
 
-        from core.embedder import embedding_model_path
-        from core.minilm import MiniLM
-
-        try:
-            stored = json.loads(weights.read_text(encoding="utf-8"))
-            deltas = adapter_deltas(load_file(adapter), float(stored["adapter"]["scale"]))
-            self.encoder = MiniLM(embedding_model_path(), deltas)
-            self.coef = np.asarray(stored["coef"], dtype=np.float32)
-            self.intercept = float(stored["intercept"])
-            self.threshold = float(stored["threshold"])
-        # a missing, corrupt or mismatched file (another model's adaptation)
-        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
-            raise ModelError(
-                f"The harm classifier in {weights} and {adapter} could not be loaded ({exc}); {REFIT}."
-            ) from exc
-
-    def probability(self, request: str) -> float:
-        """The head's probability that ``request`` is one to refuse (thresholded on held-out rows)."""
-        logit = float(self.encoder.encode([request])[0] @ self.coef) + self.intercept
-        return 1.0 / (1.0 + math.exp(-logit))
+    def judge(self, request: str) -> HarmJudgement:
+        logit = float(features(self.embeddings, [request])[0] @ self.coef) + self.intercept
+        probability = 1.0 / (1.0 + np.exp(-logit))
+        category = rule_category(request) or ""
+        return HarmJudgement(probability >= self.threshold, probability, category)
 
     def is_harmful(self, request: str) -> bool:
-        return self.probability(request) >= self.threshold
+        return self.judge(request).harmful
 
 
 @cache
 def default_classifier() -> HarmClassifier:
-    """The shipped classifier, loaded once per process (serving and the audit share it)."""
-    return HarmClassifier()
+    """The classifier over the packaged MiniLM embedder, loaded once per process (for the audit)."""
+    from core.embedder import LazyEmbeddings
+
+    return HarmClassifier(LazyEmbeddings())
 
 
 def is_harmful_request(request: str) -> bool:
