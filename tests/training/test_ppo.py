@@ -40,21 +40,39 @@ class DirectionReward(torch.nn.Module):
             return BaseModelOutput(last_hidden_state=hidden, hidden_states=(hidden,))
 
 
+def expected_first_token_reward(policy_path, reward: DirectionReward, prompts: list) -> float:
+    """The reward of the first answer token in expectation over the policy's distribution, averaged over
+    the prompts: exact for given weights, so unlike the sampled scores it does not vary with the rollouts
+    (those differ between machines, where float sums run in another order)."""
+    model = AutoModelForCausalLM.from_pretrained(policy_path).eval()
+    tokenizer = AutoTokenizer.from_pretrained(policy_path)
+    total = 0.0
+    with torch.no_grad():
+        for conversation in prompts:
+            text = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+            ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+            total += float(model(ids).logits[0, -1].softmax(-1) @ reward.token_reward)
+    return total / len(prompts)
+
+
 def test_ppo_raises_a_learnable_reward_and_saves_a_servable_version(tiny_policy, tmp_path):
     embeddings = AutoModelForCausalLM.from_pretrained(tiny_policy).get_input_embeddings().weight.detach()
     settings = PPOSettings(
         updates=30, batch_size=8, response_length=RESPONSE, ppo_epochs=4, learning_rate=3e-3, kl_coef=0.01
     )
     prompts = [[{"role": "user", "content": f"How do I change setting {n}?"}] for n in range(16)]
-    trainer = PPOPolicyTrainer(tiny_policy, DirectionReward(embeddings), prompts, settings)
+    reward = DirectionReward(embeddings)
+    trainer = PPOPolicyTrainer(tiny_policy, reward, prompts, settings)
     steps: list[tuple[int, int]] = []
     result = trainer.train(lambda done, total: steps.append((done, total)))
-    scores = result.scores()
-    assert len(scores) == 30 == len(steps) and steps[-1] == (30, 30)
-    first, last = sum(scores[:8]) / 8, sum(scores[-8:]) / 8
-    assert last > first + 0.08, scores
+    assert len(result.scores()) == 30 == len(steps) and steps[-1] == (30, 30)
 
     trainer.save(tmp_path / "1")
+    # Seeds 0-3 here raised it by 0.097 to 0.111 (from 0.031); the scores of 8 sampled answers an update
+    # are too noisy to compare, since one machine's first and last 8 updates differed by only 0.074.
+    before = expected_first_token_reward(tiny_policy, reward, prompts)
+    after = expected_first_token_reward(tmp_path / "1", reward, prompts)
+    assert after > before + 0.05, (before, after)
     check_model_folder(ModelVersion(1, tmp_path / "1"))
     assert_servable_by_model_servers(tmp_path / "1")
     tuned = AutoModelForCausalLM.from_pretrained(tmp_path / "1")
