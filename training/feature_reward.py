@@ -42,6 +42,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -85,6 +87,32 @@ def _tokenizer() -> Any:
     return AutoTokenizer.from_pretrained(embedding_model_path())
 
 
+_MEMORY = 8192  # texts whose vectors are kept: an audit's questions and answers several times over
+_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+_vectors_lock = threading.Lock()
+
+
+def _embed(texts: Sequence[str]) -> np.ndarray:
+    """MiniLM vectors of ``texts``, encoding only those not seen lately. Cross-fitting and the audit
+    score the same openings and questions many times (in a fast-path run, 160 batches of them); serving
+    threads share the memory, hence the lock."""
+    with _vectors_lock:
+        missing = sorted({t for t in texts if t not in _vectors})
+    fresh = dict(zip(missing, _encoder().encode(missing), strict=True)) if missing else {}
+    with _vectors_lock:
+        for text, vector in fresh.items():
+            _vectors[text] = vector
+        rows = []
+        for text in texts:
+            vector = _vectors.get(text)
+            rows.append(fresh[text] if vector is None else vector)
+            if vector is not None:
+                _vectors.move_to_end(text)
+        while len(_vectors) > _MEMORY:
+            _vectors.popitem(last=False)
+    return np.array(rows, dtype=np.float32).reshape(len(texts), _encoder().dimension)
+
+
 def form(answer: str) -> list[float]:
     """The answer's length (log characters), numbered step lines, sentences and paragraphs after the
     first (in a composed answer, the pages it quotes beyond one), each capped."""
@@ -112,8 +140,8 @@ def features(questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
         return np.zeros((0, len(FORM_FEATURES) + 1 + encoder.dimension))
     sentences = {q: split_sentences(strip_injections(q) or q) or [q] for q in set(questions)}
     distinct = sorted({s for parts in sentences.values() for s in parts})
-    vectors = dict(zip(distinct, encoder.encode(distinct), strict=True))
-    embedded = encoder.encode([opening(a) for a in said])
+    vectors = dict(zip(distinct, _embed(distinct), strict=True))
+    embedded = _embed([opening(a) for a in said])
     relevance = np.array(
         [max(float(vectors[s] @ a) for s in sentences[q]) for q, a in zip(questions, embedded, strict=True)]
     )
