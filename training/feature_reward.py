@@ -95,22 +95,22 @@ _vectors_lock = threading.Lock()
 def _embed(texts: Sequence[str]) -> np.ndarray:
     """MiniLM vectors of ``texts``, encoding only those not seen lately. Cross-fitting and the audit
     score the same openings and questions many times (in a fast-path run, 160 batches of them); serving
-    threads share the memory, hence the lock."""
+    threads share the memory, hence the lock (held only to read and write it, never while encoding)."""
     with _vectors_lock:
-        missing = sorted({t for t in texts if t not in _vectors})
-    fresh = dict(zip(missing, _encoder().encode(missing), strict=True)) if missing else {}
-    with _vectors_lock:
-        for text, vector in fresh.items():
-            _vectors[text] = vector
-        rows = []
-        for text in texts:
-            vector = _vectors.get(text)
-            rows.append(fresh[text] if vector is None else vector)
-            if vector is not None:
-                _vectors.move_to_end(text)
-        while len(_vectors) > _MEMORY:
-            _vectors.popitem(last=False)
-    return np.array(rows, dtype=np.float32).reshape(len(texts), _encoder().dimension)
+        known = {text: _vectors[text] for text in set(texts) if text in _vectors}
+        for text in known:
+            _vectors.move_to_end(text)
+    missing = sorted(set(texts) - known.keys())
+    if missing:
+        fresh = dict(zip(missing, _encoder().encode(missing), strict=True))
+        with _vectors_lock:
+            _vectors.update(fresh)
+            while len(_vectors) > _MEMORY:
+                _vectors.popitem(last=False)
+        known.update(fresh)
+    return np.array([known[text] for text in texts], dtype=np.float32).reshape(
+        len(texts), _encoder().dimension
+    )
 
 
 def form(answer: str) -> list[float]:
