@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.vector_memory import VectorMemory
 from rag.compose import passage_body
 from rag.text import NUMBER, split_sentences, tokens
 
@@ -74,6 +75,8 @@ class GroundingChecker:
         number_sentences: int = 1,
     ) -> None:
         self.embeddings = embeddings
+        # The same page sentences are read for every answer built from them (see core.vector_memory).
+        self._vectors = VectorMemory(lambda texts: np.asarray(embeddings.embed_documents(texts)))
         self.min_coverage = min_coverage
         self.min_similarity = min_similarity
         self.similar_coverage = similar_coverage
@@ -113,9 +116,6 @@ class GroundingChecker:
                 )
             )
         return Grounding(results)
-
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
 
 
 def _negated(sentence: str) -> bool:

@@ -42,8 +42,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -54,6 +52,7 @@ import numpy as np
 
 from core.errors import ModelError
 from core.registry import write_folder_atomically
+from core.vector_memory import VectorMemory
 from rag.compose import STEP
 from rag.safety import strip_injections
 from rag.text import split_sentences
@@ -87,30 +86,11 @@ def _tokenizer() -> Any:
     return AutoTokenizer.from_pretrained(embedding_model_path())
 
 
-_MEMORY = 8192  # texts whose vectors are kept: an audit's questions and answers several times over
-_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-_vectors_lock = threading.Lock()
-
-
-def _embed(texts: Sequence[str]) -> np.ndarray:
-    """MiniLM vectors of ``texts``, encoding only those not seen lately. Cross-fitting and the audit
-    score the same openings and questions many times (in a fast-path run, 160 batches of them); serving
-    threads share the memory, hence the lock (held only to read and write it, never while encoding)."""
-    with _vectors_lock:
-        known = {text: _vectors[text] for text in set(texts) if text in _vectors}
-        for text in known:
-            _vectors.move_to_end(text)
-    missing = sorted(set(texts) - known.keys())
-    if missing:
-        fresh = dict(zip(missing, _encoder().encode(missing), strict=True))
-        with _vectors_lock:
-            _vectors.update(fresh)
-            while len(_vectors) > _MEMORY:
-                _vectors.popitem(last=False)
-        known.update(fresh)
-    return np.array([known[text] for text in texts], dtype=np.float32).reshape(
-        len(texts), _encoder().dimension
-    )
+@cache
+def _embedder() -> VectorMemory:
+    """The packaged MiniLM with the vectors of recent texts remembered: cross-fitting and the audit score
+    the same openings and questions many times (160 batches of them in a fast-path run)."""
+    return VectorMemory(lambda texts: _encoder().encode(texts))
 
 
 def form(answer: str) -> list[float]:
@@ -140,8 +120,8 @@ def features(questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
         return np.zeros((0, len(FORM_FEATURES) + 1 + encoder.dimension))
     sentences = {q: split_sentences(strip_injections(q) or q) or [q] for q in set(questions)}
     distinct = sorted({s for parts in sentences.values() for s in parts})
-    vectors = dict(zip(distinct, _embed(distinct), strict=True))
-    embedded = _embed([opening(a) for a in said])
+    vectors = dict(zip(distinct, _embedder()(distinct), strict=True))
+    embedded = _embedder()([opening(a) for a in said])
     relevance = np.array(
         [max(float(vectors[s] @ a) for s in sentences[q]) for q, a in zip(questions, embedded, strict=True)]
     )

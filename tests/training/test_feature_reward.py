@@ -127,22 +127,6 @@ def test_the_form_features_count_steps_sentences_paragraphs_and_length():
     assert form(f"{answer}\n\nSee also the Reports page.\n  \nOr ask an admin.\n\n")[3] == 2
 
 
-def test_remembered_vectors_are_the_encoder_s_own_and_the_memory_stays_bounded(monkeypatch):
-    from training import feature_reward
-
-    monkeypatch.setattr(feature_reward, "_MEMORY", 4)
-    monkeypatch.setattr(feature_reward, "_vectors", type(feature_reward._vectors)())
-    questions = [f"How do I export my {topic}?" for topic in TOPICS[:6]]
-    answers = [answers_for(topic)[1] for topic in TOPICS[:6]]
-    first = features(questions, answers)  # 12 texts through a memory of 4
-    assert len(feature_reward._vectors) == 4
-    again = features(questions[::-1], answers[::-1])[::-1]  # partly remembered, in another order
-    encoded = feature_reward._encoder().encode([feature_reward.opening(a) for a in answers])
-    assert np.allclose(first, again, atol=1e-6) and np.allclose(
-        first[:, -encoded.shape[1] :], encoded, atol=1e-6
-    )
-
-
 def test_shap_texts_are_scored_like_the_answer_they_hold(steps_model):
     steps, prose = answers_for("refunds")
     texts = [steps_model.text("How do refunds work?", answer) for answer in (steps, prose)]
