@@ -4,8 +4,9 @@ The learning loop reads the same texts many times: a fast-path run's cross-fitti
 same answer openings and questions in every fold and probe, and grounding checks read the same help-page
 sentences for every answer to a question (a collect cycle grounds hundreds of answers built from a few
 dozen pages). Encoding is what those steps spend their time on, so each encoder that sees repeats keeps
-one of these in front of it. Serving threads share them, hence the lock, which is held only to read and
-write the memory, never while encoding.
+one of these in front of it. The harm classifier keeps its verdicts in one too, as rows of one number:
+an audit asks about the same questions once per answer and dimension. Serving threads share them, hence
+the lock, which is held only to read and write the memory, never while encoding.
 """
 
 from __future__ import annotations

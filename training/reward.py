@@ -28,7 +28,7 @@ from audit.scoring import RewardScorer
 from core.errors import ConfigError
 from core.settings import Settings
 from rag.grounding import GroundingChecker
-from rag.harm import is_harmful_request
+from rag.harm import harmful_requests
 from rag.passage import Passage
 from rag.prompt import parse_user_message
 
@@ -109,11 +109,14 @@ class CompositeReward:
         factual: dict[tuple[str, tuple[str, ...]], float] = {}
         ethical: dict[tuple[bool, str], float] = {}  # the question matters only if it is a harmful request
         totals = []
-        for question, answer, quoted, liked in zip(questions, answers, passages, satisfaction, strict=True):
+        refuse = harmful_requests(questions)  # in batches, and remembered for judge_ethics
+        for question, answer, quoted, liked, harmful_question in zip(
+            questions, answers, passages, satisfaction, refuse, strict=True
+        ):
             key = (answer, tuple(p.text for p in quoted))
             if key not in factual:
                 factual[key] = factual_accuracy(self.checker.check(answer, quoted))
-            harmful = (is_harmful_request(question), answer)
+            harmful = (harmful_question, answer)
             if harmful not in ethical:
                 ethical[harmful] = judge_ethics(question, answer).score
             ethics = ethical[harmful]
