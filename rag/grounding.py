@@ -74,7 +74,6 @@ class GroundingChecker:
         similar_coverage: float = 0.5,
         number_sentences: int = 1,
     ) -> None:
-        self.embeddings = embeddings
         # The same page sentences are read for every answer built from them (see core.vector_memory).
         self._vectors = VectorMemory(lambda texts: np.asarray(embeddings.embed_documents(texts)))
         self.min_coverage = min_coverage
