@@ -20,9 +20,10 @@
    heuristic's answer is served instead: this is how a pattern of 👎 changes what users see before
    any policy update, and why a rollback changes the answers too. With an ``explore`` share, that
    share of composed answers for people who can vote (``answer(..., explore=True)``: the chat
-   platforms, not scripts or evaluations) is instead one of the other alternatives, drawn at random
-   and served as mode "explored": users vote only on what they see, so without it a reward model
-   would never hear what they think of the answers it could choose. In ``generate``
+   platforms, not scripts or evaluations) is instead one of the other alternatives, the one explored
+   least so far (``_least_explored``), and served as mode "explored": users vote only on what they
+   see, so without it a reward model would never hear what they think of the answers it could
+   choose. In ``generate``
    mode the chat model writes, and an answer that its passages don't support sentence by sentence
    (``rag.grounding``), or that repeats our instructions or a secret, is replaced by the extractive one.
 7. Cite the pages the answer quotes, best first, at most ``max_citations``.
@@ -37,7 +38,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -78,6 +81,7 @@ RECOVERY_QUERY = "I can't sign in to my own account: how do I reset my password 
 # How much likelier a 👍 (the reward model's calibrated probability) an alternative must be than the
 # heuristic's answer to replace it: small differences are the reward model's noise, not users' taste.
 PREFERENCE_MARGIN = 0.05
+EXPLORED_MEMORY = 4096  # answer texts whose explored count is kept; the least recently explored go first
 # How much a follow-up's ranking by its own words counts beside its standalone question's (1). On the 62
 # dev conversations of both help centers (with ``rag.condense.MAX_FOLLOW_UP_CONTENT`` at 5) the answer
 # cited the right page for 0.839 without this ranking and 0.903 with it (weights 0.3 and 1, tried in an
@@ -153,7 +157,9 @@ class Answerer:
         self.secrets = [s for s in secrets if len(s) >= 6]
         self.prefer = prefer
         self.explore = explore
-        self._draw = random.Random()  # which answers are explored, and which alternative
+        self._draw = random.Random()  # which answers are explored, and which alternative on a tie
+        self._explored: OrderedDict[str, int] = OrderedDict()  # answer text → times served explored
+        self._explored_lock = threading.Lock()  # answers are served from several threads
 
     @property
     def index(self) -> HelpIndex:
@@ -261,8 +267,24 @@ class Answerer:
             best = top if top > 0 and scores[top] >= scores[0] + PREFERENCE_MARGIN else 0
         others = [k for k in range(len(options)) if k != best]
         if exploring and others:
-            return options[self._draw.choice(others)], "explored"
+            return options[others[self._least_explored([options[k].text for k in others])]], "explored"
         return options[best], "preferred" if best else "heuristic"
+
+    def _least_explored(self, texts: Sequence[str]) -> int:
+        """Which of ``texts`` (other alternatives) to explore: the one served explored least often so
+        far, ties drawn at random. A question asked often thus shows each alternative once before any
+        twice, so votes reach every alternative sooner than by uniform draws, which repeat one while
+        another waits; a pair of a liked and a disliked answer to one question, what the fast path's
+        gate counts, needs both to have been seen. Counts live in this process, for the
+        ``EXPLORED_MEMORY`` answer texts explored most recently."""
+        with self._explored_lock:
+            counts = [self._explored.get(text, 0) for text in texts]
+            k = self._draw.choice([k for k, count in enumerate(counts) if count == min(counts)])
+            self._explored[texts[k]] = counts[k] + 1
+            self._explored.move_to_end(texts[k])
+            while len(self._explored) > EXPLORED_MEMORY:
+                self._explored.popitem(last=False)
+        return k
 
     def best_passages(self, ranking: Ranking) -> list[Passage]:
         """The ``top_k`` best passages of ``ranking`` with injections removed: what answers are made of."""

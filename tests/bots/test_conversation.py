@@ -118,6 +118,18 @@ def test_chat_answers_explore_at_the_default_share_and_command_line_answers_neve
     assert explored and not explored & {text for _, text in plain}  # the composer's other answers
 
 
+def test_exploring_shows_each_other_answer_once_before_any_twice(loop):
+    loop.conversations.rate_limit = RateLimit(0)
+    loop.answerer.explore = 1.0
+    question = "How do I get a refund on an annual plan?"
+    options = loop.answerer.composer.alternatives(question, loop.answerer.passages_for(question))
+    others = {o.text for o in options[1:]}  # no reward model serves: the heuristic's answer is first
+    assert len(others) >= 2
+    served = [loop.conversations.ask(question, ALICE) for _ in range(2 * len(others))]
+    assert {r.mode for r in served} == {"explored"}
+    assert {r.text for r in served[: len(others)]} == others == {r.text for r in served[len(others) :]}
+
+
 def test_votes_reactions_and_reasons(loop):
     service = loop.conversations
     reply = service.ask("How do I get a refund on an annual plan?", ALICE)
