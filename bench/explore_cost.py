@@ -1,12 +1,13 @@
 """What exploring costs the answers users see: each of the composer's alternatives against the
 heuristic's answer, on a help center's in-scope questions.
 
-``SUPPORTLOOP_EXPLORE_SHARE`` serves that share of chat answers as another alternative, drawn uniformly
-among the others (``rag.answerer``). This indexes a help center into a scratch data directory, composes
-every alternative for each question from the passages serving would use, and scores each with the
-answer-quality scorer (``rag.evaluation.fact_recall``; correct as in ``supportloop.tastes.answers``: an
-answering page cited and at least half the facts). It prints the heuristic's figures, an explored
-answer's (the mean over the other alternatives, per question) and the mix served at a share.
+``SUPPORTLOOP_EXPLORE_SHARE`` serves that share of chat answers as another alternative, the one explored
+least so far, so in the long run each of the others as often (``rag.answerer``). This indexes a help
+center into a scratch data directory, composes every alternative for each question from the passages
+serving would use, and scores each with the answer-quality scorer (``rag.evaluation.fact_recall``;
+correct as in ``supportloop.tastes.answers``: an answering page cited and at least half the facts).
+It prints the heuristic's figures, an explored answer's (the mean over the other alternatives, per
+question) and the mix served at a share.
 
     python bench/explore_cost.py [--site demo|mastodon] [--split dev|test] [--share 0.15]
 

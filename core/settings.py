@@ -262,9 +262,9 @@ class Settings(LearningSettings):
         0.15,
         ge=0.0,
         le=0.5,
-        description="Share of chat answers served as one of the composer's other alternatives, drawn "
-        "at random (mode explored), so votes teach the reward model which answers users prefer; "
-        "command-line answers never are (0: off).",
+        description="Share of chat answers served as one of the composer's other alternatives, the one "
+        "explored least so far (mode explored), so votes teach the reward model which answers users "
+        "prefer; command-line answers never are (0: off).",
     )
     retrain_cron: str = Field(
         "30 2 * * *", description="When the nightly retrain runs (crontab syntax, UTC)."

@@ -103,7 +103,7 @@ class Answer:
     refused: bool = False  # a harmful request, answered with a refusal
     answerability: float | None = None  # P(the pages answer it), None where it was not asked
     preferred: bool = False  # an alternative the reward model preferred to the heuristic's answer
-    explored: bool = False  # an alternative drawn at random (the ``explore`` share) for users to judge
+    explored: bool = False  # another alternative (the ``explore`` share) served for users to judge
     condensed: str | None = None  # the standalone question a thread's follow-up was answered as
 
     @property
