@@ -251,8 +251,8 @@ class Answerer:
         return ranking, verdict, rewritten
 
     def _compose(self, question: str, passages: Sequence[Passage], explore: bool) -> tuple[Composition, str]:
-        """The composed answer and how it was chosen: "explored" (a random other alternative, the
-        ``explore`` share, where ``explore`` allows it), "preferred" (the alternative ``prefer``
+        """The composed answer and how it was chosen: "explored" (the least-explored other alternative,
+        the ``explore`` share, where ``explore`` allows it), "preferred" (the alternative ``prefer``
         clearly prefers) or "heuristic"."""
         exploring = explore and self.explore > 0 and self._draw.random() < self.explore
         if self.prefer is None and not exploring:
@@ -267,7 +267,7 @@ class Answerer:
             best = top if top > 0 and scores[top] >= scores[0] + PREFERENCE_MARGIN else 0
         others = [k for k in range(len(options)) if k != best]
         if exploring and others:
-            return options[others[self._least_explored([options[k].text for k in others])]], "explored"
+            return options[others[self._least_explored([texts[k] for k in others])]], "explored"
         return options[best], "preferred" if best else "heuristic"
 
     def _least_explored(self, texts: Sequence[str]) -> int:
