@@ -31,22 +31,30 @@ from rag.evaluation import EvalQuestion, fact_recall, load_eval_questions  # noq
 from supportloop.tastes import Served, answers, cited_paths  # noqa: E402
 
 Scores = tuple[float | None, bool]  # fact recall (None: no facts), correct
+Alternative = tuple[str, frozenset[str]]  # an answer's text and the URL paths of the pages it cites
 
 
-def alternative_scores(site: str, data_dir: Path, questions: list[EvalQuestion]) -> list[list[Scores]]:
-    """Per question, each alternative's scores, the heuristic's first, with ``site`` indexed in
+def alternatives_of(site: str, data_dir: Path, questions: list[EvalQuestion]) -> list[list[Alternative]]:
+    """Per question, the composer's alternatives, the heuristic's first, with ``site`` indexed in
     ``data_dir``."""
     rows = []
     with open_indexed(site, data_dir) as loop:
         answerer = loop.answerer
         for q in questions:
             passages = answerer.passages_for(q.question)
-            row = []
-            for option in answerer.composer.alternatives(q.question, passages):
-                cited = cited_paths(answerer.citations([passages[i] for i in option.used] or passages))
-                row.append((fact_recall(option.text, q.facts), answers(q, Served(option.text, cited))))
-            rows.append(row)
+            rows.append([
+                (option.text, cited_paths(answerer.citations([passages[i] for i in option.used] or passages)))
+                for option in answerer.composer.alternatives(q.question, passages)
+            ])  # fmt: skip
     return rows
+
+
+def alternative_scores(site: str, data_dir: Path, questions: list[EvalQuestion]) -> list[list[Scores]]:
+    """Per question, each alternative's scores, the heuristic's first (``alternatives_of``)."""
+    return [
+        [(fact_recall(text, q.facts), answers(q, Served(text, cited))) for text, cited in row]
+        for q, row in zip(questions, alternatives_of(site, data_dir, questions), strict=True)
+    ]
 
 
 def summary(scores: list[list[Scores]]) -> tuple[float, float]:
