@@ -66,6 +66,11 @@ class Choice:
     question: str
     options: list[Option]  # the heuristic's first
 
+    def liked(self, taste: str) -> int:
+        """The first option that meets ``taste``, else the heuristic's: the best possible choice, and
+        the fine-tune's target."""
+        return next((k for k, option in enumerate(self.options) if option.meets[taste]), 0)
+
 
 def choices(site: str, data_dir: Path) -> list[Choice]:
     """Each in-scope dev question of ``site`` with the composer's alternatives and what they meet."""
@@ -143,8 +148,8 @@ class Selector:
         for _ in range(epochs):
             draw.shuffle(order)
             for row in order:
-                target = next((k for k, o in enumerate(row.options) if o.meets[taste]), 0)
-                loss = torch.nn.functional.cross_entropy(self.logits(row)[None], torch.tensor([target]))
+                target = torch.tensor([row.liked(taste)])
+                loss = torch.nn.functional.cross_entropy(self.logits(row)[None], target)
                 loss.backward()
                 optimizer.step()
                 optimizer.zero_grad()
@@ -182,14 +187,13 @@ def main() -> None:
         print(f"== {taste}: {len(train)} demo questions to train, {len(held_out)} held out, "
               f"{len(mastodon)} Mastodon ==")  # fmt: skip
         for name, rows in (("demo, held-out half", held_out), ("Mastodon, never seen", mastodon)):
-            best = [next((k for k, o in enumerate(r.options) if o.meets[taste]), 0) for r in rows]
             print(f"  {name}")
             report("heuristic (always 1)", rows, [0] * len(rows), taste)
             for k in range(1, 4):  # what learning the usual place of the liked answer alone gives
                 report(
                     f"always {k + 1} (or the last)", rows, [min(k, len(r.options) - 1) for r in rows], taste
                 )
-            report("best possible", rows, best, taste)
+            report("best possible", rows, [r.liked(taste) for r in rows], taste)
             if rows is held_out:
                 report("version 0", rows, zero, taste)
         for seed in range(args.seeds):
