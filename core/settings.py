@@ -56,8 +56,10 @@ class Settings(LearningSettings):
     )
     answer_mode: Literal["generate", "extractive"] = Field(
         "extractive",
-        description="generate: the chat model answers, checked for grounding (extractive if it fails); "
-        "extractive: always quote the best passage sentences, without the chat model.",
+        description="generate: the chat model (the model server's, with SUPPORTLOOP_LLM_URL) answers, "
+        "checked for grounding (extractive if it fails); extractive: always quote the best passage "
+        "sentences, without the chat model. Extractive is the default with a model server too: it "
+        "recalled more facts than every model that runs here (bench/answer_modes.py measures yours).",
     )
     llm_url: str | None = Field(
         None,
