@@ -94,6 +94,7 @@ def test_status_reports_model_index_and_counts(demo):
     result = run_cli("status", env=env_for(data_dir))
     assert result.returncode == 0, result.stderr
     assert re.search(r"Model version\s+0", result.stdout)
+    assert re.search(r"Answer mode\s+extractive *\n", result.stdout)  # no model server: no hint
     assert re.search(r"Index\s+30 pages, \d+ chunks", result.stdout)
     answers = int(re.search(r"Answers\s+(\d+)", result.stdout).group(1))
     assert answers >= len(load_questions())

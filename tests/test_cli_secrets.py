@@ -51,6 +51,9 @@ def test_status_shows_no_secret_nor_url_password(tmp_path):
     assert result.returncode == 0, result.stderr
     assert PASSWORD not in result.stdout + result.stderr
     assert "http://admin:***@127.0.0.1:9/v1" in result.stdout
+    printed = " ".join(result.stdout.split())  # the table may wrap a long row
+    hint = "(the model server answers only with SUPPORTLOOP_ANSWER_MODE=generate)"
+    assert f"Answer mode extractive {hint}" in printed  # a server set up and unused is said
 
 
 @pytest.mark.parametrize("unreachable", ["database_url", "chroma_url"])

@@ -48,6 +48,10 @@ def status():
             table.add_row("Chroma server", escape(mask(settings.chroma_url)))
         if settings.llm_url:
             table.add_row("Model server", escape(mask(settings.llm_url)))
+        mode = settings.answer_mode
+        if settings.llm_url and mode == "extractive":  # a server set up and unused is easy to miss
+            mode += " (the model server answers only with SUPPORTLOOP_ANSWER_MODE=generate)"
+        table.add_row("Answer mode", mode)
         if settings.model_path:
             table.add_row("Model", escape(f"{settings.model_path} (SUPPORTLOOP_MODEL_PATH)"))
         else:
