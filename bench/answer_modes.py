@@ -47,11 +47,14 @@ SHOWN = (
 
 
 def questions_of(site: str, split: str, limit: int | None) -> list[EvalQuestion]:
+    """Every kind of question in the split (declines count too: a mode must not answer what it shouldn't)."""
     questions = [q for path in SPLITS[site, split] for q in load_eval_questions(path)]
     return questions[:limit] if limit else questions
 
 
-def answer_both(site: str, data_dir: Path, questions: list[EvalQuestion], args: argparse.Namespace) -> dict:
+def answer_both(
+    site: str, data_dir: Path, questions: list[EvalQuestion], args: argparse.Namespace
+) -> dict[str, list[QuestionResult]]:
     """Each mode's scored answers, the extractive first; the index is built once and shared."""
     with open_indexed(site, data_dir):
         pass  # indexes the help center, or finds it indexed by an earlier run
