@@ -32,7 +32,6 @@ from bench.answer_quality import SPLITS  # noqa: E402
 from bench.follow_ups import open_indexed  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from rag.evaluation import EvalQuestion, QuestionResult, evaluate, load_eval_questions, summarize  # noqa: E402
-from supportloop.app import SupportLoop  # noqa: E402
 from training.promotion import paired_gain  # noqa: E402
 
 SHOWN = (
@@ -55,19 +54,18 @@ def questions_of(site: str, split: str, limit: int | None) -> list[EvalQuestion]
 def answer_both(
     site: str, data_dir: Path, questions: list[EvalQuestion], args: argparse.Namespace
 ) -> dict[str, list[QuestionResult]]:
-    """Each mode's scored answers, the extractive first; the index is built once and shared."""
-    with open_indexed(site, data_dir):
-        pass  # indexes the help center, or finds it indexed by an earlier run
+    """Each mode's scored answers, the extractive first; the first indexes the help center (unless an
+    earlier run did), the second reuses the index."""
     results = {}
     for mode in ("extractive", "generate"):
-        settings = Settings(
-            data_dir=data_dir,
+        with open_indexed(
+            site,
+            data_dir,
             answer_mode=mode,
             llm_url=args.llm_url,
             llm_model=args.llm_model,
             max_new_tokens=args.max_new_tokens,
-        )
-        with SupportLoop(settings) as loop:
+        ) as loop:
             progress = _progress if mode == "generate" else None
             results[mode] = evaluate(questions, loop.answerer.answer, on_result=progress)
     return results

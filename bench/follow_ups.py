@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,9 +48,10 @@ EVAL = ROOT / "tests" / "data" / "eval"
 SHOWN = ("cited", "hit@1", "fact_recall")
 
 
-def open_indexed(site: str, data_dir: Path) -> SupportLoop:
-    """A SupportLoop over ``data_dir`` with ``site`` indexed (kept from an earlier run if it is there)."""
-    loop = SupportLoop(Settings(data_dir=data_dir, crawl_rate_per_host=1000))
+def open_indexed(site: str, data_dir: Path, **settings: Any) -> SupportLoop:
+    """A SupportLoop over ``data_dir`` with ``site`` indexed (kept from an earlier run if it is there);
+    ``settings`` override the defaults (e.g. ``answer_mode``)."""
+    loop = SupportLoop(Settings(data_dir=data_dir, crawl_rate_per_host=1000, **settings))
     if loop.index.collection.count() == 0:
         site_dir = SITE_DIR
         if site == "mastodon":
