@@ -93,12 +93,15 @@ def simulate(
 
 @app.command()
 def retrain():
-    """Learn from the votes now: train the reward model, PPO-tune the current version, evaluate both on
-    held-out questions, and make the candidate current only if it passes the promotion gate.
+    """Learn from the votes now: train the reward model, tune the current version on the votes, evaluate
+    both on held-out questions, and make the candidate current only if it passes the promotion gate.
 
-    The run is recorded like a scheduled one (`job_runs`); see `supportloop models` for the result.
-    Which votes, how many updates and what the gate asks come from the SUPPORTLOOP_RETRAIN_*,
-    SUPPORTLOOP_PPO_*, SUPPORTLOOP_PROMOTION_MARGIN and SUPPORTLOOP_GATE_* settings.
+    How it tunes is SUPPORTLOOP_POLICY_ALGORITHM: auto (the default) runs KTO on a GPU and the warm start
+    on liked answers alone on a CPU, where KTO takes about half an hour; ppo, kto or sft pick one. The
+    run is recorded like a scheduled one (`job_runs`); see `supportloop models` for the result. Which
+    votes, how long each tuning runs and what the gate asks come from the SUPPORTLOOP_RETRAIN_*,
+    SUPPORTLOOP_SFT_*, SUPPORTLOOP_KTO_*, SUPPORTLOOP_PPO_*, SUPPORTLOOP_PROMOTION_MARGIN and
+    SUPPORTLOOP_GATE_* settings.
     """
     from core.progress import progress
 
