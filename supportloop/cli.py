@@ -13,6 +13,7 @@ from supportloop.logs import quiet_environment
 quiet_environment()
 
 import importlib  # noqa: E402  (the environment above must be set before any model library loads)
+import inspect  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 
@@ -41,6 +42,23 @@ app = typer.Typer(
 COMMANDS = ["indexing", "answering", "serving", "console", "learning", "votes", "admin"]
 for module in COMMANDS:
     app.add_typer(importlib.import_module(f"supportloop.commands.{module}").app)
+
+
+def _reflow_help(typer_app: typer.Typer) -> None:
+    """Join each help paragraph's lines into one, for every command under ``typer_app``.
+
+    Typer's help joins the first paragraph of a docstring but prints the others with the source's line
+    breaks. That printed ragged lines cut at the source's width and again at the terminal's. A
+    paragraph here is prose, so the terminal can wrap it.
+    """
+    for info in typer_app.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        info.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in doc.split("\n\n"))
+    for group in typer_app.registered_groups:
+        _reflow_help(group.typer_instance)
+
+
+_reflow_help(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,14 @@ def test_help_explains_every_command():
     assert "--json" in ask_help and "--file" in ask_help and "--out" in ask_help
 
 
+def test_help_paragraphs_wrap_at_the_terminal_not_at_the_source():
+    """Help after a docstring's first paragraph used to keep the source's line breaks: lines cut short."""
+    audit_help = run_cli("audit", "--help", env={"COLUMNS": "250"}).stdout
+    assert "(see `supportloop models`) and keeps the failures as counter-examples" in audit_help
+    retrain_help = run_cli("retrain", "--help", env={"COLUMNS": "250"}).stdout
+    assert "runs KTO on a GPU and the warm start on liked answers alone on a CPU" in retrain_help
+
+
 def test_demo_without_a_terminal_prints_cited_answers_to_the_bundled_questions(demo):
     _, result = demo
     assert result.returncode == 0, result.stderr
