@@ -65,8 +65,8 @@ def reindex_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
 
 
 def retrain_job(loop: Deployment) -> Callable[[JobRun, Progress], str]:
-    """Learn from the votes: reward model, PPO or KTO, evaluation; the candidate goes live only through the
-    gate."""
+    """Learn from the votes: reward model, the policy tuned as SUPPORTLOOP_POLICY_ALGORITHM says,
+    evaluation; the candidate goes live only through the gate."""
 
     def run(_run: JobRun, progress: Progress) -> str:
         from supportloop.demo_site import load_questions
