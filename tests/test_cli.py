@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from helpers import copy_model, free_port, one_line_error, run_cli
 
+from core.settings import Settings
 from supportloop.demo_site import load_questions, serve_demo_site
 
 pytestmark = pytest.mark.slow
@@ -43,6 +44,14 @@ def test_help_explains_every_command():
         assert re.search(rf"│ {command}\s+\S", result.stdout), command
     ask_help = run_cli("ask", "--help").stdout
     assert "--json" in ask_help and "--file" in ask_help and "--out" in ask_help
+
+
+def test_settings_show_every_variable_name_whole_at_80_columns(tmp_path):
+    """The names are what users copy into .env; the table used to cut them ("SUPPORTLOOP_REWA…")."""
+    result = run_cli("settings", env={"SUPPORTLOOP_DATA_DIR": str(tmp_path), "COLUMNS": "80"})
+    assert result.returncode == 0
+    for name in Settings.model_fields:
+        assert f"SUPPORTLOOP_{name.upper()} " in result.stdout, name
 
 
 def test_help_paragraphs_wrap_at_the_terminal_not_at_the_source():

@@ -92,7 +92,11 @@ def _index_size(loop: SupportLoop) -> tuple[int, int]:
 def show_settings():
     """List every setting with its environment variable, default and current value."""
     current = load_settings()
-    table = Table("environment variable", "default", "current", "meaning")
+    table = Table()
+    # The variable's name is what a user copies: never cut short, however narrow the terminal.
+    table.add_column("environment variable", no_wrap=True)
+    for header in ("default", "current", "meaning"):
+        table.add_column(header, overflow="fold")
     for name, field in Settings.model_fields.items():
         secret = is_secret(name)
         value = getattr(current, name)
