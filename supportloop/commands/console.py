@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from core.errors import SupportLoopError
 from core.settings import load_settings
@@ -81,7 +81,8 @@ def gaps(
 
 
 def gap_table(found: list[Gap]) -> Table:
-    table = Table("questions", "examples", "👎 reasons", "closest page")
+    # A page's address is longer than the column on a narrow terminal: fold it, don't cut it.
+    table = Table("questions", "examples", "👎 reasons", Column("closest page", overflow="fold"))
     for gap in found:
         page = gap.closest_page
         table.add_row(

@@ -149,14 +149,16 @@ def audit(
 @app.command()
 def models():
     """List model versions: which is current, where each came from, its audit status and metrics."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     with open_app() as loop:
         versions = loop.registry.versions()
         if not versions:
             out.print("No model versions yet: version 0 is prepared on first use (e.g. `supportloop ask`).")
             return
-        table = Table("version", "current", "parent", "created (UTC)", "audit", "metrics")
+        # A metric such as the base model's file name is longer than the column: fold it, don't cut it.
+        metrics_column = Column("metrics", overflow="fold")
+        table = Table("version", "current", "parent", "created (UTC)", "audit", metrics_column)
         for v in versions:
             metrics = ", ".join(f"{k}={fmt(m)}" for k, m in sorted(v.metrics.items()))
             table.add_row(

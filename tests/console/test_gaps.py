@@ -87,6 +87,9 @@ def test_gaps_command_lists_the_gaps(deployment, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "3 (3 declined)" in result.output and "http://help.test/billing/invoices" in result.output
     assert ALONE not in result.output  # the third gap is past --limit
+    monkeypatch.setattr(console_commands.out, "width", 60)
+    narrow = CliRunner().invoke(app, ["gaps", "--limit", "2"]).output
+    assert "…" not in narrow  # the page's address is folded onto more lines, not cut
 
 
 def test_gaps_command_without_gaps_says_so(deployment, monkeypatch):
