@@ -54,6 +54,15 @@ def test_settings_show_every_variable_name_whole_at_80_columns(tmp_path):
         assert f"SUPPORTLOOP_{name.upper()} " in result.stdout, name
 
 
+def test_status_folds_a_long_data_directory_instead_of_cutting_it(tmp_path):
+    data_dir = tmp_path / ("a-help-center-with-a-long-name-" * 3) / "data"
+    result = run_cli("status", env={"SUPPORTLOOP_DATA_DIR": str(data_dir), "COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert "…" not in result.stdout
+    shown = "".join(result.stdout.split())  # the folded lines joined again
+    assert f"Datadirectory{data_dir}Databasesqlite:///{data_dir}/db.sqlite" in shown
+
+
 def test_help_paragraphs_wrap_at_the_terminal_not_at_the_source():
     """Help after a docstring's first paragraph used to keep the source's line breaks: lines cut short."""
     audit_help = run_cli("audit", "--help", env={"COLUMNS": "250"}).stdout

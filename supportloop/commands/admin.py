@@ -42,6 +42,8 @@ def status():
         counts = loop.records.counts()
         pages, chunks = _index_size(loop)
         table = Table(show_header=False, box=None)
+        table.add_column(no_wrap=True)
+        table.add_column(overflow="fold")  # a long path or URL is folded onto more lines, not cut
         table.add_row("Data directory", escape(str(settings.data_dir.resolve())))
         table.add_row("Database", escape(mask(settings.resolved_database_url)))
         if settings.chroma_url:
