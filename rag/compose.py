@@ -4,9 +4,12 @@ An answer is made of *units* cut from the ranked passages: a sentence, or a whol
 (a page's steps are never split, renumbered or shown without their text). ``choose`` is the heuristic
 choice of units; ``alternatives`` offers other choices (shorter, the steps alone, one page only), and
 the served version's reward model, learnt from votes, may pick one of them instead (``rag.answerer``),
-so users' votes change which answer they see. ``render`` writes the chosen units as the answer: the
-direct answer first, then the rest of its page, then other pages, each page's units in page order; steps
-one per line; no longer than ``max_chars``.
+so users' votes change which answer they see. ``render`` writes the chosen units as the answer: the best
+unit's page first, then other pages; within a page, its passages in the ranker's order (which reads whole
+passages) and each passage's units in their order on the page; steps one per line; no longer than
+``max_chars``. Putting the best unit's own passage first instead, where the ranker put another passage
+of its page above it, was measured on the dev questions and not kept (README, "Tried since, not
+shipped").
 
 The heuristic ranks a unit by its cosine to the question, read under its section heading ("Per account:
 300 calls within 5 minutes" answers "rate limits per account", the bare sentence does not), plus a
@@ -192,7 +195,8 @@ class Composer:
     def render(
         self, passages: Sequence[Passage], units: Sequence[Unit], chosen: Sequence[int]
     ) -> Composition:
-        """The answer text for ``chosen`` units: the first unit's page first, each page's units in order.
+        """The answer text for ``chosen`` units: the first unit's page first, each page's units in the
+        ranker's passage order and each passage's in page order.
 
         Units that would take the answer past ``max_chars`` are left out; a run of steps that alone is
         too long keeps its first whole steps and says the rest is on the page.
