@@ -1,15 +1,15 @@
 """Compose an answer from page text: which sentences and steps to show, in what order, how long.
 
-An answer is made of *units* cut from the ranked passages: a sentence, or a whole run of numbered steps
-(a page's steps are never split, renumbered or shown without their text). ``choose`` is the heuristic
-choice of units; ``alternatives`` offers other choices (shorter, the steps alone, one page only), and
-the served version's reward model, learnt from votes, may pick one of them instead (``rag.answerer``),
-so users' votes change which answer they see. ``render`` writes the chosen units as the answer: the best
-unit's page first, then other pages; within a page, its passages in the ranker's order (which reads whole
-passages) and each passage's units in their order on the page; steps one per line; no longer than
-``max_chars``. Putting the best unit's own passage first instead, where the ranker put another passage
-of its page above it, was measured on the dev questions and not kept (README, "Tried since, not
-shipped").
+An answer is made of *units* cut from the ranked passages: a sentence, a list item with its bullet, or a
+whole run of numbered steps (a page's steps are never split, renumbered or shown without their text).
+``choose`` is the heuristic choice of units; ``alternatives`` offers other choices (shorter, the steps
+alone, one page only), and the served version's reward model, learnt from votes, may pick one of them
+instead (``rag.answerer``), so users' votes change which answer they see. ``render`` writes the chosen
+units as the answer: the best unit's page first, then other pages; within a page, its passages in the
+ranker's order (which reads whole passages) and each passage's units in their order on the page; steps
+one per line; no longer than ``max_chars``. Putting the best unit's own passage first instead, where the
+ranker put another passage of its page above it, was measured on the dev questions and not kept (README,
+"Tried since, not shipped").
 
 The heuristic ranks a unit by its cosine to the question, read under its section heading ("Per account:
 300 calls within 5 minutes" answers "rate limits per account", the bare sentence does not), plus a
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rag.passage import Passage
 
 STEP = re.compile(r"^\s*(\d{1,2})[.)]\s+\S")
+ITEM = re.compile(r"^\s*[-*+•]\s+\S")  # a bulleted list item
 MAX_CHARS = 700
 MARGIN = 0.5  # how far below the best unit another unit may rank and still be added
 BRIEF_CHARS = 200  # the brief alternative: about two sentences
@@ -43,11 +44,12 @@ BRIEF_CHARS = 200  # the brief alternative: about two sentences
 
 @dataclass(frozen=True)
 class Unit:
-    """A sentence, or a run of numbered steps kept whole, from passage ``passage``."""
+    """A sentence, a list item ("- " and its text), or a run of numbered steps kept whole, from passage
+    ``passage``."""
 
     passage: int
     text: str
-    kind: Literal["sentence", "steps"]
+    kind: Literal["sentence", "item", "steps"]
 
 
 def passage_body(passage: Passage) -> str:
@@ -57,7 +59,10 @@ def passage_body(passage: Passage) -> str:
 
 
 def units_of(passages: Sequence[Passage]) -> list[Unit]:
-    """The units of each passage, in passage order, then page order."""
+    """The units of each passage, in passage order, then page order.
+
+    A list item stays one unit with its bullet, so an answer quoting a page's list still shows a list
+    ("- Bank transfer, for annual plans…" on a line of its own), not its items run together."""
     units: list[Unit] = []
     for i, passage in enumerate(passages):
         steps: list[str] = []
@@ -68,6 +73,10 @@ def units_of(passages: Sequence[Passage]) -> list[Unit]:
             if steps:
                 units.append(Unit(i, "\n".join(steps), "steps"))
                 steps = []
+            if ITEM.match(line):
+                item = " ".join(split_sentences(line))
+                units.extend([Unit(i, f"- {item}", "item")] if item else [])
+                continue
             units.extend(Unit(i, sentence, "sentence") for sentence in split_sentences(line))
         if steps:
             units.append(Unit(i, "\n".join(steps), "steps"))
@@ -225,7 +234,7 @@ class Composer:
         return self.render(passages, units, self.choose(question, passages, units))
 
     def _fit(self, unit: Unit) -> str:
-        if len(unit.text) <= self.max_chars:
+        if len(unit.text) <= self.max_chars or unit.kind != "steps":
             return unit.text
         steps, length = [], 0
         for line in unit.text.splitlines():
@@ -237,12 +246,13 @@ class Composer:
 
 
 def _join(parts: Sequence[str]) -> str:
-    """Sentences run on in one paragraph; steps start on their own lines."""
+    """Sentences run on in one paragraph; steps and list items start on their own lines."""
     text = ""
     for part in parts:
+        last = text.rsplit("\n", 1)[-1]
         if not text:
             text = part
-        elif "\n" in part or STEP.match(part) or STEP.match(text.rsplit("\n", 1)[-1]):
+        elif "\n" in part or any(p.match(part) or p.match(last) for p in (STEP, ITEM)):
             text += "\n" + part
         else:
             text += " " + part

@@ -94,6 +94,33 @@ def test_steps_come_whole_in_order_on_their_own_lines_after_their_intro(composer
     assert lines[first_step - 1].endswith("To reset it:")
 
 
+PAYMENT = Passage(
+    id="m",
+    text="Payment methods > Accepted payment methods\nYou can pay in these ways:\n"
+    "- Credit and debit cards from all major card networks. Prepaid cards aren't accepted.\n"
+    "- Bank transfer, for annual plans whose yearly invoice comes to $2,500 or more.\n"
+    "- Account balance from promotions, used before we charge your card.\n"
+    "Payments are taken in US dollars.",
+    source="http://help/billing/payment-methods.html",
+    title="Payment methods",
+    heading="Accepted payment methods",
+    score=0.8,
+)
+
+
+def test_a_list_is_quoted_as_a_list_each_item_whole_on_its_own_line(composer):
+    units = units_of([PAYMENT])
+    assert [u.kind for u in units] == ["sentence", "item", "item", "item", "sentence"]
+    assert units[1].text == (
+        "- Credit and debit cards from all major card networks. Prepaid cards aren't accepted."
+    )
+    lines = composer.compose("which ways can I pay, can I pay by bank transfer?", [PAYMENT]).text.splitlines()
+    assert "- Bank transfer, for annual plans whose yearly invoice comes to $2,500 or more." in lines
+    items = [line for line in lines if line.startswith("- ")]
+    assert set(items) <= {u.text for u in units}  # each line an item whole, nothing run on after it
+    assert items == sorted(items, key=lambda item: PAYMENT.text.index(item[2:]))  # in the page's order
+
+
 def _rate_limit(id_: str, heading: str, body: str, score: float) -> Passage:
     title = "Rate limits"
     text = f"{' > '.join([title, heading])}\n{body}" if heading else f"{title}\n{body}"
