@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column
 
 from core.jobs import ended_line
 from core.settings import ENV_PREFIX, Settings, is_secret, load_settings, mask
-from supportloop.commands.common import open_app, out
+from supportloop.commands.common import folding_table, open_app, out
 
 if TYPE_CHECKING:
     from supportloop.app import SupportLoop
@@ -41,9 +41,7 @@ def status():
         version = loop.registry.current_id()
         counts = loop.records.counts()
         pages, chunks = _index_size(loop)
-        table = Table(show_header=False, box=None)
-        table.add_column(no_wrap=True)
-        table.add_column(overflow="fold")  # a long path or URL is folded onto more lines, not cut
+        table = folding_table(Column(no_wrap=True), "", show_header=False, box=None)
         table.add_row("Data directory", escape(str(settings.data_dir.resolve())))
         table.add_row("Database", escape(mask(settings.resolved_database_url)))
         if settings.chroma_url:
@@ -94,11 +92,8 @@ def _index_size(loop: SupportLoop) -> tuple[int, int]:
 def show_settings():
     """List every setting with its environment variable, default and current value."""
     current = load_settings()
-    table = Table()
-    # The variable's name is what a user copies: never cut short, however narrow the terminal.
-    table.add_column("environment variable", no_wrap=True)
-    for header in ("default", "current", "meaning"):
-        table.add_column(header, overflow="fold")
+    # The variable's name is what a user copies into .env: whole, on one line, however narrow the terminal.
+    table = folding_table(Column("environment variable", no_wrap=True), "default", "current", "meaning")
     for name, field in Settings.model_fields.items():
         secret = is_secret(name)
         value = getattr(current, name)

@@ -15,6 +15,7 @@ from core.errors import SupportLoopError
 from supportloop.commands.common import (
     err,
     fmt,
+    folding_table,
     ingest_summary,
     load_model,
     numbered_lines,
@@ -163,9 +164,7 @@ def evaluate_questions(
 
 
 def _print_eval(summaries: dict[str, dict[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table("metric", *summaries)
+    table = folding_table("metric", *summaries)
     first = next(iter(summaries.values()))
     for key, value in first.items():
         if isinstance(value, dict):

@@ -1,13 +1,15 @@
-"""What the commands share: the two consoles, opening the app, loading models, writing files atomically."""
+"""What the commands share: the two consoles, their tables, opening the app, loading models, writing files
+atomically."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.table import Column, Table
 
 from core.errors import IndexEmptyError, SupportLoopError
 from core.masking import mask
@@ -20,6 +22,14 @@ if TYPE_CHECKING:
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def folding_table(*columns: str | Column, **options: Any) -> Table:
+    """A table for ``out`` whose columns fold a value too long for them onto more lines.
+
+    Rich's default cuts it with "…", and a cut path, URL, file name or setting name can't be copied. A
+    ``Column`` given here keeps its own settings (``no_wrap`` for what must stay on one line)."""
+    return Table(*(Column(c, overflow="fold") if isinstance(c, str) else c for c in columns), **options)
 
 
 def open_app(**overrides: object) -> SupportLoop:

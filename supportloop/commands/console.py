@@ -9,17 +9,15 @@ import signal
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Table
 
 from core.errors import SupportLoopError
 from core.settings import load_settings
+from supportloop.commands.common import err, folding_table, out
 from supportloop.gaps import GAP_DISTANCE, Gap
 from supportloop.logs import setup_logging
 
 app = typer.Typer()
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -81,8 +79,7 @@ def gaps(
 
 
 def gap_table(found: list[Gap]) -> Table:
-    # A page's address is longer than the column on a narrow terminal: fold it, don't cut it.
-    table = Table("questions", "examples", "👎 reasons", Column("closest page", overflow="fold"))
+    table = folding_table("questions", "examples", "👎 reasons", "closest page")
     for gap in found:
         page = gap.closest_page
         table.add_row(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from core.errors import SupportLoopError
-from supportloop.commands.common import fmt, load_model, open_app, out
+from supportloop.commands.common import fmt, folding_table, load_model, open_app, out
 
 app = typer.Typer()
 
@@ -149,16 +149,12 @@ def audit(
 @app.command()
 def models():
     """List model versions: which is current, where each came from, its audit status and metrics."""
-    from rich.table import Column, Table
-
     with open_app() as loop:
         versions = loop.registry.versions()
         if not versions:
             out.print("No model versions yet: version 0 is prepared on first use (e.g. `supportloop ask`).")
             return
-        # A metric such as the base model's file name is longer than the column: fold it, don't cut it.
-        metrics_column = Column("metrics", overflow="fold")
-        table = Table("version", "current", "parent", "created (UTC)", "audit", metrics_column)
+        table = folding_table("version", "current", "parent", "created (UTC)", "audit", "metrics")
         for v in versions:
             metrics = ", ".join(f"{k}={fmt(m)}" for k, m in sorted(v.metrics.items()))
             table.add_row(
