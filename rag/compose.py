@@ -75,7 +75,8 @@ def units_of(passages: Sequence[Passage]) -> list[Unit]:
                 steps = []
             if ITEM.match(line):
                 item = " ".join(split_sentences(line))
-                units.extend([Unit(i, f"- {item}", "item")] if item else [])
+                if item:
+                    units.append(Unit(i, f"- {item}", "item"))
                 continue
             units.extend(Unit(i, sentence, "sentence") for sentence in split_sentences(line))
         if steps:
