@@ -166,7 +166,9 @@ def _fmt(value: object) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--split", choices=["test", "dev"], default="test")
     parser.add_argument("--site", choices=["mastodon", "demo", "both"], default="both")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")

@@ -66,7 +66,9 @@ def summary(scores: list[list[Scores]]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--site", choices=["demo", "mastodon"], default="demo")
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
     parser.add_argument("--share", type=float, default=0.15, help="the explore share to price")

@@ -88,7 +88,9 @@ def measure(site: str, splits: list[str], data_dir: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--site", choices=["mastodon", "demo", "both"], default="both")
     parser.add_argument("--split", choices=["dev", "test", "both"], default="both")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the indexes here (DIR/<site>)")
