@@ -17,7 +17,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from fakes.help_center import MASTODON_DOCS, _url_for
+from fakes.help_center import MASTODON_DOCS
+from fakes.help_center_pages import url_for
 
 from rag.evaluation import EvalQuestion, normalise_text
 from supportloop.demo_site import QUESTIONS_FILE
@@ -67,7 +68,7 @@ def mastodon_pages() -> dict[str, str]:
     pages = {}
     for path in MASTODON_DOCS.rglob("*.md"):
         text = re.sub(r"\]\([^)]*\)", "]", path.read_text(encoding="utf-8"))
-        pages[_url_for(path.relative_to(MASTODON_DOCS).as_posix())] = comparable(text)
+        pages[url_for(path.relative_to(MASTODON_DOCS).as_posix())] = comparable(text)
     return pages
 
 
