@@ -190,9 +190,11 @@ def show_run(algorithm: str, outcome: dict[str, Any], args: argparse.Namespace) 
     gain_sd = (after["reward"]["mean"] - before["reward"]["mean"]) / pooled
     tuning = report["policy"]
     steps = len(tuning["history"])
+    ran = report["algorithm"]  # what ``auto`` chose on this machine
     print(
-        f"{algorithm.upper()}"
-        + (f": {args.updates} updates × {args.batch_size}" if algorithm == "ppo" else "")
+        ran.upper()
+        + (" (auto)" if algorithm == "auto" else "")
+        + (f": {args.updates} updates × {args.batch_size}" if ran == "ppo" else "")
     )
     print("held-out measure  current (baseline)  →  candidate")
     for name in ("reward", "satisfaction", "grounding", "ethics", "citation_rate", "fact_recall"):
@@ -216,8 +218,11 @@ def show_run(algorithm: str, outcome: dict[str, Any], args: argparse.Namespace) 
     print(f"reward model ({args.objective}): {report['reward_model']}")
     audit = report["audit"]
     print(f"audit of the reward model: {'passed' if audit['passed'] else 'failed'}; {audit['report']}")
-    per_step = tuning["seconds"] / max(steps, 1)
-    print(f"{algorithm.upper()}: {per_step:.1f} s per step, {tuning['seconds']:.0f} s in all")
+    if steps:
+        per_step = tuning["seconds"] / steps
+        print(f"{ran.upper()}: {per_step:.1f} s per step, {tuning['seconds']:.0f} s in all")
+    else:
+        print(f"{ran.upper()}: no update after the warm start; the warm-started policy is the candidate")
     print(f"wall time: retrain {outcome['wall']:.0f} s; peak memory {outcome['peak']:.0f} MiB")
     print(f"gate: {'; '.join(report['gate'])}")
     print("gate measures: " + ", ".join(f"{k} {v:.3f}" for k, v in report["gate_measures"].items()))
