@@ -66,8 +66,8 @@ def chunk_page(
         path = [section.metadata[key] for _, key in HEADERS if key in section.metadata]
         if path and path[0] == page.title:
             path = path[1:]
-        heading = " > ".join(path)
-        breadcrumb = " > ".join([page.title, *path]) if page.title else heading
+        heading = " > ".join(path)  # a name in code keeps its backticks (``rag.extract``)
+        breadcrumb = " > ".join([page.title, *path] if page.title else path).replace("`", "")
         occurrence = occurrences[heading] = occurrences.get(heading, -1) + 1  # repeated headings
         content = re.sub(f"^{INDENT}+", lambda m: " " * len(m.group()), section.page_content, flags=re.M)
         for position, piece in enumerate(_pieces(content, size, splitter)):

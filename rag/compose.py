@@ -9,7 +9,10 @@ units as the answer: the best unit's page first, then other pages; within a page
 ranker's order (which reads whole passages) and each passage's units in their order on the page; steps
 one per line; no longer than ``max_chars``. Putting the best unit's own passage first instead, where the
 ranker put another passage of its page above it, was measured on the dev questions and not kept (README,
-"Tried since, not shipped").
+"Tried since, not shipped"). A passage whose section heading is a name in code (a command, a setting, an
+API field: "`tootctl media remove`") is quoted under that name, "`tootctl media remove`: Removes locally
+cached copies…": reference sections say what their name does without naming it, and the name is what
+the user needs.
 
 The heuristic ranks a unit by its cosine to the question, read under its section heading ("Per account:
 300 calls within 5 minutes" answers "rate limits per account", the bare sentence does not), plus a
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
 
 STEP = re.compile(r"^\s*(\d{1,2})[.)]\s+\S")
 ITEM = re.compile(r"^\s*[-*+•]\s+\S")  # a bulleted list item
+NAMED = re.compile(r"^`[^`\n]+`")  # a section heading that is a name in code (``rag.extract``)
+HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*$")
 MAX_CHARS = 700
 MARGIN = 0.5  # how far below the best unit another unit may rank and still be added
 BRIEF_CHARS = 200  # the brief alternative: about two sentences
@@ -50,6 +55,7 @@ class Unit:
     passage: int
     text: str
     kind: Literal["sentence", "item", "steps"]
+    name: str = ""  # the name in code that the unit's section documents, if any (``_name``)
 
 
 def passage_body(passage: Passage) -> str:
@@ -66,21 +72,25 @@ def units_of(passages: Sequence[Passage]) -> list[Unit]:
     units: list[Unit] = []
     for i, passage in enumerate(passages):
         steps: list[str] = []
+        name = _name(passage.heading.rpartition(" > ")[2])
         for line in passage_body(passage).splitlines():
             if STEP.match(line):
                 steps.append(line.strip())
                 continue
             if steps:
-                units.append(Unit(i, "\n".join(steps), "steps"))
+                units.append(Unit(i, "\n".join(steps), "steps", name))
                 steps = []
-            if ITEM.match(line):
+            heading = HEADING.match(line)  # a section too deep for the chunker to split at
+            if heading:
+                name = _name(heading.group(1))
+            elif ITEM.match(line):
                 item = " ".join(split_sentences(line))
                 if item:
-                    units.append(Unit(i, f"- {item}", "item"))
-                continue
-            units.extend(Unit(i, sentence, "sentence") for sentence in split_sentences(line))
+                    units.append(Unit(i, f"- {item}", "item", name))
+            else:
+                units.extend(Unit(i, sentence, "sentence", name) for sentence in split_sentences(line))
         if steps:
-            units.append(Unit(i, "\n".join(steps), "steps"))
+            units.append(Unit(i, "\n".join(steps), "steps", name))
     return units
 
 
@@ -100,7 +110,7 @@ class Composer:
 
     def scores(self, question: str, passages: Sequence[Passage], units: Sequence[Unit]) -> np.ndarray:
         """The heuristic's score of each unit (see the module doc); ``passages`` best first."""
-        headings = [p.heading.rpartition(" > ")[2] for p in passages]
+        headings = [p.heading.rpartition(" > ")[2].replace("`", "") for p in passages]
         texts = [f"{headings[u.passage]}: {u.text}" if headings[u.passage] else u.text for u in units]
         vectors = np.asarray(self.embeddings.embed_documents([question, *texts]), dtype=np.float32)
         asked = set(terms(question))
@@ -216,16 +226,28 @@ class Composer:
         for k in dict.fromkeys(chosen):
             if not 0 <= k < len(units):
                 continue
-            size = len(units[k].text) + 2
+            name = units[k].name
+            label = name and all(units[j].name != name for j in kept)
+            size = len(units[k].text) + 2 + (len(name) + 2 if label else 0)
             if length + size > self.max_chars and kept:
                 continue
             kept.append(k)
             length += size
         used = list(dict.fromkeys(units[k].passage for k in kept))
         pages = dict.fromkeys(passages[i].source for i in used)
+        quoted = " ".join(units[k].text for k in kept).lower()
         blocks = []
         for page in pages:
-            parts = [self._fit(units[k]) for k in sorted(kept) if passages[units[k].passage].source == page]
+            parts, named = [], {""}
+            for k in sorted(kept):
+                unit = units[k]
+                if passages[unit.passage].source != page:
+                    continue
+                text = self._fit(unit)
+                if unit.name not in named and unit.name.strip("`").lower() not in quoted:
+                    text = f"{unit.name}: {text}" if unit.kind == "sentence" else f"{unit.name}:\n{text}"
+                named.add(unit.name)
+                parts.append(text)
             blocks.append(_join(parts))
         return Composition("\n\n".join(blocks), kept, used)
 
@@ -246,14 +268,23 @@ class Composer:
         return "\n".join([*steps, "(More steps on the page.)"])
 
 
+def _name(heading: str) -> str:
+    """The name in code that a section heading gives ("`tootctl media remove`", "`created_at`"), or "":
+    the section's sentences say what it does ("Removes locally cached copies of media…") without naming
+    it."""
+    match = NAMED.match(heading)
+    return match.group() if match else ""
+
+
 def _join(parts: Sequence[str]) -> str:
-    """Sentences run on in one paragraph; steps and list items start on their own lines."""
+    """Sentences run on in one paragraph; steps, list items and a named section's first sentence start on
+    their own lines."""
     text = ""
     for part in parts:
         last = text.rsplit("\n", 1)[-1]
         if not text:
             text = part
-        elif "\n" in part or any(p.match(part) or p.match(last) for p in (STEP, ITEM)):
+        elif "\n" in part or NAMED.match(part) or any(p.match(part) or p.match(last) for p in (STEP, ITEM)):
             text += "\n" + part
         else:
             text += " " + part

@@ -2,7 +2,8 @@
 
 Navigation, cookie banners, sidebars, footers and "was this helpful?" widgets are dropped; headings,
 paragraphs, lists, tables and code blocks (with their language) are kept, because the chunker splits on
-headings and answers quote steps and tables. A ``<header>`` inside the article or ``<main>`` is the
+headings and answers quote steps and tables (a heading's name in ``<code>`` keeps its backticks, so an
+answer can show it). A ``<header>`` inside the article or ``<main>`` is the
 article's own (its title), so it is kept and only its bylines go; the debris that help centers put inside
 the article (bylines, read times, related-articles and contents blocks, UI labels) is handled by
 ``rag.debris``.
@@ -133,6 +134,20 @@ def _inline(tag: Tag | NavigableString) -> str:
     return _collapse(text)
 
 
+def _heading(tag: Tag) -> str:
+    """A section heading's text, with a name set in code (a command, a setting, an API field) kept in
+    backticks: such a section documents that name, and its sentences rarely repeat it, so an answer
+    quoting them must show it (``rag.compose``)."""
+    parts = []
+    for child in tag.children:
+        if isinstance(child, Tag):
+            text = child.get_text()
+            parts.append(f"`{text.strip()}`" if child.name == "code" and text.strip() else text)
+        elif type(child) is NavigableString:  # not a Comment
+            parts.append(str(child))
+    return _collapse("".join(parts))
+
+
 def _collapse(text: str) -> str:
     """HTML whitespace: runs become one space; a <br> becomes a line break."""
     text = re.sub(r"\s+", " ", text).strip()
@@ -179,8 +194,10 @@ def _blocks(node: Tag) -> list[str]:
 
 def _block(tag: Tag) -> list[str]:
     name = tag.name
-    if name in ("h1", "h2", "h3", "h4", "h5", "h6"):
-        return [f"{'#' * int(name[1])} {_inline(tag)}"]
+    if name == "h1":
+        return [f"# {_inline(tag)}"]
+    if name in ("h2", "h3", "h4", "h5", "h6"):
+        return [f"{'#' * int(name[1])} {_heading(tag)}"]
     if name in ("ul", "ol"):
         return ["\n".join(_list_items(tag, 0))]
     if name == "pre":

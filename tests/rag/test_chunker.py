@@ -17,6 +17,14 @@ def test_chunks_carry_source_title_heading_and_a_breadcrumb():
     assert all(len(c.text) <= 500 + len(page.title) + len(c.metadata["heading"]) + 4 for c in chunks)
 
 
+def test_a_name_in_code_keeps_its_backticks_in_the_heading_but_not_in_the_embedded_breadcrumb():
+    markdown = "## Media CLI\n### `tootctl media remove`\nRemoves cached media."
+    page = ExtractedPage("Using the admin CLI", markdown)
+    (chunk,) = [c for c in chunk_page(URL, page) if "Removes" in c.text]
+    assert chunk.metadata["heading"] == "Media CLI > `tootctl media remove`"
+    assert chunk.text == "Using the admin CLI > Media CLI > tootctl media remove\nRemoves cached media."
+
+
 def test_ids_are_stable_and_unique_even_for_repeated_headings():
     page = ExtractedPage(
         "Guide", "# Guide\n\n## Notes\n\nFirst notes.\n\n## Steps\n\nDo it.\n\n## Notes\n\nSecond notes."

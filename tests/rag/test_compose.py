@@ -160,6 +160,39 @@ def test_a_sentence_is_read_under_its_heading(composer):
     assert 2 in composition.used
 
 
+def test_a_section_that_documents_a_name_in_code_is_quoted_under_that_name(composer):
+    # The sentences of a reference section say what its name does, never the name: the answer shows it.
+    media = Passage(
+        "m",
+        "Using the admin CLI > Media CLI > tootctl media remove\nRemoves locally cached copies of media "
+        "attachments from other servers. It is best run on a schedule.",
+        "http://help/admin/tootctl/",
+        "Using the admin CLI",
+        "Media CLI > `tootctl media remove`",
+        0.9,
+    )
+    composition = composer.compose("how do I clear out cached media from other servers?", [media, REFUNDS])
+    assert composition.text.startswith("`tootctl media remove`: Removes locally cached copies")
+    assert composition.text.count("tootctl media remove") == 1
+    # A section too deep for the chunker is a heading line inside the passage: its own name, once.
+    limits = Passage(
+        "v",
+        "Instance > Attributes > configuration[media]\nDescription: Hints for accepted attachments.\n"
+        "##### `configuration[media][video_size_limit]`\nDescription: The maximum size of any uploaded "
+        "video, in bytes.\nType: Integer",
+        "http://help/entities/Instance/",
+        "Instance",
+        "Attributes > `configuration[media]`",
+        0.9,
+    )
+    video = composer.compose("what is the biggest video file I can upload?", [limits]).text
+    assert "`configuration[media][video_size_limit]`: Description: The maximum size of any uploaded" in video
+    assert video.count("`configuration[media][video_size_limit]`") == 1
+    # A heading in plain words is not repeated: the sentences read on their own.
+    plain = composer.compose("how long do I have to get my money back on a yearly plan", [REFUNDS])
+    assert not plain.text.startswith("Refunds")
+
+
 def test_a_run_of_steps_too_long_for_an_answer_keeps_whole_steps(embeddings):
     long_steps = "\n".join(f"{n}. Step number {n} says to do a fairly long thing here." for n in range(1, 30))
     passage = Passage("l", f"Guide > Setup\n{long_steps}", "http://help/setup", "Guide", "Setup", 0.9)

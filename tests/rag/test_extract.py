@@ -44,6 +44,19 @@ def test_inline_markup_does_not_add_spaces_and_br_breaks_lines():
     assert extract(html).markdown == "Open Settings, then tp.\nNext line"
 
 
+def test_a_heading_that_is_a_name_in_code_keeps_its_backticks():
+    html = (
+        "<main><h1>Using the admin CLI</h1><h3><code>tootctl media remove</code></h3>"
+        "<p>Removes locally cached copies of media attachments.</p>"
+        "<h3><code>noindex</code> <span class='badge'>optional</span></h3><p>Whether to opt out.</p>"
+        "<h3>Media <code>CLI</code> commands</h3><p>Commands.</p></main>"
+    )
+    lines = extract(html).markdown.splitlines()
+    assert "### `tootctl media remove`" in lines
+    assert "### `noindex` optional" in lines
+    assert "### Media `CLI` commands" in lines
+
+
 def test_a_page_without_text_extracts_to_nothing():
     assert extract("<html><body><nav>Home</nav><footer>© us</footer></body></html>").markdown == ""
     assert extract("").markdown == ""
