@@ -58,6 +58,11 @@ class Unit:
     name: str = ""  # the name in code that the unit's section documents, if any (``_name``)
 
 
+def section_of(passage: Passage) -> str:
+    """The passage's own (deepest) section heading, e.g. "Refunds" of "Billing > Refunds"."""
+    return passage.heading.rpartition(" > ")[2]
+
+
 def passage_body(passage: Passage) -> str:
     """A passage's text without its first line, the "Title > Heading" breadcrumb the chunker adds."""
     first, _, rest = passage.text.partition("\n")
@@ -72,7 +77,7 @@ def units_of(passages: Sequence[Passage]) -> list[Unit]:
     units: list[Unit] = []
     for i, passage in enumerate(passages):
         steps: list[str] = []
-        name = _name(passage.heading.rpartition(" > ")[2])
+        name = _name(section_of(passage))
         for line in passage_body(passage).splitlines():
             if STEP.match(line):
                 steps.append(line.strip())
@@ -110,7 +115,7 @@ class Composer:
 
     def scores(self, question: str, passages: Sequence[Passage], units: Sequence[Unit]) -> np.ndarray:
         """The heuristic's score of each unit (see the module doc); ``passages`` best first."""
-        headings = [p.heading.rpartition(" > ")[2].replace("`", "") for p in passages]
+        headings = [section_of(p).replace("`", "") for p in passages]
         texts = [f"{headings[u.passage]}: {u.text}" if headings[u.passage] else u.text for u in units]
         vectors = np.asarray(self.embeddings.embed_documents([question, *texts]), dtype=np.float32)
         asked = set(terms(question))
@@ -223,16 +228,20 @@ class Composer:
         """
         kept: list[int] = []
         length = 0
+        labelled: set[tuple[str, str]] = set()
         for k in dict.fromkeys(chosen):
             if not 0 <= k < len(units):
                 continue
-            name = units[k].name
-            label = name and all(units[j].name != name for j in kept)
-            size = len(units[k].text) + 2 + (len(name) + 2 if label else 0)
+            unit = units[k]
+            section = (passages[unit.passage].source, unit.name)  # labelled once per page, as below
+            label = bool(unit.name) and section not in labelled
+            size = len(unit.text) + 2 + (len(unit.name) + 2 if label else 0)
             if length + size > self.max_chars and kept:
                 continue
             kept.append(k)
             length += size
+            if label:
+                labelled.add(section)
         used = list(dict.fromkeys(units[k].passage for k in kept))
         pages = dict.fromkeys(passages[i].source for i in used)
         quoted = " ".join(units[k].text for k in kept).lower()

@@ -194,7 +194,7 @@ def _blocks(node: Tag) -> list[str]:
 
 def _block(tag: Tag) -> list[str]:
     name = tag.name
-    if name == "h1":
+    if name == "h1":  # the page title, read the same way by ``_title`` and compared by the chunker
         return [f"# {_inline(tag)}"]
     if name in ("h2", "h3", "h4", "h5", "h6"):
         return [f"{'#' * int(name[1])} {_heading(tag)}"]
