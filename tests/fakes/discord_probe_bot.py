@@ -2,8 +2,8 @@
 
 It asks for the adapter's intents and registers what the adapter registers (a persistent view with vote
 and close buttons, a feedback modal, a ``/supportloop`` command group), and it records every event
-discord.py hands it, so ``test_discord_api`` can check both what discord.py made of the fake's traffic and
-what the fake recorded.
+discord.py hands it, so the ``test_discord_*`` modules can check both what discord.py made of the fake's
+traffic and what the fake recorded.
 """
 
 from __future__ import annotations
