@@ -219,7 +219,8 @@ def answers_at_once(settings: Settings) -> int:
     """
     if settings.answer_mode == "generate":
         return settings.max_batch_size
-    return max(1, min(settings.max_batch_size, len(os.sched_getaffinity(0))))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(settings.max_batch_size, cores))  # the cores this process may use (Linux), else all
 
 
 def _answer_all(loop: SupportLoop, questions: list[str]) -> list[Reply | SupportLoopError]:
