@@ -1,7 +1,8 @@
 """Compose an answer from page text: which sentences and steps to show, in what order, how long.
 
-An answer is made of *units* cut from the ranked passages: a sentence, a list item with its bullet, or a
-whole run of numbered steps (a page's steps are never split, renumbered or shown without their text).
+An answer is made of *units* cut from the ranked passages: a sentence, a list item with its bullet, a
+whole run of numbered steps (a page's steps are never split, renumbered or shown without their text),
+or a table row, shown as a list item that names each cell's column ("- TP-207 — What it means: …").
 ``choose`` is the heuristic choice of units; ``alternatives`` offers other choices (shorter, the steps
 alone, one page only), and the served version's reward model, learnt from votes, may pick one of them
 instead (``rag.answerer``), so users' votes change which answer they see. ``render`` writes the chosen
@@ -24,6 +25,7 @@ steps after it), then other units close to the best fill what is left.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +44,9 @@ STEP = re.compile(r"^\s*(\d{1,2})[.)]\s+\S")
 ITEM = re.compile(r"^\s*[-*+•]\s+\S")  # a bulleted list item
 NAMED = re.compile(r"^`[^`\n]+`")  # a section heading that is a name in code (``rag.extract``)
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*$")
+TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")  # a Markdown table row, as ``rag.extract`` writes tables
+TABLE_RULE = re.compile(r"^\s*\|(?:\s*:?-{3,}:?\s*\|)+\s*$")  # the line under a table's header
+CELL_EDGE = re.compile(r"(?<!\\)\|")
 MAX_CHARS = 700
 MARGIN = 0.5  # how far below the best unit another unit may rank and still be added
 BRIEF_CHARS = 200  # the brief alternative: about two sentences
@@ -73,12 +78,27 @@ def units_of(passages: Sequence[Passage]) -> list[Unit]:
     """The units of each passage, in passage order, then page order.
 
     A list item stays one unit with its bullet, so an answer quoting a page's list still shows a list
-    ("- Bank transfer, for annual plans…" on a line of its own), not its items run together."""
+    ("- Bank transfer, for annual plans…" on a line of its own), not its items run together. A table
+    row becomes such an item too (``_row``); the header row only names the columns."""
     units: list[Unit] = []
+    headers = _table_headers(passages)
     for i, passage in enumerate(passages):
         steps: list[str] = []
         name = _name(section_of(passage))
-        for line in passage_body(passage).splitlines():
+        lines = passage_body(passage).splitlines()
+        # A passage that opens inside a table the chunker split reads its rows under the table's header.
+        header = headers.get((passage.source, passage.heading), [])
+        for n, line in enumerate(lines):
+            if TABLE_ROW.match(line):
+                if steps:
+                    units.append(Unit(i, "\n".join(steps), "steps", name))
+                    steps = []
+                if n + 1 < len(lines) and TABLE_RULE.match(lines[n + 1]):
+                    header = _cells(line)
+                elif not TABLE_RULE.match(line):
+                    units.append(Unit(i, f"- {_row(_cells(line), header)}", "item", name))
+                continue
+            header = []
             if STEP.match(line):
                 steps.append(line.strip())
                 continue
@@ -275,6 +295,37 @@ class Composer:
             steps.append(line)
             length += len(line) + 1
         return "\n".join([*steps, "(More steps on the page.)"])
+
+
+def _table_headers(passages: Sequence[Passage]) -> dict[tuple[str, str], list[str]]:
+    """The header cells of the first table in each (page, section) among ``passages``."""
+    headers: dict[tuple[str, str], list[str]] = {}
+    for passage in passages:
+        lines = passage_body(passage).splitlines()
+        for line, below in itertools.pairwise(lines):
+            if TABLE_ROW.match(line) and TABLE_RULE.match(below):
+                headers.setdefault((passage.source, passage.heading), _cells(line))
+                break
+    return headers
+
+
+def _cells(row: str) -> list[str]:
+    """The cells of a Markdown table row, without markup ("| `TP-207` | The path… |")."""
+    cells = CELL_EDGE.split(row.strip())[1:-1]
+    return [" ".join(split_sentences(cell.replace("\\|", "|"))) for cell in cells]
+
+
+def _row(cells: Sequence[str], header: Sequence[str]) -> str:
+    """A table row as a line that reads on its own, each cell under its column's name: "macOS — Minimum
+    version: macOS 13 or later. Notes: One app runs natively…". A row pasted as it is ("| macOS | macOS
+    13 or later | One app… |") ran on with its neighbours into one unreadable line in chat."""
+    key, *rest = cells or [""]
+    names = [*header[1:], *[""] * len(rest)]
+    parts = [
+        f"{column}: {cell}" if column else cell for column, cell in zip(names, rest, strict=False) if cell
+    ]
+    text = " ".join(part if part[-1] in ".!?:" else f"{part}." for part in parts)
+    return f"{key} — {text}" if key and text else key or text
 
 
 def _name(heading: str) -> str:

@@ -201,3 +201,45 @@ def test_a_run_of_steps_too_long_for_an_answer_keeps_whole_steps(embeddings):
     assert len(text) <= 300
     assert text.splitlines()[-1] == "(More steps on the page.)"
     assert all(line.startswith(f"{n}. Step number {n} ") for n, line in enumerate(text.splitlines()[:-1], 1))
+
+
+def _error_codes(id_: str, body: str, score: float) -> Passage:
+    text = f"Fix sync problems > Error codes\n{body}"
+    return Passage(
+        id_, text, "http://help/sync/troubleshooting.html", "Fix sync problems", "Error codes", score
+    )
+
+
+ERROR_CODES = [  # a table the chunker split in two: the header is in the second passage only
+    _error_codes(
+        "later",
+        "| TP-311 | Your workspace has run out of storage. | Delete files, or add storage. |\n"
+        "| TP-512 | Your computer's clock is more than 5 minutes off. | Turn on automatic date and time. |",
+        0.7,
+    ),
+    _error_codes(
+        "first",
+        "Each sync error has a code.\n| Code | What it means | What to do |\n| --- | --- | --- |\n"
+        "| TP-104 | Another program has the file open and locked. | Close the file. |\n"
+        "| `TP-207` | The full path is longer than 260 characters (Windows only) "
+        "| Shorten folder or file names. |",
+        0.6,
+    ),
+]
+
+
+def test_a_table_row_is_quoted_on_its_own_line_under_its_column_names(composer):
+    """Rows pasted as "| TP-207 | The full path… | Shorten… |" ran on with their neighbours into one line."""
+    rows = [u.text for u in units_of(ERROR_CODES) if u.kind == "item"]
+    assert rows == [
+        "- TP-311 — What it means: Your workspace has run out of storage. What to do: Delete files, or add "
+        "storage.",
+        "- TP-512 — What it means: Your computer's clock is more than 5 minutes off. What to do: Turn on "
+        "automatic date and time.",
+        "- TP-104 — What it means: Another program has the file open and locked. What to do: Close the file.",
+        "- TP-207 — What it means: The full path is longer than 260 characters (Windows only). What to do: "
+        "Shorten folder or file names.",
+    ]
+    answer = composer.compose("getting error TP-207 on my PC, what does it mean?", ERROR_CODES).text
+    assert "|" not in answer and "---" not in answer
+    assert rows[3] in answer.splitlines()
