@@ -25,7 +25,6 @@ steps after it), then other units close to the best fill what is left.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,7 +92,7 @@ def units_of(passages: Sequence[Passage]) -> list[Unit]:
                 if steps:
                     units.append(Unit(i, "\n".join(steps), "steps", name))
                     steps = []
-                if n + 1 < len(lines) and TABLE_RULE.match(lines[n + 1]):
+                if _is_header(lines, n):
                     header = _cells(line)
                 elif not TABLE_RULE.match(line):
                     units.append(Unit(i, f"- {_row(_cells(line), header)}", "item", name))
@@ -302,11 +301,15 @@ def _table_headers(passages: Sequence[Passage]) -> dict[tuple[str, str], list[st
     headers: dict[tuple[str, str], list[str]] = {}
     for passage in passages:
         lines = passage_body(passage).splitlines()
-        for line, below in itertools.pairwise(lines):
-            if TABLE_ROW.match(line) and TABLE_RULE.match(below):
-                headers.setdefault((passage.source, passage.heading), _cells(line))
-                break
+        first = next((n for n in range(len(lines)) if _is_header(lines, n)), None)
+        if first is not None:
+            headers.setdefault((passage.source, passage.heading), _cells(lines[first]))
     return headers
+
+
+def _is_header(lines: Sequence[str], n: int) -> bool:
+    """Whether line ``n`` is a table's header: a row with the rule line under it."""
+    return n + 1 < len(lines) and bool(TABLE_ROW.match(lines[n])) and bool(TABLE_RULE.match(lines[n + 1]))
 
 
 def _cells(row: str) -> list[str]:
