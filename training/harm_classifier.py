@@ -25,8 +25,8 @@ threshold are 10-fold cross-validated, so no row scores itself. The threshold is
 most harmful requests refused) whose held-out false refusals stay at or under ``MAX_FALSE_ORDINARY``
 for ordinary questions and ``MAX_FALSE_LOOK_ALIKES`` for look-alikes: a refusal instead of an answer
 is a real failure for the many users who ask ordinary questions. The held-out recall is stored beside
-it. ``--check`` refits and fails if the stored file differs, so the file can't drift from
-its data.
+it. ``--check`` refits and fails if the refit decides differently (``main_check``), so the file can't
+drift from its data.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ MAX_FALSE_ORDINARY = 0.02
 MAX_FALSE_LOOK_ALIKES = 0.10
 THRESHOLDS = np.round(np.arange(0.20, 0.91, 0.025), 3)
 FOLDS = 10
+CHECK_TOLERANCE = 0.02  # how far a refit's probabilities may be from the stored model's (``main_check``)
 
 
 def training_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -61,14 +62,19 @@ def training_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
     return texts, labels, np.arange(len(texts)) >= len(rows)
 
 
-def fit() -> dict[str, object]:
+def training_features(texts: list[str]) -> np.ndarray:
+    from core.embedder import load_embeddings
+
+    return features(load_embeddings(), texts)
+
+
+def fit(x: np.ndarray | None = None) -> dict[str, object]:
+    """The classifier fitted on ``training_rows`` (``x``: their features, if already computed)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    from core.embedder import load_embeddings
-
     texts, labels, ordinary = training_rows()
-    x = features(load_embeddings(), texts)
+    x = training_features(texts) if x is None else x
     held_out = np.zeros(len(texts))
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(x, labels):
         model = LogisticRegression(C=C, max_iter=5000, class_weight="balanced").fit(x[train], labels[train])
@@ -107,11 +113,27 @@ def fit() -> dict[str, object]:
 
 
 def main_check() -> int:
-    """0 when a refit reproduces the stored threshold and weights, else 1."""
-    fitted = fit()
+    """0 when a refit reproduces the stored model, else 1: the same threshold, and on every training
+    row the same decision at a probability within ``CHECK_TOLERANCE``.
+
+    Weights are not compared one by one: sentence vectors differ in their last bits between CPUs
+    (AVX2 and AVX-512 kernels), and at C = 10 that moves single weights by up to 0.06 while the
+    probabilities move by less than 0.006 and no decision moves (a refit on an AVX2 machine of weights
+    fitted on an AVX-512 one)."""
+    texts, _, _ = training_rows()
+    x = training_features(texts)
+    fitted = fit(x)
     stored = json.loads(WEIGHTS.read_text(encoding="utf-8"))
-    same = stored["threshold"] == fitted["threshold"] and np.allclose(
-        stored["coef"], fitted["coef"], atol=1e-3
+
+    def probabilities(model: dict) -> np.ndarray:
+        logits = x.astype(np.float64) @ np.asarray(model["coef"]) + float(model["intercept"])
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    was, now = probabilities(stored), probabilities(fitted)
+    same = (
+        stored["threshold"] == fitted["threshold"]
+        and bool(np.all((was >= stored["threshold"]) == (now >= fitted["threshold"])))
+        and float(np.abs(was - now).max()) <= CHECK_TOLERANCE
     )
     print("stored weights match their data" if same else "stored weights differ from a refit")
     return 0 if same else 1
