@@ -35,6 +35,19 @@ RESET = Passage(
     score=0.7,
 )
 
+EXPIRY = Passage(
+    id="x",
+    text="Security > Reset your password\nTo reset a forgotten password:\n"
+    "1. Open the sign-in page and select Forgot password under the password field.\n"
+    "2. Enter the email address you signed up with and select Send reset link.\n"
+    "3. Open the email from us and select the reset link, then enter your new password twice.\n"
+    "The reset link expires after 60 minutes, and only the most recent link works.",
+    source="http://help/security/password-reset.html",
+    title="Security",
+    heading="Reset your password",
+    score=0.7,
+)
+
 
 @pytest.fixture(scope="module")
 def composer(embeddings):
@@ -69,6 +82,21 @@ def test_the_brief_alternative_is_the_best_sentence_with_its_neighbour_within_it
     assert "Annual plans can be refunded" in brief.text or "To ask for a refund" in brief.text
     assert len(brief.text) <= BRIEF_CHARS < len(full.text)
     assert full.text.count(".") > brief.text.count(".")
+
+
+def test_the_brief_alternative_is_brief_as_shown_when_the_best_unit_opens_a_long_run_of_steps(composer):
+    # The best unit is "To reset a forgotten password:", which comes with its 240 characters of steps.
+    full, brief = composer.alternatives("how do I reset my password", [EXPIRY])[:2]
+    assert "1. Open the sign-in page" in full.text
+    assert brief.text == "The reset link expires after 60 minutes, and only the most recent link works."
+    assert len(brief.text) <= BRIEF_CHARS
+
+
+def test_a_sentence_that_introduces_steps_is_not_quoted_without_them(composer):
+    for answer in composer.alternatives("my password reset link stopped working", [EXPIRY]):
+        assert ("To reset a forgotten password:" in answer.text) == (
+            "1. Open the sign-in page" in answer.text
+        )
 
 
 def test_the_one_page_alternative_keeps_the_page_the_ranker_put_first(composer):
