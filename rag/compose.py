@@ -20,7 +20,9 @@ The heuristic ranks a unit by its cosine to the question, read under its section
 bonus for question words it or its heading share, plus its passage's relevance (from the ranker), minus
 a little for lower-ranked passages. The best unit grows into a window of its neighbours in the same
 passage (answers often continue in the next sentence, and a sentence ending in ":" introduces the
-steps after it), then other units close to the best fill what is left.
+steps after it), then other units close to the best fill what is left. Only the best unit may be a
+sentence ending in ":" quoted without the unit it introduces: "Follow these steps:" as an answer's last
+line says nothing.
 """
 
 from __future__ import annotations
