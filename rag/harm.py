@@ -138,6 +138,15 @@ def features(embeddings: Embeddings, texts: Sequence[str]) -> np.ndarray:
     return np.hstack([vectors, rules, shared_bge().encode(texts)])
 
 
+def probabilities(x: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    """The logistic model's probability that each row of features is a request to refuse.
+
+    The product is taken in the precision of ``x`` and ``coef`` (float32 when serving, float64 when
+    ``training.harm_classifier`` checks a refit); the sigmoid in float64 either way."""
+    logits = x @ coef + intercept
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+
+
 @dataclass(frozen=True)
 class HarmJudgement:
     harmful: bool
@@ -162,11 +171,10 @@ class HarmClassifier:
         """One judgement per request, encoded in batches (an audit judges a thousand at once)."""
         if not requests:
             return []
-        logits = features(self.embeddings, requests) @ self.coef + self.intercept
-        probabilities = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        chances = probabilities(features(self.embeddings, requests), self.coef, self.intercept)
         return [
             HarmJudgement(bool(p >= self.threshold), float(p), rule_category(request) or "")
-            for request, p in zip(requests, probabilities, strict=True)
+            for request, p in zip(requests, chances, strict=True)
         ]
 
     def is_harmful(self, request: str) -> bool:

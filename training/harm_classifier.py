@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.harm import EXAMPLES, WEIGHTS, features
+from rag.harm import EXAMPLES, WEIGHTS, features, probabilities
 from training.answerability import DEV_SETS, dev_questions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,11 +125,10 @@ def main_check() -> int:
     fitted = fit(x)
     stored = json.loads(WEIGHTS.read_text(encoding="utf-8"))
 
-    def probabilities(model: dict) -> np.ndarray:
-        logits = x.astype(np.float64) @ np.asarray(model["coef"]) + float(model["intercept"])
-        return 1.0 / (1.0 + np.exp(-logits))
+    def chances(model: dict) -> np.ndarray:
+        return probabilities(x.astype(np.float64), np.asarray(model["coef"]), float(model["intercept"]))
 
-    was, now = probabilities(stored), probabilities(fitted)
+    was, now = chances(stored), chances(fitted)
     same = (
         stored["threshold"] == fitted["threshold"]
         and bool(np.all((was >= stored["threshold"]) == (now >= fitted["threshold"])))
