@@ -1,16 +1,19 @@
-"""Answer latency on 2 cores, one question at a time, end to end: the default answer against the chat
-model's, in the same run.
+"""Answer latency on 2 cores, end to end: the default answer against the chat model's, and the
+cross-encoder's second thread against one, in the same run.
 
 Serves the bundled help center on 127.0.0.1, indexes it into a scratch data directory (or reuses
---data-dir), then answers the bundled questions (in scope, out of scope, injections) one at a time:
+--data-dir), then answers the bundled questions (in scope, out of scope, injections):
 
 - ``default``: what users get with the default settings: harm check, hybrid retrieval reranked by the
-  cross-encoder, the answerability decision, and the answer composed from the pages;
-- ``generate``: the same, with the local chat model writing the answer (checked against the pages).
+  cross-encoder, the answerability decision, and the answer composed from the pages; a cross-encoder
+  call made while no other is scoring runs on two threads (``core.cross_encoder.lone_call_threads``);
+- ``1 thread``: the same with every cross-encoder call on one thread (the setting before);
+- ``... ×2``: the same two, answering two questions at a time (as ``make demo`` does on 2 cores);
+- ``generate``: one at a time, with the local chat model writing the answer (checked against the pages).
 
-It prints p50/p95 of the ranking phase (harm check, retrieval, cross-encoder, answerability), of the
-composing phase, and of the total, their ratio, and the process's peak RSS (all models loaded, as in
-``supportloop serve``).
+Each row has its own cross-encoder, so no row reads scores another remembered. It prints p50/p95 of the
+ranking phase (harm check, retrieval, cross-encoder, answerability), of the composing phase, and of the
+total, the ratios, and the process's peak RSS (all models loaded, as in ``supportloop serve``).
 
     python bench/answer_latency.py [--limit 40] [--max-new-tokens 64] [--data-dir DIR]
 """
@@ -24,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,8 +36,9 @@ from supportloop.logs import quiet_environment, setup_logging
 
 quiet_environment()
 
+from core.cross_encoder import CrossEncoder  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from rag.answerer import Answerer, assemble  # noqa: E402
+from rag.answerer import Answer, Answerer, assemble  # noqa: E402
 from rag.ingest import ingest_site  # noqa: E402
 from supportloop.app import SupportLoop  # noqa: E402
 from supportloop.demo_site import load_questions, serve_demo_site  # noqa: E402
@@ -44,14 +49,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(answerer: Answerer, questions: list[str]) -> dict[str, float]:
+def measure(answerer: Answerer, questions: list[str], at_once: int = 1) -> dict[str, float]:
+    """Latency percentiles over ``questions``, answered ``at_once`` at a time."""
     answerer.answer(questions[0])  # warm-up: first-call allocations are not latency
-    ranking, composing, total = [], [], []
-    for question in questions:
-        answer = answerer.answer(question)
-        ranking.append(answer.retrieval_s)
-        composing.append(answer.generation_s)
-        total.append(answer.latency_s)
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
+        answers: list[Answer] = list(pool.map(answerer.answer, questions))
+    ranking = [a.retrieval_s for a in answers]
+    composing = [a.generation_s for a in answers]
+    total = [a.latency_s for a in answers]
     return {
         f"{name}_{q}": percentile(values, level)
         for name, values in (("ranking", ranking), ("composing", composing), ("total", total))
@@ -81,21 +86,36 @@ def main() -> None:
         )
         s = loop.settings
         options = {"top_k": s.top_k, "max_citations": s.max_citations, "max_new_tokens": args.max_new_tokens}
-        results = {"default": measure(loop.answerer, questions)}
-        generate = assemble(loop.index, loop.embeddings, loop._generate, mode="generate", **options)
-        results["generate"] = measure(generate, questions)
+
+        def answerer(threads: int | None, mode: str = s.answer_mode) -> Answerer:
+            encoder = CrossEncoder(threads=threads)
+            return assemble(
+                loop.index, loop.embeddings, loop._generate, mode=mode, cross_encoder=encoder, **options
+            )
+
+        results = {
+            "default": measure(answerer(None), questions),
+            "1 thread": measure(answerer(1), questions),
+            "default ×2": measure(answerer(None), questions, at_once=2),
+            "1 thread ×2": measure(answerer(1), questions, at_once=2),
+            "generate": measure(answerer(None, "generate"), questions),
+        }
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"\n{len(questions)} questions, one at a time, top_k={settings.top_k}")
-    print(f"{'':10} {'ranking p50/p95':>18} {'composing p50/p95':>20} {'total p50/p95':>18}")
+    print(f"\n{len(questions)} questions, top_k={settings.top_k}; ×2: two at a time")
+    print(f"{'':12} {'ranking p50/p95':>18} {'composing p50/p95':>20} {'total p50/p95':>18}")
     for name, r in results.items():
         print(
-            f"{name:10} {r['ranking_p50']:8.3f}/{r['ranking_p95']:.3f} s"
+            f"{name:12} {r['ranking_p50']:8.3f}/{r['ranking_p95']:.3f} s"
             f" {r['composing_p50']:9.3f}/{r['composing_p95']:.3f} s"
             f" {r['total_p50']:8.3f}/{r['total_p95']:.3f} s"
         )
-    ratio = results["generate"]["total_p50"] / results["default"]["total_p50"]
-    print(f"\nratio generate/default total p50: {ratio:.2f}x; peak RSS {peak_gib:.2f} GiB")
-    print(json.dumps({"questions": len(questions), **results, "ratio": ratio, "peak_rss_gib": peak_gib}))
+    ratios = {
+        f"{a}/{b}": results[a]["total_p50"] / results[b]["total_p50"]
+        for a, b in (("generate", "default"), ("default", "1 thread"), ("default ×2", "1 thread ×2"))
+    }
+    print("\ntotal p50 ratios: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
+    print(f"peak RSS {peak_gib:.2f} GiB")
+    print(json.dumps({"questions": len(questions), **results, "ratios": ratios, "peak_rss_gib": peak_gib}))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Weight layout for fast inference on CPU with few rows per matrix product.
+"""CPU facts for fast inference: the cores a process may use, and weight layout for few rows per product.
 
 ``F.linear`` multiplies its input by the weight's transpose. On CPU, a product of a few rows with a
 transposed row-major matrix is slow; the same product with the weight stored column-major (the
@@ -20,7 +20,16 @@ not change.
 
 from __future__ import annotations
 
-import torch
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (Linux), else every core of the machine."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def store_linear_weights_column_major(model: torch.nn.Module, keep: torch.nn.Module | None = None) -> None:
@@ -29,6 +38,8 @@ def store_linear_weights_column_major(model: torch.nn.Module, keep: torch.nn.Mod
     Shapes stay the same and results agree to rounding. ``keep`` is for a layer whose weight is shared
     with something that reads it by rows, such as an output layer tied to the token embedding.
     """
+    import torch  # here, not at the top: ``usable_cores`` serves processes that never load torch
+
     for module in model.modules():
         if isinstance(module, torch.nn.Linear) and module is not keep:
             module.weight.data = module.weight.data.t().contiguous().t()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from core.cpu_layout import usable_cores
 from core.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -80,15 +82,19 @@ class CrossEncoder:
         self,
         folder: Path | None = None,
         *,
-        threads: int = 1,
+        threads: int | None = None,
         max_length: int = 256,
         remembered: int = 2000,
     ) -> None:
-        """``threads``: onnxruntime intra-op threads. One is the right default for serving: questions
-        arrive concurrently, and a second thread per call mostly contends with the other requests.
+        """``threads``: onnxruntime intra-op threads for a call made while no other call is scoring; by
+        default ``lone_call_threads()``. A call that overlaps another always scores on one thread.
         ``max_length`` caps question + passage tokens (our chunks are ~500 characters, ~120 tokens).
         ``remembered``: how many questions' scores are kept (with their candidates' text: ~15 MB at most)."""
-        self.session, self.tokenizer = load_onnx(folder or packaged_reranker(), "reranker", threads)
+        folder = folder or packaged_reranker()
+        self.session, self.tokenizer = load_onnx(folder, "reranker")
+        alone = lone_call_threads() if threads is None else threads
+        self.lone_session = load_onnx(folder, "reranker", alone)[0] if alone > 1 else self.session
+        self._scoring = 0  # calls scoring now
         self.tokenizer.enable_truncation(max_length=max_length, strategy="only_second")
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self.inputs = {i.name for i in self.session.get_inputs()}
@@ -114,6 +120,20 @@ class CrossEncoder:
             if known is not None:
                 self._known.move_to_end(key)
                 return known.copy()
+            session = self.session if self._scoring else self.lone_session
+            self._scoring += 1
+        try:
+            result = self._run(session, question, passages, batch_size)
+        finally:
+            with self._lock:
+                self._scoring -= 1
+        with self._lock:
+            self._known[key] = result.copy()
+            while len(self._known) > self.remembered:
+                self._known.popitem(last=False)
+        return result
+
+    def _run(self, session: Any, question: str, passages: Sequence[str], batch_size: int) -> np.ndarray:
         scores: list[np.ndarray] = []
         for start in range(0, len(passages), batch_size):
             batch = self.tokenizer.encode_batch([(question, p) for p in passages[start : start + batch_size]])
@@ -122,14 +142,22 @@ class CrossEncoder:
                 "attention_mask": np.array([e.attention_mask for e in batch], dtype=np.int64),
                 "token_type_ids": np.array([e.type_ids for e in batch], dtype=np.int64),
             }
-            (logits,) = self.session.run(["logits"], {k: v for k, v in feed.items() if k in self.inputs})
+            (logits,) = session.run(["logits"], {k: v for k, v in feed.items() if k in self.inputs})
             scores.append(logits[:, 0])
-        result = np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
-        with self._lock:
-            self._known[key] = result.copy()
-            while len(self._known) > self.remembered:
-                self._known.popitem(last=False)
-        return result
+        return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
+
+
+def lone_call_threads() -> int:
+    """Threads for a cross-encoder call that has the process to itself: the process's thread budget
+    (``OMP_NUM_THREADS`` where set, as torch reads it, else its cores), at most two.
+
+    On a 2-core CPU without AVX-512, 16 candidates took 1.0 s on one thread and 0.51 s on two. Two calls
+    at once on two threads each were ~15% slower a call than on one each, so only a call made while no
+    other is scoring gets the second thread: answers one at a time went from a p50 of 1.55 s to 1.22 s,
+    two at a time stayed at 1.58 s (``bench/answer_latency.py``). Both sessions give the same scores.
+    More than two threads were not measured."""
+    budget = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(2, int(budget) if budget.isdigit() else usable_cores()))
 
 
 @cache

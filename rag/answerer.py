@@ -54,6 +54,7 @@ from rag.safety import leaks, strip_injections
 if TYPE_CHECKING:  # kept out of import time: the CLI starts without loading torch or Chroma
     from langchain_core.embeddings import Embeddings
 
+    from core.cross_encoder import CrossEncoder
     from core.llm import Conversation
     from rag.answerability import AnswerabilityModel, Verdict
     from rag.compose import Composer, Composition
@@ -329,10 +330,12 @@ def assemble(
     rerank_candidates: int = 16,
     retrieval: RetrievalMode = "hybrid",
     answerability_threshold: float | None = None,
+    cross_encoder: CrossEncoder | None = None,
     **options: object,
 ) -> Answerer:
-    """An ``Answerer`` over ``index`` with the packaged models: the shared cross-encoder, the calibrated
-    answerability model and the harm classifier over ``embeddings``. ``options`` go to ``Answerer``."""
+    """An ``Answerer`` over ``index`` with the packaged models: the cross-encoder (the process's shared
+    one unless given), the calibrated answerability model and the harm classifier over ``embeddings``.
+    ``options`` go to ``Answerer``."""
     from core.cross_encoder import shared_cross_encoder
     from rag.answerability import AnswerabilityModel
     from rag.compose import Composer
@@ -341,7 +344,9 @@ def assemble(
     from rag.ranking import Ranker
 
     return Answerer(
-        Ranker(index, shared_cross_encoder(), candidates=rerank_candidates, retrieval=retrieval),
+        Ranker(
+            index, cross_encoder or shared_cross_encoder(), candidates=rerank_candidates, retrieval=retrieval
+        ),
         Composer(embeddings),
         GroundingChecker(embeddings),
         AnswerabilityModel(threshold=answerability_threshold),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from core.cpu_layout import usable_cores
 from core.errors import SupportLoopError
 from supportloop.commands.common import (
     err,
@@ -219,8 +219,7 @@ def answers_at_once(settings: Settings) -> int:
     """
     if settings.answer_mode == "generate":
         return settings.max_batch_size
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(settings.max_batch_size, cores))  # the cores this process may use (Linux), else all
+    return max(1, min(settings.max_batch_size, usable_cores()))
 
 
 def _answer_all(loop: SupportLoop, questions: list[str]) -> list[Reply | SupportLoopError]:

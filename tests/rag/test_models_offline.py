@@ -1,12 +1,15 @@
 """The packaged and trained-here models behind ranking, declines and refusals load offline and work."""
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from core.bge import DIMENSION, BgeSmall
-from core.cross_encoder import CrossEncoder, packaged_reranker
+from core.cpu_layout import usable_cores
+from core.cross_encoder import CrossEncoder, lone_call_threads, packaged_reranker
 from core.errors import ModelError
 from rag.answerability import FEATURES, AnswerabilityModel
 from rag.harm import HarmClassifier
@@ -36,6 +39,51 @@ def test_a_question_asked_again_over_the_same_candidates_is_scored_from_memory()
     remembering.score("Is there a dark theme?", [RELATED])
     assert [q for q, _ in remembering._known] == [QUESTION, "Is there a dark theme?"]  # the oldest went
     assert next(iter(remembering._known))[1] == (ANSWERING,)  # other candidates: scored anew, kept apart
+
+
+class Watched:
+    """A real onnxruntime session that records which call ran on it, and can hold a call until told."""
+
+    def __init__(self, session, name: str, runs: list[str], hold: threading.Event | None = None) -> None:
+        self.session, self.name, self.runs, self.hold = session, name, runs, hold
+        self.running = threading.Event()
+
+    def run(self, *args, **kwargs):
+        self.running.set()
+        if self.hold is not None:
+            assert self.hold.wait(60)
+        self.runs.append(self.name)
+        return self.session.run(*args, **kwargs)
+
+
+def test_a_call_alone_scores_on_two_threads_and_one_beside_it_on_one_with_the_same_scores():
+    encoder, runs, release = CrossEncoder(threads=2, remembered=0), [], threading.Event()
+    assert encoder.lone_session.get_session_options().intra_op_num_threads == 2
+    assert encoder.session.get_session_options().intra_op_num_threads == 1
+    alone_expected = CrossEncoder(threads=1).score(QUESTION, [UNRELATED, RELATED, ANSWERING])
+    encoder.lone_session = Watched(encoder.lone_session, "two threads", runs, hold=release)
+    encoder.session = Watched(encoder.session, "one thread", runs)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(encoder.score, QUESTION, [UNRELATED, RELATED, ANSWERING])
+        assert encoder.lone_session.running.wait(60)  # the first call is scoring, held
+        beside = encoder.score(QUESTION, [ANSWERING, RELATED, UNRELATED])
+        release.set()
+        alone = first.result(60)
+    assert runs == ["one thread", "two threads"]
+    assert np.array_equal(alone, alone_expected) and np.array_equal(beside, alone[::-1])
+    encoder.score("Is there a dark theme?", [RELATED])  # no call is scoring now: two threads again
+    assert runs[-1] == "two threads"
+
+
+def test_a_lone_call_gets_the_process_s_thread_budget_up_to_two(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert lone_call_threads() == 1
+    single = CrossEncoder()
+    assert single.lone_session is single.session  # one session when one thread is all there is
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    assert lone_call_threads() == 2
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert lone_call_threads() == min(2, usable_cores())
 
 
 def test_a_broken_reranker_folder_is_a_clear_error(tmp_path):
