@@ -101,9 +101,12 @@ def test_generated_answers_are_answered_a_full_batch_at_a_time():
     assert answers_at_once(Settings(answer_mode="extractive", max_batch_size=1)) == 1
 
 
-def test_ask_cites_the_right_page_for_at_least_80_percent_of_the_bundled_questions(demo, tmp_path):
+def test_ask_file_answers_each_question_in_order_and_cites_the_right_page(demo, tmp_path):
+    """Every fourth bundled question (19, one an injection): the demo above and `supportloop eval`
+    (tests/test_eval.py) answer all 76 with the same answerer, so the whole set a third time would
+    test nothing new and cost a minute and a half on 2 cores."""
     data_dir, _ = demo
-    questions = load_questions()
+    questions = load_questions()[::4]
     source = tmp_path / "questions.jsonl"
     source.write_text("".join(json.dumps({"id": q.id, "question": q.question}) + "\n" for q in questions))
     target = tmp_path / "out" / "answers.jsonl"
