@@ -13,7 +13,8 @@ Serves the bundled help center on 127.0.0.1, indexes it into a scratch data dire
 
 Each row has its own cross-encoder, so no row reads scores another remembered. It prints p50/p95 of the
 ranking phase (harm check, retrieval, cross-encoder, answerability), of the composing phase, and of the
-total, the ratios, and the process's peak RSS (all models loaded, as in ``supportloop serve``).
+total, the ratios, and the process's peak RSS: all models loaded, as in ``supportloop serve``, plus a
+cross-encoder per row, so the peak is above serve's.
 
     python bench/answer_latency.py [--limit 40] [--max-new-tokens 64] [--data-dir DIR]
 """
