@@ -19,6 +19,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,8 @@ class CrossEncoder:
         self.remembered = remembered
         # (question, candidates) -> scores, least recently used first
         self._known: OrderedDict[tuple[str, tuple[str, ...]], np.ndarray] = OrderedDict()
+        # (question, candidates) -> the scores of the call computing them now
+        self._underway: dict[tuple[str, tuple[str, ...]], Future[np.ndarray]] = {}
         self._lock = threading.Lock()  # bots score from several threads
 
     def score(self, question: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
@@ -108,6 +111,8 @@ class CrossEncoder:
 
         A question asked again over the same candidates gets its scores from memory: a repeated
         question is common in support, and training prompts rank the very questions that were served.
+        A call asking what another is scoring now waits for its scores instead of scoring them again
+        (a burst of the same question, or a served answer and its drafts, arrive together).
         Whole calls are remembered, not single pairs, because a pair's score depends on its batch: the
         model is quantized dynamically, one activation scale per batch (scored alone, pairs moved by up
         to 0.66 and half the candidates changed rank; the fusion and the answerability model were
@@ -120,18 +125,33 @@ class CrossEncoder:
             if known is not None:
                 self._known.move_to_end(key)
                 return known.copy()
-            session = self.session if self._scoring else self.lone_session
-            self._scoring += 1
+            underway = self._underway.get(key)
+            scoring = underway is None
+            if scoring:  # this call scores; the same question over the same candidates waits for it
+                underway = self._underway[key] = Future()
+                session = self.session if self._scoring else self.lone_session
+                self._scoring += 1
+        if not scoring:
+            return underway.result().copy()
         try:
             result = self._run(session, question, passages, batch_size)
-        finally:
-            with self._lock:
-                self._scoring -= 1
+        except BaseException as exc:
+            self._finish(key, None)
+            underway.set_exception(exc)
+            raise
+        self._finish(key, result)
+        underway.set_result(result)
+        return result.copy()
+
+    def _finish(self, key: tuple[str, tuple[str, ...]], result: np.ndarray | None) -> None:
+        """Ends the call scoring ``key``: frees its place and remembers its scores, if it has any."""
         with self._lock:
-            self._known[key] = result.copy()
-            while len(self._known) > self.remembered:
-                self._known.popitem(last=False)
-        return result
+            self._scoring -= 1
+            del self._underway[key]
+            if result is not None:
+                self._known[key] = result
+                while len(self._known) > self.remembered:
+                    self._known.popitem(last=False)
 
     def _run(self, session: Any, question: str, passages: Sequence[str], batch_size: int) -> np.ndarray:
         scores: list[np.ndarray] = []

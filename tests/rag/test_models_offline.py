@@ -75,6 +75,38 @@ def test_a_call_alone_scores_on_two_threads_and_one_beside_it_on_one_with_the_sa
     assert runs[-1] == "two threads"
 
 
+class Broken(Watched):
+    """A session that fails once released, as a model running out of memory would."""
+
+    def run(self, *args, **kwargs):
+        super().run(*args, **kwargs)
+        raise RuntimeError("out of memory")
+
+
+@pytest.mark.parametrize("session", [Watched, Broken])
+def test_a_call_asking_what_another_is_scoring_waits_for_its_outcome(session):
+    """A served answer and its drafts, or a burst of one question, are ranked together: one scores."""
+    encoder, runs, release = CrossEncoder(threads=2), [], threading.Event()
+    encoder.lone_session = session(encoder.lone_session, "first", runs, hold=release)
+    encoder.session = Watched(encoder.session, "second", runs)
+    candidates = [UNRELATED, RELATED, ANSWERING]
+    with ThreadPoolExecutor(2) as pool:
+        calls = [pool.submit(encoder.score, QUESTION, candidates)]
+        assert encoder.lone_session.running.wait(60)  # the first call is scoring, held
+        calls.append(pool.submit(encoder.score, QUESTION, candidates))
+        encoder.session.running.wait(1)  # a second call that scores again would be running by now
+        release.set()
+        outcomes = [call.exception(60) or call.result() for call in calls]
+    assert runs == ["first"]
+    if session is Broken:  # both callers hear of it, and nothing is remembered
+        assert all(isinstance(o, RuntimeError) for o in outcomes) and not encoder._known
+        encoder.lone_session = Watched(encoder.lone_session.session, "again", runs)
+        assert encoder.score(QUESTION, candidates)[2] > 0 and runs == ["first", "again"]
+    else:
+        assert np.array_equal(*outcomes) and outcomes[0] is not outcomes[1]
+    assert not encoder._underway
+
+
 def test_a_lone_call_gets_the_process_s_thread_budget_up_to_two(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert lone_call_threads() == 1
