@@ -15,7 +15,7 @@ from core.errors import CrawlError
 from core.settings import Settings
 from rag.bm25 import BM25
 from rag.chunker import Chunk
-from rag.index import HelpIndex, chroma_client, fuse, rrf_scores
+from rag.index import EF_SEARCH, HelpIndex, chroma_client, fuse, rrf_scores
 from rag.ingest import ingest_site
 from supportloop.demo_site import SITE_DIR, serve_demo_site
 
@@ -56,6 +56,20 @@ def test_the_index_persists_across_clients(tmp_path, embeddings):
         [chunk("x", "Two-factor", "http://h/x")],
     )
     assert open_index(tmp_path / "chroma", "persisted", embeddings).stats().chunks == 1
+
+
+def test_new_collections_search_broadly_and_older_ones_are_raised_to_it(tmp_path, embeddings):
+    def hnsw(name: str) -> dict:
+        return chroma_client(tmp_path / "chroma", None).get_collection(name).configuration_json["hnsw"]
+
+    open_index(tmp_path / "chroma", "new-index", embeddings)
+    assert hnsw("new-index")["ef_search"] == EF_SEARCH
+    chroma_client(tmp_path / "chroma", None).create_collection(  # as earlier versions made them
+        "old-index", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+    )
+    assert hnsw("old-index")["ef_search"] < EF_SEARCH
+    open_index(tmp_path / "chroma", "old-index", embeddings)
+    assert hnsw("old-index")["ef_search"] == EF_SEARCH and hnsw("old-index")["space"] == "cosine"
 
 
 def test_hybrid_search_finds_exact_terms_dense_search_misses(tmp_path, embeddings):
