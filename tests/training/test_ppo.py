@@ -9,7 +9,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from core.registry import ModelVersion, check_model_folder
 from training.ppo import PPOPolicyTrainer, PPOSettings
 
-pytestmark = pytest.mark.slow  # about a minute of PPO on CPU
+pytestmark = pytest.mark.slow  # PPO on CPU (about 20 s)
 
 RESPONSE = 16
 
@@ -58,18 +58,18 @@ def expected_first_token_reward(policy_path, reward: DirectionReward, prompts: l
 def test_ppo_raises_a_learnable_reward_and_saves_a_servable_version(tiny_policy, tmp_path):
     embeddings = AutoModelForCausalLM.from_pretrained(tiny_policy).get_input_embeddings().weight.detach()
     settings = PPOSettings(
-        updates=30, batch_size=8, response_length=RESPONSE, ppo_epochs=4, learning_rate=3e-3, kl_coef=0.01
+        updates=10, batch_size=8, response_length=RESPONSE, ppo_epochs=4, learning_rate=3e-3, kl_coef=0.01
     )
     prompts = [[{"role": "user", "content": f"How do I change setting {n}?"}] for n in range(16)]
     reward = DirectionReward(embeddings)
     trainer = PPOPolicyTrainer(tiny_policy, reward, prompts, settings)
     steps: list[tuple[int, int]] = []
     result = trainer.train(lambda done, total: steps.append((done, total)))
-    assert len(result.scores()) == 30 == len(steps) and steps[-1] == (30, 30)
+    assert len(result.scores()) == 10 == len(steps) and steps[-1] == (10, 10)
 
     trainer.save(tmp_path / "1")
-    # Seeds 0-3 here raised it by 0.097 to 0.111 (from 0.031); the scores of 8 sampled answers an update
-    # are too noisy to compare, since one machine's first and last 8 updates differed by only 0.074.
+    # Seeds 0-3 here raised it by 0.131 to 0.191 (from 0.002); the scores of 8 sampled answers an update
+    # are too noisy to compare.
     before = expected_first_token_reward(tiny_policy, reward, prompts)
     after = expected_first_token_reward(tmp_path / "1", reward, prompts)
     assert after > before + 0.05, (before, after)
