@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from core.vector_memory import VectorMemory
 from rag.text import split_sentences, terms
 
 if TYPE_CHECKING:
@@ -133,12 +134,14 @@ class Composer:
     def __init__(self, embeddings: Embeddings, *, max_chars: int = MAX_CHARS) -> None:
         self.embeddings = embeddings
         self.max_chars = max_chars
+        # A popular page's units are read for every answer that quotes it (see core.vector_memory).
+        self._vectors = VectorMemory(lambda texts: np.asarray(embeddings.embed_documents(texts)))
 
     def scores(self, question: str, passages: Sequence[Passage], units: Sequence[Unit]) -> np.ndarray:
         """The heuristic's score of each unit (see the module doc); ``passages`` best first."""
         headings = [section_of(p).replace("`", "") for p in passages]
         texts = [f"{headings[u.passage]}: {u.text}" if headings[u.passage] else u.text for u in units]
-        vectors = np.asarray(self.embeddings.embed_documents([question, *texts]), dtype=np.float32)
+        vectors = self._vectors([question, *texts])
         asked = set(terms(question))
 
         def shared(*texts: str) -> float:
