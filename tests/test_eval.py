@@ -46,8 +46,9 @@ def test_eval_on_the_demo_site_beats_plain_rag(tmp_path, fresh_dir):
     assert len(report["results"]["supportloop"]) == 76
 
 
-def test_eval_on_the_mastodon_user_guide(tmp_path):
-    """The user-guide slice of the Mastodon docs, and the questions about it among the first 16."""
+def test_eval_on_the_mastodon_user_guide(tmp_path, model_dir, monkeypatch):
+    """The user-guide slice of the Mastodon docs, and the questions about it among the first 16 (with
+    the session's model version 0: preparing another from the GGUF would add half a minute)."""
     site = tmp_path / "site"
     render_mastodon_docs(site)
     subset = tmp_path / "questions.jsonl"
@@ -55,6 +56,7 @@ def test_eval_on_the_mastodon_user_guide(tmp_path):
     chosen = [line for line in lines if all(p.startswith("/user/") for p in json.loads(line)["source"])]
     subset.write_text("\n".join(chosen) + "\n")
     data_dir = tmp_path / "data"
+    monkeypatch.setenv("SUPPORTLOOP_MODEL_PATH", str(model_dir))
     env = {"SUPPORTLOOP_DATA_DIR": str(data_dir), "SUPPORTLOOP_CRAWL_PATH_PREFIXES": "/user/"}
     with serve_demo_site(0, site) as url:
         indexed = run_cli("index", url + "/user/", env={**env, "SUPPORTLOOP_CRAWL_RATE_PER_HOST": "1000"})
