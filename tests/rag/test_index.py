@@ -60,7 +60,11 @@ def test_the_index_persists_across_clients(tmp_path, embeddings):
 
 def test_new_collections_search_broadly_and_older_ones_are_raised_to_it(tmp_path, embeddings):
     def hnsw(name: str) -> dict:
-        return chroma_client(tmp_path / "chroma", None).get_collection(name).configuration_json["hnsw"]
+        return (
+            chroma_client(tmp_path / "chroma", None)
+            .get_collection(name, embedding_function=None)
+            .configuration_json["hnsw"]
+        )
 
     open_index(tmp_path / "chroma", "new-index", embeddings)
     assert hnsw("new-index")["ef_search"] == EF_SEARCH
