@@ -132,7 +132,6 @@ class Composer:
     """Chooses and renders units; one embedder for the heuristic's cosines."""
 
     def __init__(self, embeddings: Embeddings, *, max_chars: int = MAX_CHARS) -> None:
-        self.embeddings = embeddings
         self.max_chars = max_chars
         # A popular page's units are read for every answer that quotes it (see core.vector_memory).
         self._vectors = VectorMemory(lambda texts: np.asarray(embeddings.embed_documents(texts)))
