@@ -40,7 +40,7 @@ class LearningSettings(BaseSettings):
     )
     policy_algorithm: Literal["auto", "ppo", "kto", "sft"] = Field(
         # kto is clearly above sft and ppo on the same 600 votes, but on a 2-core CPU it takes 32 min
-        # and 8.5 GiB, sft 11 min and 5.8 GiB (README, Learning loop)
+        # and 8.5 GiB, sft 11 min and 5.8 GiB (docs/learning-loop.md)
         "auto",
         description="How retraining tunes the warm-started policy: ppo (against the composite reward), kto "
         "(from the liked and disliked answers themselves), sft (the warm start alone), or auto (kto on "
@@ -63,7 +63,9 @@ class LearningSettings(BaseSettings):
     )
     kto_learning_rate: float = Field(1e-5, gt=0, le=1, description="Learning rate of KTO.")
     kto_epochs: int = Field(
-        1,  # as good as 2 on the same 600 votes, in 20 min of KTO on 2 cores instead of about 35 (README)
+        # as good as 2 on the same 600 votes, in 20 min of KTO on 2 cores instead of about 35
+        # (docs/learning-loop.md)
+        1,
         ge=1,
         le=100,
         description="Passes of KTO over the voted answers.",

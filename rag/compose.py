@@ -9,11 +9,11 @@ instead (``rag.answerer``), so users' votes change which answer they see. ``rend
 units as the answer: the best unit's page first, then other pages; within a page, its passages in the
 ranker's order (which reads whole passages) and each passage's units in their order on the page; steps
 one per line; no longer than ``max_chars``. Putting the best unit's own passage first instead, where the
-ranker put another passage of its page above it, was measured on the dev questions and not kept (README,
-"Tried since, not shipped"). A passage whose section heading is a name in code (a command, a setting, an
-API field: "`tootctl media remove`") is quoted under that name, "`tootctl media remove`: Removes locally
-cached copies…": reference sections say what their name does without naming it, and the name is what
-the user needs.
+ranker put another passage of its page above it, was measured on the dev questions and not kept
+(``docs/answer-quality.md``, "Tried, not shipped"). A passage whose section heading is a name in code
+(a command, a setting, an API field: "`tootctl media remove`") is quoted under that name, "`tootctl
+media remove`: Removes locally cached copies…": reference sections say what their name does without
+naming it, and the name is what the user needs.
 
 The heuristic ranks a unit by its cosine to the question, read under its section heading ("Per account:
 300 calls within 5 minutes" answers "rate limits per account", the bare sentence does not), plus a

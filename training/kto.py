@@ -51,7 +51,7 @@ MEASURES = {  # our history's names for TRL's logged measures
 class KTOSettings:
     beta: float = 0.1  # the paper's default: higher keeps the policy nearer the reference
     learning_rate: float = 1e-5  # as PPO's: small steps from the warm-started policy
-    epochs: int = 1  # 2 scored no higher on 600 votes and took twice as long (README, Learning loop)
+    epochs: int = 1  # 2 scored no higher on 600 votes and took twice as long (docs/learning-loop.md)
     # Answers per step. KTO estimates the KL term from the other answers in the same batch, so at least 2;
     # each answer costs full-vocabulary forwards over a ~800-token prompt: on 2 CPU cores about 2 s each.
     batch_size: int = 4
@@ -64,7 +64,7 @@ class KTOSettings:
     # (bench/policy_update_speed.py); the pass before training costs about 5 s an answer.
     precompute_reference: bool = True
     # ``training.policy.lora_config``. Off: on 600 votes, at 10× the learning rate, it scored no higher than
-    # the SFT warm start alone, and full KTO 0.18 above it (README, Retraining on a CPU worker).
+    # the SFT warm start alone, and full KTO 0.18 above it (docs/learning-loop.md, CPU worker).
     lora: bool = False
     seed: int = 0
 

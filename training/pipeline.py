@@ -69,7 +69,7 @@ Algorithm = Literal["ppo", "kto", "sft"]
 def chosen_algorithm(setting: Algorithm | Literal["auto"]) -> Algorithm:
     """The algorithm a retrain runs for ``SUPPORTLOOP_POLICY_ALGORITHM``: ``auto`` is KTO where a GPU
     runs it in minutes, and the warm start alone on a CPU, where KTO's 108 voted answers take 20 of a
-    retrain's 32 minutes on 2 cores (README, "Retraining on a CPU worker")."""
+    retrain's 32 minutes on 2 cores (``docs/learning-loop.md``, "Retraining on a CPU worker")."""
     if setting != "auto":
         return setting
     import torch
