@@ -104,15 +104,13 @@ def main() -> None:
             )
 
         rows = {"default": (None, 1), "1 thread": (1, 1), "default ×2": (None, 2), "1 thread ×2": (1, 2)}
-        answered: dict[str, list[Answer]] = {name: [] for name in rows}
-        round_means: dict[str, list[float]] = {name: [] for name in rows}
+        rounds: dict[str, list[list[Answer]]] = {name: [] for name in rows}
         for order in (list(rows), list(reversed(rows))):
             for name in order:
                 threads, at_once = rows[name]
-                answers = answer_all(answerer(threads), questions, at_once)
-                answered[name] += answers
-                round_means[name].append(statistics.fmean(a.latency_s for a in answers))
-        results = {name: summarise(answers) for name, answers in answered.items()}
+                rounds[name].append(answer_all(answerer(threads), questions, at_once))
+        results = {name: summarise([a for r in both for a in r]) for name, both in rounds.items()}
+        round_means = {name: [summarise(r)["mean_total"] for r in both] for name, both in rounds.items()}
         results["generate"] = summarise(answer_all(answerer(None, "generate"), questions))
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"\n{len(questions)} questions, top_k={settings.top_k}; ×2: two at a time; generate: one round")
