@@ -1,8 +1,9 @@
 """The feature reward model: P(👍) from what an answer looks like, learnt from votes in seconds.
 
-A logistic regression over the answer's length, numbered steps, sentences and paragraphs, how close its
-opening is to the question, and its opening's MiniLM embedding (the packaged encoder, frozen, in numpy).
-Why this and not a fine-tuned encoder:
+A logistic regression over the answer's length, numbered steps, sentences and paragraphs, whether it
+addresses the question (the packaged cross-encoder), how close its opening is to the question, and its
+opening's MiniLM embedding (the packaged encoder, frozen, in numpy). Why this and not a fine-tuned
+encoder:
 
 - **It learns a taste from a few hundred votes.** What a team likes beyond a right answer is mostly
   form: short answers, the page's steps, one page rather than several. A composed answer gives each
@@ -12,9 +13,9 @@ Why this and not a fine-tuned encoder:
   majority's) in an 11-minute fast path. This one fits in seconds,
   which is what lets a pattern of 👎 change the served answers within minutes.
 - **It reads the question only for what the answer must address.** Relevance is the opening's cosine
-  to the closest sentence of the question (injected instructions removed, as the answerer reads it):
-  a greeting or "I'm 78 years old." beside the question is a sentence the answer need not address, so
-  who asks barely moves a score. (The answer's cosine to the whole question, or the packaged
+  to the closest sentence of the question (injected instructions and asides in parentheses removed):
+  a greeting, "I'm 78 years old." or "(she/her)" beside the question is nothing the answer need
+  address, so who asks barely moves a score. (The answer's cosine to the whole question, or the packaged
   cross-encoder's score of it, moved approvals between groups of askers past the audit's threshold.)
   Without relevance, a taste for short answers also liked a short reply about something else.
 - **It reads what an answer opens with, and the rest by its form.** Relevance and the embedding are
@@ -26,11 +27,22 @@ Why this and not a fine-tuned encoder:
 - **Length is never rewarded in itself.** The weights on length, sentences and paragraphs are bounded
   at zero (``_fit``): a taste for shorter answers is learnt, a taste for more words is not, because in
   votes longer answers are often simply the ones that did not miss a fact.
-- **Whether an answer is right is not its to judge.** It never sees the pages, so it cannot know that
-  a refund window is 30 days and not 90. That is the composite reward's grounding dimension, which
-  reads the passages (``training.reward``); the audit judges the probes about facts and topic on the
-  composite (``audit.adversarial``). Served alternatives are all quoted from the question's own top
-  passages (``rag.compose``), and PPO is tuned on the composite.
+- **Whether the answer addresses the question is read from all of it, and saturates.** Where two
+  answers have the same form, users like the one that answers (every taste first asks for a correct
+  answer), and the opening alone often can't tell: the answering sentence may come second. So the
+  packaged cross-encoder reads the whole answer against the question's sentence closest to its
+  opening (who asks left out, as for relevance), scored on its own so a score never depends on a
+  batch (``core.cross_encoder``), and the feature is its probability, not its logit: an answer that
+  already addresses the question gains nothing from more of the question's words, and only one the
+  cross-encoder misreads can (with the logit, keyword stuffing won 67% of the audit's cases under
+  the ``one-page`` taste; with the probability, 21%: the cases whose honest answer it scores below
+  0). On seven sets of the tastes bench's ``one-page`` votes, the pairs ranked right on unseen
+  questions went from 0.68–0.86 to 0.84–0.96 (``docs/learning-loop.md``).
+- **Whether an answer is right beyond that is not its to judge.** It never sees the pages, so it
+  cannot know that a refund window is 30 days and not 90. That is the composite reward's grounding
+  dimension, which reads the passages (``training.reward``); the audit judges the probes about facts
+  and topic on the composite (``audit.adversarial``). Served alternatives are all quoted from the
+  question's own top passages (``rag.compose``), and PPO is tuned on the composite.
 
 Each answer's votes are pooled (``training.datasets``) and weigh by their margin: an answer liked by
 three and disliked by none counts more than one liked 2 to 1. A saved model is ``reward.json`` only:
@@ -61,11 +73,14 @@ from training.reward_model import METADATA, evaluate_reward_model, reward_text, 
 
 OBJECTIVE = "features"
 FORM_FEATURES = ("log characters", "numbered steps", "sentences", "extra paragraphs")
+ADDRESSES = "addresses the question"  # the packaged cross-encoder's probability, reading the whole answer
+SCALARS = (*FORM_FEATURES, ADDRESSES)  # the features before relevance and the embedding
 NEVER_REWARDED = ("log characters", "sentences", "extra paragraphs")
-REGULARISATION = 0.3  # logistic regression's C: a few hundred answers against 388 weights
+REGULARISATION = 0.3  # logistic regression's C: a few hundred answers against 389 weights
 _ANSWER = re.compile(r"\nAnswer:\s?")
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?](?:\s|$)")  # "1." starts a step, it ends nothing
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_ASIDE = re.compile(r"\s*\([^()]*\)")  # "(she/her)": who asks, said inside a sentence of the question
 
 
 @cache
@@ -112,20 +127,35 @@ def opening(answer: str) -> str:
 
 
 def features(questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
-    """One row per answer: ``form`` of the whole answer, then its opening's cosine to the closest
-    sentence of its question and its opening's embedding."""
+    """One row per answer: ``form`` of the whole answer, whether it addresses the closest sentence of
+    its question (``addresses``), then its opening's cosine to that sentence and its opening's
+    embedding."""
     said = [without_repeats(answer) for answer in answers]
     encoder = _encoder()
     if not said:
-        return np.zeros((0, len(FORM_FEATURES) + 1 + encoder.dimension))
-    sentences = {q: split_sentences(strip_injections(q) or q) or [q] for q in set(questions)}
+        return np.zeros((0, len(SCALARS) + 1 + encoder.dimension))
+    sentences = {q: split_sentences(_ASIDE.sub("", strip_injections(q) or q)) or [q] for q in set(questions)}
     distinct = sorted({s for parts in sentences.values() for s in parts})
     vectors = dict(zip(distinct, _embedder()(distinct), strict=True))
     embedded = _embedder()([opening(a) for a in said])
-    relevance = np.array(
-        [max(float(vectors[s] @ a) for s in sentences[q]) for q, a in zip(questions, embedded, strict=True)]
-    )
-    return np.concatenate([np.array([form(a) for a in said]), relevance[:, None], embedded], axis=1)
+    closest = [
+        max(sentences[q], key=lambda s: float(vectors[s] @ a))
+        for q, a in zip(questions, embedded, strict=True)
+    ]
+    relevance = np.array([float(vectors[s] @ a) for s, a in zip(closest, embedded, strict=True)])
+    scalars = np.array([[*form(a), addresses(s, a)] for s, a in zip(closest, said, strict=True)])
+    return np.concatenate([scalars, relevance[:, None], embedded], axis=1)
+
+
+def addresses(question: str, answer: str) -> float:
+    """The packaged cross-encoder's probability that ``answer``, read whole, addresses ``question``.
+    Scored alone: its int8 model scales activations per batch, so a pair scored in a batch moves with
+    its neighbours (``core.cross_encoder``), and a reward must not. Serving shares the ranker's session
+    and its memory of recent calls."""
+    from core.cross_encoder import shared_cross_encoder
+
+    [logit] = shared_cross_encoder().score(question, [answer])
+    return float(1 / (1 + np.exp(-logit)))
 
 
 @dataclass
@@ -161,7 +191,7 @@ class FeatureRewardModel:
     def save(self, target: Path) -> None:
         meta = {
             "objective": self.objective,
-            "features": [*FORM_FEATURES, "relevance", "MiniLM embedding"],
+            "features": [*SCALARS, "relevance", "MiniLM embedding"],
             "weights": [float(w) for w in self.weights],
             "bias": self.bias,
             "metrics": self.metrics,
@@ -180,21 +210,21 @@ class FeatureRewardModel:
             bias = float(meta["bias"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"The reward model at {path} cannot be loaded ({exc}).") from exc
-        if weights.shape != (len(FORM_FEATURES) + 1 + _encoder().dimension,):
+        if weights.shape != (len(SCALARS) + 1 + _encoder().dimension,):
             raise ModelError(f"The reward model at {path} has {weights.size} weights, not the features'.")
         return cls(weights, bias, meta.get("metrics", {}))
 
 
 def _with_new_features(weights: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """The weights of a model saved with the form features ``names`` (then relevance and the embedding),
-    with a zero weight on each form feature added since: a model fit before a feature existed never read
-    it, so it scores every answer as it did when it was promoted."""
+    """The weights of a model saved with the features ``names`` (``SCALARS`` as they were, then
+    relevance and the embedding), with a zero weight on each of ``SCALARS`` added since: a model fit
+    before a feature existed never read it, so it scores every answer as it did when it was promoted."""
     saved = list(names[: len(names) - 2])
-    if saved == list(FORM_FEATURES) or weights.size != len(saved) + 1 + _encoder().dimension:
+    if saved == list(SCALARS) or weights.size != len(saved) + 1 + _encoder().dimension:
         return weights
     by_name = dict(zip(saved, weights[: len(saved)], strict=True))
-    form_weights = [by_name.get(name, 0.0) for name in FORM_FEATURES]
-    return np.concatenate([form_weights, weights[len(saved) :]])
+    scalar_weights = [by_name.get(name, 0.0) for name in SCALARS]
+    return np.concatenate([scalar_weights, weights[len(saved) :]])
 
 
 def train_feature_reward(data: FeedbackDataset) -> FeatureRewardModel:
