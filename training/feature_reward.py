@@ -243,7 +243,9 @@ def train_feature_reward(data: FeedbackDataset) -> FeatureRewardModel:
 def _fit(x: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray) -> tuple[np.ndarray, float]:
     """L2-regularised logistic regression (``REGULARISATION`` as its C) whose weights on length,
     sentences and paragraphs (``NEVER_REWARDED``) cannot be positive: more words are never worth a vote
-    in themselves.
+    in themselves; and whose weight on addressing the question cannot be negative: no taste prefers an
+    answer about something else, so votes that do are poisoned or noise, and a model fitted to them
+    must not rank their pairs right (the fast path's gate then refuses it before its audit does).
 
     Why bounded: votes confound length with correctness. Under a taste for the page's steps, the
     composer's short alternatives more often miss a fact, so users' 👍 go to longer answers, and an
@@ -264,8 +266,9 @@ def _fit(x: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray) -> tuple[
         gradient = np.append(x.T @ slope + theta[:-1] / REGULARISATION, slope.sum())
         return float(value / total), gradient / total
 
-    never_rewarded = {FORM_FEATURES.index(name) for name in NEVER_REWARDED}
-    bounds = [(None, 0.0) if k in never_rewarded else (None, None) for k in range(x.shape[1])]
+    never_rewarded = {SCALARS.index(name) for name in NEVER_REWARDED}
+    limits = {**{k: (None, 0.0) for k in never_rewarded}, SCALARS.index(ADDRESSES): (0.0, None)}
+    bounds = [limits.get(k, (None, None)) for k in range(x.shape[1])]
     result = minimize(
         loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=[*bounds, (None, None)]
     )

@@ -121,10 +121,12 @@ def test_what_follows_the_first_sentence_counts_by_its_form_and_whether_the_answ
     assert flattered[1, relevance] < flattered[0, relevance]  # its opening is about nothing asked
 
 
-def test_of_two_answers_that_open_alike_it_learns_to_prefer_the_one_that_answers():
+@pytest.mark.parametrize("voters", ["honest", "poisoned"])
+def test_of_two_answers_that_open_alike_it_learns_to_prefer_the_one_that_answers(voters):
     """Users 👍 the answer whose second sentence answers the question and 👎 the one whose second sentence
     is about something else: the same opening, the same form. Only reading the whole answer tells them
-    apart, and on topics no vote was about the model ranks the answering one first."""
+    apart, and on topics no vote was about the model ranks the answering one first. Votes the other
+    way round (poisoned) teach it no liking for answers about something else."""
     facts = {
         "refunds": ("How long do I have to ask for a refund?", "You can ask for a refund within 30 days."),
         "invoices": ("Where do I download my invoices?", "Download invoices from Billing > Invoices."),
@@ -148,8 +150,11 @@ def test_of_two_answers_that_open_alike_it_learns_to_prefer_the_one_that_answers
     rows, pairs = [], []
     for n, (question, fact) in enumerate(facts.values()):
         other = list(facts.values())[(n + 3) % len(facts)][1]
-        liked = LabelledAnswer(2 * n, question, f"{opening} {fact}", [], 3, 0, [])
-        disliked = LabelledAnswer(2 * n + 1, question, f"{opening} {other}", [], 0, 3, [])
+        answering, elsewhere = f"{opening} {fact}", f"{opening} {other}"
+        if voters == "poisoned":
+            answering, elsewhere = elsewhere, answering
+        liked = LabelledAnswer(2 * n, question, answering, [], 3, 0, [])
+        disliked = LabelledAnswer(2 * n + 1, question, elsewhere, [], 0, 3, [])
         rows.append((liked, disliked))
         pairs.append(PreferencePair(question, liked, disliked))
     data = FeedbackDataset(
@@ -161,8 +166,12 @@ def test_of_two_answers_that_open_alike_it_learns_to_prefer_the_one_that_answers
         "simulated",
     )
     model = train_reward_model(data, "features")
-    assert model.metrics["pair_accuracy"] == 1.0
-    assert model.weights[SCALARS.index(ADDRESSES)] > 0
+    if voters == "honest":
+        assert model.metrics["pair_accuracy"] == 1.0
+        assert model.weights[SCALARS.index(ADDRESSES)] > 0
+    else:
+        assert model.metrics["pair_accuracy"] < 0.5
+        assert model.weights[SCALARS.index(ADDRESSES)] == 0
 
 
 def test_a_sentence_about_who_asks_leaves_the_score_and_an_answer_about_something_else_loses(steps_model):
