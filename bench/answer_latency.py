@@ -116,11 +116,11 @@ def main() -> None:
     print(f"\n{len(questions)} questions, top_k={settings.top_k}; ×2: two at a time; generate: one round")
     print(f"{'':12} {'ranking p50/p95':>18} {'composing p50/p95':>20} {'total p50/p95':>18}  mean by round")
     for name, r in results.items():
-        rounds = " / ".join(f"{mean:.3f}" for mean in round_means.get(name, []))
+        means = " / ".join(f"{mean:.3f}" for mean in round_means.get(name, []))
         print(
             f"{name:12} {r['ranking_p50']:8.3f}/{r['ranking_p95']:.3f} s"
             f" {r['composing_p50']:9.3f}/{r['composing_p95']:.3f} s"
-            f" {r['total_p50']:8.3f}/{r['total_p95']:.3f} s  {rounds}"
+            f" {r['total_p50']:8.3f}/{r['total_p95']:.3f} s  {means}"
         )
     ratios = {
         f"{a}/{b}": results[a]["total_p50"] / results[b]["total_p50"]
