@@ -101,6 +101,27 @@ def test_exploration_serves_a_share_of_other_alternatives_and_only_then():
     assert {text for (text, how) in shown if how == "explored"} == {"short", "steps"}
 
 
+class Nested(Alternatives):
+    """The heuristic's answer (units 0, 1, 3), one page's fuller answer (1, 2) and its shorter one (1)."""
+
+    def alternatives(self, question: str, passages: object) -> list[Composition]:
+        return [
+            Composition("heuristic", [0, 1, 3], []),
+            Composition("fuller", [1, 2], []),
+            Composition("shorter", [1], []),
+        ]
+
+
+@pytest.mark.parametrize(("fuller", "served"), [(0.58, "fuller"), (0.5, "shorter"), (0.14, "shorter")])
+def test_a_fuller_answer_is_served_unless_votes_clearly_prefer_dropping_its_extra(fuller, served):
+    def prefer(question: str, texts: list[str]) -> list[float]:
+        return [{"heuristic": 0.1, "fuller": fuller, "shorter": 0.6}[text] for text in texts]
+
+    answerer = Answerer(None, Nested(), None, None, None, None, prefer=prefer)  # type: ignore[arg-type]
+    composition, how = answerer._compose("q", [], False)
+    assert (composition.text, how) == (served, "preferred")
+
+
 def test_an_explored_answer_is_never_the_one_the_reward_model_would_serve():
     def prefers_steps(question: str, texts: list[str]) -> list[float]:
         return [0.9 if text == "steps" else 0.1 for text in texts]
