@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from typing import TypeVar
 
 import httpx
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 RETRIED_STATUS = {429, 500, 502, 503, 504}
 BACKOFF_S = 0.5
+TOP_LOGPROBS = 20  # the most vLLM returns by default (--max-logprobs)
+T = TypeVar("T")
 
 
 class OpenAICompatibleBackend(ChatBackend):
@@ -69,9 +72,60 @@ class OpenAICompatibleBackend(ChatBackend):
             "temperature": self.temperature,
             "stream": self.stream,
         }
+        read = self._streamed if self.stream else self._whole
+        return self._retried(lambda: read(payload).strip())
+
+    def yes_no_margins(self, conversations: Sequence[Conversation]) -> list[float]:
+        """For each conversation, how much likelier the model is to answer "YES" than "NO" next: the
+        log-probability of one minus the other's, read from the first token's ``top_logprobs``.
+
+        A judgement read from both answers' probabilities, not from the sampled word, is a score that a
+        classifier can weigh (``rag.harm_reader``). An answer missing from the top ``TOP_LOGPROBS`` gets
+        the lowest one listed: it is at most that likely. A failure is raised once every request has
+        ended, so none is left in flight when the caller gives up and closes the backend."""
+        futures = [self._pool.submit(self._yes_no_margin, c) for c in conversations]
+        wait(futures)
+        return [f.result() for f in futures]
+
+    def _yes_no_margin(self, conversation: Conversation) -> float:
+        payload = {
+            "model": self.model,
+            "messages": [dict(m) for m in conversation],
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "stream": False,
+            "logprobs": True,
+            "top_logprobs": TOP_LOGPROBS,
+        }
+
+        def ask() -> float:
+            with self._post(payload) as response:
+                response.read()
+            return self._margin(_json_or_text(response))
+
+        return self._retried(ask)
+
+    def _margin(self, body: object) -> float:
+        try:
+            top = body["choices"][0]["logprobs"]["content"][0]["top_logprobs"]  # type: ignore[index]
+            listed = [(str(t["token"]).strip().upper(), float(t["logprob"])) for t in top]
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise LLMServerError(
+                f"The model server at {self.url} sent no log-probabilities of its answer "
+                f"({str(body)[:200]!r}); the harm check needs a server that returns `top_logprobs` "
+                "(vLLM and llama.cpp's do)."
+            ) from exc
+        if not listed:
+            raise LLMServerError(f"The model server at {self.url} listed no `top_logprobs` of its answer.")
+        floor = min(logprob for _, logprob in listed)
+        yes, no = (max((lp for word, lp in listed if word == w), default=floor) for w in ("YES", "NO"))
+        return yes - no
+
+    def _retried(self, request: Callable[[], T]) -> T:
+        """``request()``, tried again with backoff on overload and transient failures."""
         for attempt in range(self.retries + 1):
             try:
-                return (self._streamed(payload) if self.stream else self._whole(payload)).strip()
+                return request()
             except _Retryable as exc:
                 if attempt == self.retries:
                     raise LLMServerError(

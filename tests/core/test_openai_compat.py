@@ -127,3 +127,30 @@ def test_the_product_answers_through_the_server_and_quotes_the_pages_when_it_is_
             fallback = loop.answerer.answer(question)
     assert fallback.extractive and "10 backup codes" in fallback.text and fallback.citations
     assert len(server.requests) == 4
+
+
+@pytest.mark.parametrize(
+    ("logprobs", "margin"),
+    [
+        ({"YES": -0.2, "NO": -1.7, "The": -5.0}, 1.5),
+        ({" no": -0.1, "Yes": -2.6}, -2.5),  # spaces and case are the same answer
+        ({"Sure": -0.5, "Yes": -1.0, "maybe": -4.0}, 3.0),  # "NO" not listed: at most the least listed
+    ],
+    ids=["both-listed", "spelt-otherwise", "one-missing"],
+)
+def test_a_yes_no_margin_is_read_from_the_first_tokens_top_logprobs(logprobs, margin):
+    with FakeModelServer(judge=lambda messages: logprobs) as server:
+        llm = backend(server)
+        assert llm.yes_no_margins([HELLO, HELLO]) == pytest.approx([margin, margin])
+        llm.close()
+    asked = server.requests[-1]
+    assert asked["messages"] == HELLO and asked["max_tokens"] == 1 and asked["temperature"] == 0.0
+    assert asked["logprobs"] is True and asked["top_logprobs"] == 20 and asked["stream"] is False
+
+
+def test_a_server_that_sends_no_logprobs_is_a_clear_error():
+    with FakeModelServer() as server:  # answers with text only, as a server without logprobs support does
+        llm = backend(server)
+        with pytest.raises(LLMServerError, match="top_logprobs"):
+            llm.yes_no_margins([HELLO])
+        llm.close()

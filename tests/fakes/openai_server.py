@@ -2,7 +2,9 @@
 
 It answers ``POST /v1/chat/completions`` as vLLM does: a whole ``chat.completion`` or, with
 ``"stream": true``, server-sent ``chat.completion.chunk`` events word by word and then ``[DONE]``.
-Errors use vLLM's body (``{"object": "error", "message": ..., "code": ...}``). Tests script failures
+A request asking for ``logprobs`` is answered with the first token's ``top_logprobs``, from ``judge``
+(the messages → log-probabilities by token), as vLLM lists them. Errors use vLLM's body
+(``{"object": "error", "message": ..., "code": ...}``). Tests script failures
 for the next requests and read back every request it received::
 
     with FakeModelServer(api_key="k") as server:
@@ -38,6 +40,9 @@ def echo(messages: list[dict[str, str]]) -> str:
     return "You asked: " + messages[-1]["content"]
 
 
+Judge = Callable[[list[dict[str, str]]], dict[str, float]]
+
+
 class FakeModelServer(ServerThread):
     name = "fake model server"
 
@@ -47,9 +52,10 @@ class FakeModelServer(ServerThread):
         model: str = "supportloop",
         api_key: str | None = None,
         reply: Callable[[list[dict[str, str]]], str] = echo,
+        judge: Judge | None = None,
     ) -> None:
         super().__init__()
-        self.model, self.api_key, self.reply = model, api_key, reply
+        self.model, self.api_key, self.reply, self.judge = model, api_key, reply, judge
         self.requests: list[dict[str, Any]] = []
         self.in_flight = self.most_in_flight = 0  # requests being answered at once
         self._failures: list[Failure] = []
@@ -84,6 +90,8 @@ class FakeModelServer(ServerThread):
             await asyncio.sleep(failure.stall_s)
         if failure.status:
             return _error(failure.status, "scripted failure")
+        if body.get("logprobs") and self.judge:
+            return web.json_response(_judged(self.judge(body["messages"]), body.get("top_logprobs", 0)))
         words = self.reply(body["messages"]).split(" ")[: body.get("max_tokens", 16)]
         if not body.get("stream"):
             message = {"role": "assistant", "content": " ".join(words)}
@@ -109,6 +117,22 @@ class FakeModelServer(ServerThread):
             return response
         await response.write(b"data: [DONE]\n\n")
         return response
+
+
+def _judged(logprobs: dict[str, float], top: int) -> dict[str, Any]:
+    """A one-token ``chat.completion`` with the ``top`` likeliest tokens listed, as vLLM sends it."""
+    listed = sorted(logprobs.items(), key=lambda item: -item[1])[:top]
+    first = listed[0][0] if listed else ""
+    top_logprobs = [
+        {"token": token, "logprob": logprob, "bytes": list(token.encode())} for token, logprob in listed
+    ]
+    content = [{"token": first, "logprob": listed[0][1] if listed else 0.0, "top_logprobs": top_logprobs}]
+    return {
+        "object": "chat.completion",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": first}, "logprobs": {"content": content}}
+        ],
+    }
 
 
 async def _send(response: web.StreamResponse, event: dict[str, Any]) -> None:
