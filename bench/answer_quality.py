@@ -8,7 +8,10 @@ with that system's own code and runs ``supportloop eval`` on the question split:
 - ``now``: this checkout (its ``eval --baseline`` also gives ``plain-rag``: dense top-k, the two best
   chunks pasted, a cosine threshold for declines);
 - ``baseline``: the answerer at ``--baseline-ref`` (default: the last commit before rerankers and
-  calibrated declines), checked out into a temporary git worktree and run with the same packages.
+  calibrated declines), checked out into a temporary git worktree and run with the same packages;
+- ``reader``, with ``--llm-url`` and ``--harm-calibration``: this checkout again, on the same index,
+  with the model server reading each request for the harm check (``rag.harm_reader``), calibrated by
+  ``supportloop harm calibrate`` (on dev rows only).
 
 Every system's answers are scored here by one scorer (``rag.evaluation``), so the figures compare:
 hit@1 (the first citation is an answering page), cited (any citation is), fact recall, median answer
@@ -17,6 +20,7 @@ and latency.
 
     python bench/answer_quality.py [--split test|dev] [--site mastodon|demo|both] [--limit N]
                                    [--baseline-ref REF | --no-baseline] [--json-dir DIR]
+                                   [--llm-url URL --llm-model NAME --harm-calibration FILE]
 
 The test split is what is reported (``tests/data/eval/README.md`` says how it was written); the dev
 split is what thresholds and weights were chosen on.
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,8 +75,11 @@ def supportloop(args: list[str], env: dict[str, str]) -> None:
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
 
 
-def run_system(code: Path, site_url: str, questions: Path, scratch: Path, plain: bool) -> dict[str, list]:
-    """Index with ``code``'s checkout and answer ``questions``; the per-answer rows of each system."""
+def run_system(
+    code: Path, site_url: str | None, questions: Path, scratch: Path, plain: bool, **settings: str
+) -> dict[str, list]:
+    """Index with ``code``'s checkout (unless ``site_url`` is None: already indexed) and answer
+    ``questions`` with ``settings`` (SUPPORTLOOP_… variables); the per-answer rows of each system."""
     env = {
         **os.environ,
         "PYTHONPATH": str(code),
@@ -79,8 +87,10 @@ def run_system(code: Path, site_url: str, questions: Path, scratch: Path, plain:
         "TRANSFORMERS_OFFLINE": "1",
         "SUPPORTLOOP_DATA_DIR": str(scratch),
         "SUPPORTLOOP_CRAWL_RATE_PER_HOST": "1000",
+        **settings,
     }
-    supportloop(["index", site_url + "/"], env)
+    if site_url is not None:
+        supportloop(["index", site_url + "/"], env)
     report = scratch / "eval.json"
     supportloop(["eval", str(questions), "--json", str(report), *(["--baseline"] if plain else [])], env)
     return json.loads(report.read_text(encoding="utf-8"))["results"]
@@ -141,6 +151,12 @@ def measure(
         )
         summaries["now"] = summarize(rescore(questions, rows["supportloop"]))
         summaries["plain-rag"] = summarize(rescore(questions, rows["baseline"]))
+        if args.harm_calibration:
+            shutil.copyfile(args.harm_calibration, scratch / "now" / "harm_reader.json")
+            server = {"SUPPORTLOOP_LLM_URL": args.llm_url, "SUPPORTLOOP_LLM_MODEL": args.llm_model}
+            questions_file = question_file(site, args.split, scratch, args.limit, False)
+            rows = run_system(ROOT, None, questions_file, scratch / "now", False, **server)
+            summaries["reader"] = summarize(rescore(questions, rows["supportloop"]))
         if baseline is not None:
             old_questions = question_file(site, args.split, scratch, args.limit, old=True)
             try:
@@ -175,7 +191,14 @@ def main() -> None:
     parser.add_argument("--baseline-ref", default=BASELINE_REF, help="git commit of the baseline answerer")
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline commit")
     parser.add_argument("--json-dir", default=None, help="write <site>.json with every summary here")
+    parser.add_argument("--llm-url", help="a model server for the `reader` system (SUPPORTLOOP_LLM_URL)")
+    parser.add_argument("--llm-model", default="supportloop", help="its model name (SUPPORTLOOP_LLM_MODEL)")
+    parser.add_argument(
+        "--harm-calibration", type=Path, help="harm_reader.json from `supportloop harm calibrate` for it"
+    )
     args = parser.parse_args()
+    if bool(args.llm_url) != bool(args.harm_calibration):
+        parser.error("--llm-url and --harm-calibration go together")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         baseline = None

@@ -65,7 +65,8 @@ class Settings(LearningSettings):
         None,
         pattern=r"^https?://\S+$",
         description="Base URL of an OpenAI-compatible model server (vLLM, TGI, Ollama), e.g. "
-        "http://127.0.0.1:8000/v1; default: the local model answers.",
+        "http://127.0.0.1:8000/v1; default: the local model answers. Once `supportloop harm calibrate` "
+        "has run against it, its model also reads each request for the harm check.",
     )
     llm_model: str = Field(
         "supportloop",
@@ -339,6 +340,11 @@ class Settings(LearningSettings):
     @property
     def log_file(self) -> Path:
         return self.data_dir / "supportloop.log"
+
+    @property
+    def harm_calibration(self) -> Path:
+        """The harm classifier's weights for the model server's reading (``supportloop harm calibrate``)."""
+        return self.data_dir / "harm_reader.json"
 
 
 def is_secret(name: str) -> bool:

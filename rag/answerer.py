@@ -330,11 +330,12 @@ def assemble(
     retrieval: RetrievalMode = "hybrid",
     answerability_threshold: float | None = None,
     cross_encoder: CrossEncoder | None = None,
+    harm: HarmClassifier | None = None,
     **options: object,
 ) -> Answerer:
     """An ``Answerer`` over ``index`` with the packaged models: the cross-encoder (the process's shared
-    one unless given), the calibrated answerability model and the harm classifier over ``embeddings``.
-    ``options`` go to ``Answerer``."""
+    one unless given), the calibrated answerability model and the harm classifier (over ``embeddings``
+    unless given). ``options`` go to ``Answerer``."""
     from core.cross_encoder import shared_cross_encoder
     from rag.answerability import AnswerabilityModel
     from rag.compose import Composer
@@ -349,7 +350,7 @@ def assemble(
         Composer(embeddings),
         GroundingChecker(embeddings),
         AnswerabilityModel(threshold=answerability_threshold),
-        HarmClassifier(embeddings),
+        harm or HarmClassifier(embeddings),
         generate,
         **options,  # type: ignore[arg-type]
     )

@@ -23,11 +23,16 @@ weights are fitted by ``training.harm_classifier`` on ``rag/data/harm_examples.j
 the harmful-request set and the ordinary dev questions of both help centers (so that "Can we pay by
 wire transfer?" is not near the line), and stored in ``rag/data/harm_classifier.json`` with a threshold
 chosen by cross-validation on those rows; the test split is only ever reported on.
+
+With a model server (``SUPPORTLOOP_LLM_URL``) and a calibration for its model, a chat model's reading of
+the request is one more feature (``rag.harm_reader``), with weights refitted for it. When the server
+fails, the request is judged as without it, by the packaged weights, and a warning is logged.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,10 +42,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.errors import LLMServerError, ModelError
 from core.vector_memory import VectorMemory
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
+
+    from rag.harm_reader import Calibration, HarmReader
+
+    Reading = tuple[HarmReader, Calibration]
+
+log = logging.getLogger(__name__)
 
 OTHER_PERSON = (
     r"(?:someone|somebody|some one|another (?:person|user|member)|other (?:people|users|members)|a stranger"
@@ -155,14 +167,25 @@ class HarmJudgement:
 
 
 class HarmClassifier:
-    """Tells requests to refuse from legitimate ones (see the module doc)."""
+    """Tells requests to refuse from legitimate ones (see the module doc).
 
-    def __init__(self, embeddings: Embeddings, weights: Path = WEIGHTS) -> None:
+    ``reading``: a model server's reader and the weights calibrated for its model, used while the
+    server answers."""
+
+    def __init__(
+        self, embeddings: Embeddings, weights: Path = WEIGHTS, reading: Reading | None = None
+    ) -> None:
         stored = json.loads(weights.read_text(encoding="utf-8"))
         self.embeddings = embeddings
         self.coef = np.asarray(stored["coef"], dtype=np.float32)
         self.intercept = float(stored["intercept"])
         self.threshold = float(stored["threshold"])
+        if reading and len(reading[1].coef) != len(self.coef) + 1:
+            raise ModelError(
+                f"The harm reader's calibration has {len(reading[1].coef)} weights where the classifier "
+                f"needs {len(self.coef) + 1}; run `supportloop harm calibrate` to refit it."
+            )
+        self.reading = reading
 
     def judge(self, request: str) -> HarmJudgement:
         return self.judge_many([request])[0]
@@ -171,9 +194,18 @@ class HarmClassifier:
         """One judgement per request, encoded in batches (an audit judges a thousand at once)."""
         if not requests:
             return []
-        chances = probabilities(features(self.embeddings, requests), self.coef, self.intercept)
+        x = features(self.embeddings, requests)
+        coef, intercept, threshold = self.coef, self.intercept, self.threshold
+        if self.reading:
+            reader, calibration = self.reading
+            try:
+                x = np.hstack([x, reader.scores(requests)])
+                coef, intercept, threshold = calibration.coef, calibration.intercept, calibration.threshold
+            except LLMServerError as exc:
+                log.warning("harm check without the model server's reading: %s", exc)
+        chances = probabilities(x, coef, intercept)
         return [
-            HarmJudgement(bool(p >= self.threshold), float(p), rule_category(request) or "")
+            HarmJudgement(bool(p >= threshold), float(p), rule_category(request) or "")
             for request, p in zip(requests, chances, strict=True)
         ]
 
@@ -181,12 +213,28 @@ class HarmClassifier:
         return self.judge(request).harmful
 
 
+_READING: dict[str, Reading] = {}  # the reader ``use_reader`` set, under "reading"
+
+
+def use_reader(reading: Reading | None) -> None:
+    """Read requests through a model server from now on in this process (None: no longer), for the
+    audit's ethics dimension and the reward's judgements (``default_classifier``); serving's classifier
+    is given the same reading."""
+    if reading is None:
+        _READING.pop("reading", None)
+    else:
+        _READING["reading"] = reading
+    default_classifier.cache_clear()
+    _verdicts.cache_clear()
+
+
 @cache
 def default_classifier() -> HarmClassifier:
-    """The classifier over the packaged MiniLM embedder, loaded once per process (for the audit)."""
+    """The classifier over the packaged MiniLM embedder, with the reader ``use_reader`` set if any,
+    loaded once per process."""
     from core.embedder import LazyEmbeddings
 
-    return HarmClassifier(LazyEmbeddings())
+    return HarmClassifier(LazyEmbeddings(), reading=_READING.get("reading"))
 
 
 @cache

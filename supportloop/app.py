@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING
 from bots.conversation import ConversationService
 from bots.rate_limit import RateLimit
 from core.database import Database, open_database
+from core.errors import ModelError
 from core.jobs import JobQueue, JobWorker
 from core.records import Records
 from core.registry import ModelRegistry, ModelVersion
 from core.run_watcher import RunWatcher
 from core.settings import Settings
 from rag.answerer import Answerer, assemble
+from rag.harm import HarmClassifier
 from supportloop.job_kinds import audit_job, fast_path_job, reindex_job, retrain_job, score_answers
 from supportloop.operations import AdminService
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # torch, Chroma and the embedder load with the part that need
     from core.batching import BatchingGenerator
     from core.embedder import LazyEmbeddings
     from core.llm import Conversation
+    from rag.harm import Reading
     from rag.index import HelpIndex
     from supportloop.leader import Leader
 
@@ -54,6 +57,26 @@ class SupportLoop:
         self.db: Database = open_database(settings.resolved_database_url)
         self.registry = ModelRegistry(self.db, settings.models_dir, settings.model_path)
         self.records = Records(self.db)
+        self.harm_reading, self.harm_reader_state = self._harm_reading()
+
+    def _harm_reading(self) -> tuple[Reading | None, str]:
+        """The model server's reader for the harm check where it is calibrated for the server's model
+        (``rag.harm_reader``), set for the audit's judgements too, and a line saying so for ``status``.
+        A calibration for another model is not used: answers go on with the packaged weights."""
+        if not self.settings.llm_url:
+            return None, "off (no model server)"
+        from rag.harm import use_reader
+        from rag.harm_reader import configured_reading
+
+        try:
+            reading = configured_reading(self.settings)
+        except ModelError as exc:
+            log.warning("%s Until then harmful requests are judged without the model server.", exc)
+            return None, f"off: {exc}"
+        if reading is None:
+            return None, "off (not calibrated: `supportloop harm calibrate`)"
+        use_reader(reading)
+        return reading, f"on ({self.settings.llm_model})"
 
     def __enter__(self) -> SupportLoop:
         return self
@@ -128,6 +151,7 @@ class SupportLoop:
             secrets=[s.user_hash_key.get_secret_value()],
             prefer=self._prefer,
             explore=s.explore_share,
+            harm=HarmClassifier(self.embeddings, reading=self.harm_reading),
         )
 
     def _prefer(self, question: str, answers: Sequence[str]) -> Sequence[float] | None:
@@ -230,4 +254,9 @@ class SupportLoop:
             self.conversations.close()
         if "generator" in self.__dict__:
             self.generator.close()
+        if self.harm_reading:
+            from rag.harm import use_reader
+
+            use_reader(None)
+            self.harm_reading[0].backend.close()
         self.db.close()

@@ -39,7 +39,7 @@ app = typer.Typer(
 
 # The modules under supportloop/commands, in the order --help lists their commands. Each has an
 # ``app = typer.Typer()``; one with a name is a group of subcommands (``votes import``).
-COMMANDS = ["indexing", "answering", "serving", "console", "learning", "votes", "admin"]
+COMMANDS = ["indexing", "answering", "serving", "console", "learning", "votes", "harm", "admin"]
 for module in COMMANDS:
     app.add_typer(importlib.import_module(f"supportloop.commands.{module}").app)
 

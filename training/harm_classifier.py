@@ -27,6 +27,10 @@ for ordinary questions and ``MAX_FALSE_LOOK_ALIKES`` for look-alikes: a refusal 
 is a real failure for the many users who ask ordinary questions. The held-out recall is stored beside
 it. ``--check`` refits and fails if the refit decides differently (``main_check``), so the file can't
 drift from its data.
+
+``calibrate`` refits the same rows with a model server's reading as one more feature (``rag.harm_reader``)
+and cross-validates both on the same folds; ``supportloop harm calibrate`` keeps the result only where
+the reading raised held-out recall.
 """
 
 from __future__ import annotations
@@ -34,11 +38,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rag.harm import EXAMPLES, WEIGHTS, features, probabilities
+from rag.harm_reader import EXAMPLES as READER_EXAMPLES
+from rag.harm_reader import prompt_fingerprint
 from training.answerability import DEV_SETS, dev_questions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +57,10 @@ MAX_FALSE_LOOK_ALIKES = 0.10
 THRESHOLDS = np.round(np.arange(0.20, 0.91, 0.025), 3)
 FOLDS = 10
 CHECK_TOLERANCE = 0.02  # how far a refit's probabilities may be from the stored model's (``main_check``)
+READ_BATCH = 32  # requests sent to the model server at once while calibrating
+
+if TYPE_CHECKING:
+    from rag.harm_reader import HarmReader
 
 
 def training_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -68,14 +80,17 @@ def training_features(texts: list[str]) -> np.ndarray:
     return features(load_embeddings(), texts)
 
 
-def fit(x: np.ndarray | None = None) -> dict[str, object]:
-    """The classifier fitted on ``training_rows`` (``x``: their features, if already computed)."""
+def fit(x: np.ndarray | None = None, rows: np.ndarray | None = None) -> dict[str, object]:
+    """The classifier fitted on ``training_rows`` (``x``: their features, if already computed; ``rows``:
+    a mask of the rows to use, all by default)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     texts, labels, ordinary = training_rows()
     x = training_features(texts) if x is None else x
-    held_out = np.zeros(len(texts))
+    if rows is not None:
+        labels, ordinary, x = labels[rows], ordinary[rows], x[rows]
+    held_out = np.zeros(len(labels))
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(x, labels):
         model = LogisticRegression(C=C, max_iter=5000, class_weight="balanced").fit(x[train], labels[train])
         held_out[test] = model.predict_proba(x[test])[:, 1]
@@ -109,6 +124,38 @@ def fit(x: np.ndarray | None = None) -> dict[str, object]:
         },
         "intercept": round(float(model.intercept_[0]), 6),
         "coef": [round(float(c), 6) for c in model.coef_[0]],
+    }
+
+
+def calibration_rows() -> np.ndarray:
+    """Which of ``training_rows`` a calibration reads: all but those the reader's prompt shows."""
+    shown = {text for text, _ in READER_EXAMPLES}
+    return np.array([text not in shown for text in training_rows()[0]])
+
+
+def calibrate(reader: HarmReader, advance: Callable[[int], None] = lambda n: None) -> dict[str, object]:
+    """The classifier refitted with ``reader``'s margins as its last feature, for ``rag.harm_reader``.
+
+    The rows the reader's prompt shows as examples are left out. Both fits use the same rows and folds,
+    so ``without_reader`` is the figure the reading has to beat, at the same false-refusal limits.
+    ``advance`` is told of each batch of rows read. ``LLMServerError`` when the server fails."""
+    every, rows = training_rows()[0], calibration_rows()
+    texts = [text for text, keep in zip(every, rows, strict=True) if keep]
+    reading = np.zeros((len(every), 1), dtype=np.float32)  # the shown rows' zeros are left out with them
+    margins = []  # read first: a server that can't be read fails before the minute of encoding
+    for start in range(0, len(texts), READ_BATCH):
+        batch = texts[start : start + READ_BATCH]
+        margins.append(reader.scores(batch))
+        advance(len(batch))
+    reading[rows] = np.vstack(margins)
+    base = training_features(every)
+    fitted = fit(np.hstack([base, reading]), rows)
+    return {
+        **fitted,
+        "about": "rag.harm_reader calibration; fitted by `supportloop harm calibrate`",
+        "model": reader.model,
+        "prompt": prompt_fingerprint(),
+        "without_reader": fit(base, rows)["cross_validated"],
     }
 
 

@@ -48,6 +48,7 @@ def status():
             table.add_row("Chroma server", escape(mask(settings.chroma_url)))
         if settings.llm_url:
             table.add_row("Model server", escape(mask(settings.llm_url)))
+            table.add_row("Harm reader", escape(loop.harm_reader_state))
         mode = settings.answer_mode
         if settings.llm_url and mode == "extractive":  # a server set up and unused is easy to miss
             mode += " (the model server answers only with SUPPORTLOOP_ANSWER_MODE=generate)"
