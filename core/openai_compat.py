@@ -113,7 +113,7 @@ class OpenAICompatibleBackend(ChatBackend):
             raise LLMServerError(
                 f"The model server at {self.url} sent no log-probabilities of its answer "
                 f"({str(body)[:200]!r}); the harm check needs a server that returns `top_logprobs` "
-                "(vLLM and llama.cpp's do)."
+                "(vLLM does)."
             ) from exc
         if not listed:
             raise LLMServerError(f"The model server at {self.url} listed no `top_logprobs` of its answer.")

@@ -19,9 +19,9 @@ app = typer.Typer(
 def calibrate():
     """Fit the harm check's weights for the model server's reading, so it reads each request from then on.
 
-    Every training row of the harmful-request classifier (~760 requests) is read by the model at
-    SUPPORTLOOP_LLM_URL (SUPPORTLOOP_LLM_MODEL), which must return `top_logprobs` (vLLM and llama.cpp's
-    server do). That takes a few minutes on a CPU server and seconds on a GPU one. The classifier is then
+    The harmful-request classifier's training rows (~740 requests, all but the prompt's examples) are read
+    by the model at SUPPORTLOOP_LLM_URL (SUPPORTLOOP_LLM_MODEL), which must return `top_logprobs` (vLLM
+    does). That takes about 5 minutes on a 2-core CPU server and seconds on a GPU one. The classifier is then
     refitted with the reading as one more feature, and both fits are cross-validated on the same folds at
     the same false-refusal limits.
 
