@@ -26,7 +26,8 @@ chosen by cross-validation on those rows; the test split is only ever reported o
 
 With a model server (``SUPPORTLOOP_LLM_URL``) and a calibration for its model, a chat model's reading of
 the request is one more feature (``rag.harm_reader``), with weights refitted for it. When the server
-fails, the request is judged as without it, by the packaged weights, and a warning is logged.
+fails, requests are judged as without it, by the packaged weights, for ``READ_AGAIN_AFTER_S``, and a
+warning is logged.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -53,6 +55,9 @@ if TYPE_CHECKING:
     Reading = tuple[HarmReader, Calibration]
 
 log = logging.getLogger(__name__)
+# After the model server fails, how long requests are judged without it before it is tried again: each
+# try can cost a user the read timeout twice over, so an outage is paid for once a minute, not per request.
+READ_AGAIN_AFTER_S = 60.0
 
 OTHER_PERSON = (
     r"(?:someone|somebody|some one|another (?:person|user|member)|other (?:people|users|members)|a stranger"
@@ -186,6 +191,7 @@ class HarmClassifier:
                 f"needs {len(self.coef) + 1}; run `supportloop harm calibrate` to refit it."
             )
         self.reading = reading
+        self._read_again_at = 0.0  # after a failure, requests are judged without the server until then
 
     def judge(self, request: str) -> HarmJudgement:
         return self.judge_many([request])[0]
@@ -196,13 +202,16 @@ class HarmClassifier:
             return []
         x = features(self.embeddings, requests)
         coef, intercept, threshold = self.coef, self.intercept, self.threshold
-        if self.reading:
+        if self.reading and time.monotonic() >= self._read_again_at:
             reader, calibration = self.reading
             try:
                 x = np.hstack([x, reader.scores(requests)])
                 coef, intercept, threshold = calibration.coef, calibration.intercept, calibration.threshold
             except LLMServerError as exc:
-                log.warning("harm check without the model server's reading: %s", exc)
+                self._read_again_at = time.monotonic() + READ_AGAIN_AFTER_S
+                log.warning(
+                    "harm check without the model server's reading for %.0f s: %s", READ_AGAIN_AFTER_S, exc
+                )
         chances = probabilities(x, coef, intercept)
         return [
             HarmJudgement(bool(p >= threshold), float(p), rule_category(request) or "")

@@ -71,13 +71,20 @@ def test_while_the_server_fails_requests_are_judged_as_without_it(embeddings, tm
     monkeypatch.setattr("core.openai_compat.BACKOFF_S", 0.01)
     with FakeModelServer(judge=marking("colour theme")) as server:
         reader_and_weights = reading(server, write_calibration(tmp_path / "harm_reader.json"))
+        classifier = HarmClassifier(embeddings, reading=reader_and_weights)
         server.fail_next(Failure(status=503), Failure(status=503))
         with caplog.at_level(logging.WARNING, logger="rag.harm"):
-            judged = HarmClassifier(embeddings, reading=reader_and_weights).judge(HARMLESS)
+            judged = classifier.judge(HARMLESS)
+            tried = len(server.requests)
+            again = classifier.judge(HARMLESS)  # within the minute: the server is not asked again
+            assert len(server.requests) == tried == 2
+            classifier._read_again_at = 0.0  # as when the minute has passed
+            back = classifier.judge(HARMLESS)
         reader_and_weights[0].backend.close()
-    assert not judged.harmful
+    assert not judged.harmful and not again.harmful
     assert judged.probability == pytest.approx(HarmClassifier(embeddings).judge(HARMLESS).probability)
-    assert "without the model server's reading" in caplog.text and "failed 2 times" in caplog.text
+    assert "without the model server's reading for 60 s" in caplog.text and "failed 2 times" in caplog.text
+    assert back.harmful and len(server.requests) == 3  # read again once the server is back
 
 
 @pytest.mark.parametrize(
