@@ -17,8 +17,8 @@ five fold shuffles with Qwen2.5-Coder-1.5B); these, in the users' own casual phr
 higher on every shuffle. The eval sets' test split is never read.
 
 The reader needs a model server (``SUPPORTLOOP_LLM_URL``) that returns ``top_logprobs``. On 2 CPU cores
-a local llama.cpp server reads a request in ~0.3 s, because the system message and examples are the
-same prefix every time and stay cached.
+a local llama.cpp server reads a request in ~0.45 s (``bench/llama_logprob_server.py``), because the
+system message and examples are the same prefix every time and stay cached.
 """
 
 from __future__ import annotations
