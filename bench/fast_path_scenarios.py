@@ -262,13 +262,17 @@ def scores(
     return {"taste": meets, "fact recall": recall, **dict(sorted(declined.items()))}
 
 
-def prepare(work: Path, env: dict[str, str]) -> tuple[Path, dict[str, Path]]:
-    """Index the demo site into a base data directory and write the question files."""
+def prepare(work: Path, env: dict[str, str], calibration: Path | None) -> tuple[Path, dict[str, Path]]:
+    """Index the demo site into a base data directory and write the question files. A harm reader's
+    ``calibration`` is copied in, so that each deployment reads requests through the model server of
+    ``env``'s SUPPORTLOOP_LLM_URL."""
     from supportloop.demo_site import serve_demo_site
 
     base = work / "base"
     with serve_demo_site(0) as url:
         run(["index", url + "/"], {**env, "SUPPORTLOOP_DATA_DIR": str(base)})
+    if calibration is not None:
+        shutil.copyfile(calibration, base / "harm_reader.json")
     train, held_out, declines = split_questions()
     test_in_scope, test_declines = test_split()
     files = {
@@ -286,8 +290,10 @@ def prepare(work: Path, env: dict[str, str]) -> tuple[Path, dict[str, Path]]:
     return base, files
 
 
-def tastes_scenario(work: Path, env: dict[str, str], tastes: list[str], votes: int, explore: float) -> None:
-    base, files = prepare(work, env)
+def tastes_scenario(
+    work: Path, env: dict[str, str], tastes: list[str], votes: int, explore: float, calibration: Path | None
+) -> None:
+    base, files = prepare(work, env, calibration)
     _, held_out, declines = split_questions()
     test_in_scope, test_declines = test_split()
     before_file = work / "before.json"
@@ -329,8 +335,10 @@ def tastes_scenario(work: Path, env: dict[str, str], tastes: list[str], votes: i
         )
 
 
-def poisoned_scenario(work: Path, env: dict[str, str], votes_per_answer: int) -> None:
-    base, files = prepare(work, env)
+def poisoned_scenario(
+    work: Path, env: dict[str, str], votes_per_answer: int, calibration: Path | None
+) -> None:
+    base, files = prepare(work, env, calibration)
     own = {**env, "SUPPORTLOOP_DATA_DIR": str(base)}
     before_file = work / "before.json"
     step("measure", files["measured"], before_file, env=own)

@@ -101,6 +101,13 @@ def main() -> None:
         default=Settings.model_fields["explore_share"].default,
         help="tastes scenario: SUPPORTLOOP_EXPLORE_SHARE while voting (default: the product's, %(default)s)",
     )
+    parser.add_argument(
+        "--harm-calibration",
+        type=Path,
+        default=None,
+        help="tastes, poisoned: a harm reader's calibration (`supportloop harm calibrate`) for the model "
+        "server in SUPPORTLOOP_LLM_URL, so that serving and the audit read requests through it",
+    )
     parser.add_argument("--updates", type=int, default=20, help="PPO updates")
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per PPO update")
     parser.add_argument("--objective", choices=["features", "pointwise", "pairwise"], default="features")
@@ -177,9 +184,11 @@ def fast_path(args: argparse.Namespace) -> None:
         work = Path(args.keep or tmp)
         work.mkdir(parents=True, exist_ok=True)
         if args.scenario == "tastes":
-            tastes_scenario(work, env, args.taste or sorted(TASTES), args.votes, args.explore)
+            tastes_scenario(
+                work, env, args.taste or sorted(TASTES), args.votes, args.explore, args.harm_calibration
+            )
         else:
-            poisoned_scenario(work, env, votes_per_answer=3)
+            poisoned_scenario(work, env, 3, args.harm_calibration)
 
 
 def show_run(algorithm: str, outcome: dict[str, Any], args: argparse.Namespace) -> None:
