@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # fakes.help_center renders the Mastodo
 from fakes.help_center import render_mastodon_docs  # noqa: E402
 
 from rag.evaluation import EvalQuestion, QuestionResult, fact_recall, load_eval_questions, summarize  # noqa: E402
+from rag.harm_reader import CALIBRATION_FILE  # noqa: E402
 from supportloop.demo_site import QUESTIONS_FILE, SITE_DIR, serve_demo_site  # noqa: E402
 
 EVAL = ROOT / "tests" / "data" / "eval"
@@ -143,18 +144,16 @@ def question_file(site: str, split: str, scratch: Path, limit: int | None, old: 
 def measure(
     site: str, site_dir: Path, args: argparse.Namespace, scratch: Path, baseline: Path | None
 ) -> dict:
-    questions = load_eval_questions(question_file(site, args.split, scratch, args.limit, old=False))
+    questions_file = question_file(site, args.split, scratch, args.limit, old=False)
+    questions = load_eval_questions(questions_file)
     summaries = {}
     with serve_demo_site(0, site_dir) as url:
-        rows = run_system(
-            ROOT, url, question_file(site, args.split, scratch, args.limit, False), scratch / "now", True
-        )
+        rows = run_system(ROOT, url, questions_file, scratch / "now", True)
         summaries["now"] = summarize(rescore(questions, rows["supportloop"]))
         summaries["plain-rag"] = summarize(rescore(questions, rows["baseline"]))
         if args.harm_calibration:
-            shutil.copyfile(args.harm_calibration, scratch / "now" / "harm_reader.json")
+            shutil.copyfile(args.harm_calibration, scratch / "now" / CALIBRATION_FILE)
             server = {"SUPPORTLOOP_LLM_URL": args.llm_url, "SUPPORTLOOP_LLM_MODEL": args.llm_model}
-            questions_file = question_file(site, args.split, scratch, args.limit, False)
             rows = run_system(ROOT, None, questions_file, scratch / "now", False, **server)
             summaries["reader"] = summarize(rescore(questions, rows["supportloop"]))
         if baseline is not None:

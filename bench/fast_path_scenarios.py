@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.evaluation import EvalQuestion, fact_recall, load_eval_questions  # noqa: E402
+from rag.harm_reader import CALIBRATION_FILE  # noqa: E402
 from supportloop.demo_site import load_questions  # noqa: E402
 
 SPLIT_SEED = 21
@@ -272,7 +273,7 @@ def prepare(work: Path, env: dict[str, str], calibration: Path | None) -> tuple[
     with serve_demo_site(0) as url:
         run(["index", url + "/"], {**env, "SUPPORTLOOP_DATA_DIR": str(base)})
     if calibration is not None:
-        shutil.copyfile(calibration, base / "harm_reader.json")
+        shutil.copyfile(calibration, base / CALIBRATION_FILE)
     train, held_out, declines = split_questions()
     test_in_scope, test_declines = test_split()
     files = {

@@ -341,11 +341,6 @@ class Settings(LearningSettings):
     def log_file(self) -> Path:
         return self.data_dir / "supportloop.log"
 
-    @property
-    def harm_calibration(self) -> Path:
-        """The harm classifier's weights for the model server's reading (``supportloop harm calibrate``)."""
-        return self.data_dir / "harm_reader.json"
-
 
 def is_secret(name: str) -> bool:
     """Settings whose values are never printed: keys, tokens, secrets."""

@@ -61,6 +61,7 @@ def _examples() -> tuple[tuple[str, bool], ...]:
 
 
 EXAMPLES = _examples()
+CALIBRATION_FILE = "harm_reader.json"  # in the data directory, written by ``supportloop harm calibrate``
 READ_TIMEOUT_S = 10.0  # a harm check waits at most this long for the server, then judges without it
 
 
@@ -150,10 +151,15 @@ def reader_for(settings: Settings, timeout_s: float = READ_TIMEOUT_S, retries: i
     return HarmReader(backend)
 
 
+def calibration_path(settings: Settings) -> Path:
+    """Where the calibration for the configured model server is kept."""
+    return settings.data_dir / CALIBRATION_FILE
+
+
 def configured_reading(settings: Settings) -> Reading | None:
     """The reader and its calibration where a model server is set and calibrated for its model, else
     None; ``ModelError`` where the calibration is for another model or prompt, or unreadable."""
-    if not settings.llm_url or not settings.harm_calibration.exists():
+    path = calibration_path(settings)
+    if not settings.llm_url or not path.exists():
         return None
-    calibration = Calibration.load(settings.harm_calibration, settings.llm_model)
-    return reader_for(settings), calibration
+    return reader_for(settings), Calibration.load(path, settings.llm_model)

@@ -30,7 +30,7 @@ def calibrate():
     answers; when it fails, a request is judged without it. Run it again after changing the model.
     """
     from core.progress import progress
-    from rag.harm_reader import reader_for
+    from rag.harm_reader import calibration_path, reader_for
     from training.harm_classifier import calibrate as fit_with_reader
     from training.harm_classifier import calibration_rows
 
@@ -53,8 +53,6 @@ def calibrate():
             f"{settings.llm_model}'s reading did not raise held-out recall ({fmt(without['recall'])} without "
             f"it, {fmt(with_reader['recall'])} with it): nothing saved, the harm check goes on without it."
         )
-    write_atomically(settings.harm_calibration, json.dumps(fitted, indent=1) + "\n")
-    out.print(
-        f"Saved {settings.harm_calibration}: bots and jobs read requests with {settings.llm_model} "
-        "from their next start."
-    )
+    path = calibration_path(settings)
+    write_atomically(path, json.dumps(fitted, indent=1) + "\n")
+    out.print(f"Saved {path}: bots and jobs read requests with {settings.llm_model} from their next start.")
