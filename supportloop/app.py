@@ -24,7 +24,6 @@ from core.registry import ModelRegistry, ModelVersion
 from core.run_watcher import RunWatcher
 from core.settings import Settings
 from rag.answerer import Answerer, assemble
-from rag.harm import HarmClassifier
 from supportloop.job_kinds import audit_job, fast_path_job, reindex_job, retrain_job, score_answers
 from supportloop.operations import AdminService
 
@@ -136,6 +135,8 @@ class SupportLoop:
 
     @cached_property
     def answerer(self) -> Answerer:
+        from rag.harm import HarmClassifier
+
         s = self.settings
         return assemble(
             self.index,
